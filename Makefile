@@ -1,0 +1,24 @@
+# The two commands of README.md, plus helpers. Everything is set up on first use by
+# tools/cpa.py (Odoo source, Python environment, private PostgreSQL, Chromium).
+PYTHON ?= python3
+CPA = $(PYTHON) tools/cpa.py
+
+.PHONY: run test test-dev lint bench help
+
+help:
+	@echo "make run       Odoo 18 with the addon and demo data at http://localhost:8069 (admin/admin)"
+	@echo "make test      the whole test suite on a throwaway database (ends with 'N passed, M failed')"
+	@echo "make test-dev TAGS=/crm_pipeline_automation:TestClass   quick re-run on a kept database"
+	@echo "make lint      pre-commit (ruff, pylint-odoo) on all files"
+
+run:
+	@$(CPA) run $(if $(UPDATE),--update)
+
+test:
+	@$(CPA) test $(if $(TAGS),--tags "$(TAGS)")
+
+test-dev:
+	@$(CPA) test --dev $(if $(TAGS),--tags "$(TAGS)")
+
+lint:
+	@$(CPA) lint
