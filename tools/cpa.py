@@ -8,7 +8,6 @@ it runs with the system Python and builds everything else it needs in a cache fo
 """
 
 import argparse
-import contextlib
 import fcntl
 import hashlib
 import os
@@ -362,12 +361,18 @@ class Postgres:
         return proc.returncode == 0
 
 
-def persistent_cluster_dir():
+def persistent_cluster_dir(name="pg"):
+    """Data folder of a kept cluster: "pg" serves `make run`, "pg-dev" `make test-dev`.
+
+    Separate clusters, because whoever starts a cluster stops it when done.
+    """
+    explicit = env_path("CPA_PG_DATA")
+    if explicit:
+        return explicit if name == "pg" else explicit.parent / f"{explicit.name}-{name}"
     # As root the cluster belongs to an unprivileged user, who cannot enter /root: keep it
     # in a system folder instead of the cache folder.
-    if is_root() and not env_path("CPA_PG_DATA"):
-        return Path("/var/lib") / MODULE / "pg" / "data"
-    return env_path("CPA_PG_DATA") or cache_dir() / "pg" / "data"
+    base = Path("/var/lib") / MODULE if is_root() else cache_dir()
+    return base / name / "data"
 
 
 # --------------------------------------------------------------------------- Odoo
@@ -472,7 +477,14 @@ def ensure_chromium():
 # --------------------------------------------------------------------------- commands
 
 
+def _raise_interrupt(_signum, _frame):
+    """SIGTERM (kill, a service manager) stops `make run` as cleanly as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
 def cmd_run(args):
+    # Started from a script in the background, SIGINT may be ignored: Ctrl-C must work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     src, venv = odoo_src(), venv_dir()
     port = http_port()
     check_port_free(port)
@@ -497,19 +509,29 @@ def cmd_run(args):
         elif args.update:
             install = ["-u", MODULE]
         say(f"Odoo at http://localhost:{port} (login admin / admin). Ctrl-C stops it.")
-        proc = subprocess.Popen(odoo_cmd(venv, src, config, "-d", dbname, *install))
+        # Odoo runs in its own session so that Ctrl-C reaches it exactly once, from us: a
+        # second SIGINT would make Odoo exit at once, in the middle of a cron job.
+        proc = subprocess.Popen(
+            odoo_cmd(venv, src, config, "-d", dbname, *install), start_new_session=True
+        )
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             return proc.wait()
         except KeyboardInterrupt:
-            # The terminal sent SIGINT to Odoo too; give it time to shut down cleanly.
-            with contextlib.suppress(KeyboardInterrupt):
-                proc.send_signal(signal.SIGINT)
+            say("Stopping Odoo ...")
+            proc.send_signal(signal.SIGINT)
+            while True:
                 try:
-                    proc.wait(timeout=30)
+                    proc.wait(timeout=60)
+                    break
                 except subprocess.TimeoutExpired:
                     proc.kill()
+                except KeyboardInterrupt:
+                    say("Still stopping (waiting for running jobs to end) ...")
             say("Odoo stopped.")
             return 0
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
         pg.stop()
 
@@ -608,7 +630,7 @@ def cmd_test(args):
         logs.mkdir(exist_ok=True)
         if args.dev:
             # Reuse a database in the persistent cluster: update the module, run the tags.
-            pg = Postgres(persistent_cluster_dir(), persistent=True).start()
+            pg = Postgres(persistent_cluster_dir("pg-dev"), persistent=True).start()
             dbname = "cpa_test_dev"
             try:
                 init = (
@@ -632,6 +654,7 @@ def cmd_test(args):
                 if pg.external:
                     drop_database(venv, pg, dbname)
                 shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(cache_dir() / "filestore" / "filestore" / dbname, ignore_errors=True)
     return report(rc, counts)
 
 
