@@ -631,7 +631,8 @@ def cmd_test(args):
         if args.dev:
             # Reuse a database in the persistent cluster: update the module, run the tags.
             pg = Postgres(persistent_cluster_dir("pg-dev"), persistent=True).start()
-            dbname = "cpa_test_dev"
+            # One kept database per checkout (git worktrees of the same repo don't clash).
+            dbname = "cpa_test_dev_" + hashlib.sha1(str(REPO).encode()).hexdigest()[:8]
             try:
                 init = (
                     "-u"
