@@ -575,7 +575,7 @@ def run_tests(venv, src, pg, dbname, tags, init_flag, logfile):
     counts = {"failed": 0, "errors": 0, "run": None, "skipped": 0, "stray_errors": 0}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with (
-        open(logfile, "w") as log,
+        open(logfile, "w", buffering=1) as log,
         subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
