@@ -101,10 +101,14 @@ def odoo_src():
     return _check_odoo_tree(cached, "cloned Odoo source")
 
 
+def repo_key():
+    """Short key of this checkout: git worktrees of the repo get their own links, logs, DBs."""
+    return hashlib.sha1(str(REPO).encode()).hexdigest()[:8]
+
+
 def addons_link():
     """Odoo finds modules by folder name: expose this repository as crm_pipeline_automation."""
-    key = hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
-    folder = cache_dir() / f"addons-{key}"
+    folder = cache_dir() / f"addons-{repo_key()}"
     folder.mkdir(exist_ok=True)
     link = folder / MODULE
     if link.is_symlink() and Path(os.readlink(link)) != REPO:
@@ -632,14 +636,14 @@ def cmd_test(args):
             # Reuse a database in the persistent cluster: update the module, run the tags.
             pg = Postgres(persistent_cluster_dir("pg-dev"), persistent=True).start()
             # One kept database per checkout (git worktrees of the same repo don't clash).
-            dbname = "cpa_test_dev_" + hashlib.sha1(str(REPO).encode()).hexdigest()[:8]
+            dbname = f"cpa_test_dev_{repo_key()}"
             try:
                 init = (
                     "-u"
                     if pg.database_exists(venv, dbname) and module_installed(venv, pg, dbname)
                     else "-i"
                 )
-                rc, counts = run_tests(venv, src, pg, dbname, tags, init, logs / "test-dev.log")
+                rc, counts = run_tests(venv, src, pg, dbname, tags, init, logs / f"{dbname}.log")
             finally:
                 pg.stop()
         else:
@@ -649,7 +653,9 @@ def cmd_test(args):
             dbname = f"cpa_test_{os.getpid()}"
             try:
                 pg.start()
-                rc, counts = run_tests(venv, src, pg, dbname, tags, "-i", logs / "test.log")
+                rc, counts = run_tests(
+                    venv, src, pg, dbname, tags, "-i", logs / f"test-{repo_key()}.log"
+                )
             finally:
                 pg.stop()
                 if pg.external:
