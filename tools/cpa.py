@@ -8,6 +8,7 @@ it runs with the system Python and builds everything else it needs in a cache fo
 """
 
 import argparse
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -619,10 +620,9 @@ def run_tests(venv, src, pg, dbname, tags, init_flag, logfile):
     return rc, counts
 
 
-def cmd_test(args):
-    src, venv = odoo_src(), venv_dir()
-    ensure_chromium()
-    tags = args.tags or f"/{MODULE}"
+@contextlib.contextmanager
+def test_lock():
+    """One Odoo test suite or benchmark at a time on the machine (they share 2 cores)."""
     TEST_LOCK.touch(exist_ok=True)
     with open(TEST_LOCK) as lock:
         try:
@@ -630,6 +630,14 @@ def cmd_test(args):
         except BlockingIOError:
             say("Another test run holds the lock; waiting for it ...")
             fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def cmd_test(args):
+    src, venv = odoo_src(), venv_dir()
+    ensure_chromium()
+    tags = args.tags or f"/{MODULE}"
+    with test_lock():
         logs = cache_dir() / "logs"
         logs.mkdir(exist_ok=True)
         if args.dev:
@@ -722,6 +730,18 @@ def cmd_lint(_args):
     ).returncode
 
 
+def cmd_script(args):
+    """Run a project script (bench/) with the project's Python, one heavy run at a time."""
+    venv = venv_dir()
+    script = Path(args.path).resolve()
+    if not script.is_file():
+        raise SetupError(f"No script {args.path}.")
+    with test_lock():
+        return subprocess.run(
+            [str(venv / "bin" / "python"), str(script), *args.args], check=False
+        ).returncode
+
+
 def cmd_env(_args):
     """Print the paths, for scripts (bench/) that need the same Odoo and database."""
     src, venv = odoo_src(), venv_dir()
@@ -739,8 +759,17 @@ def main(argv=None):
     test.add_argument("--dev", action="store_true", help="reuse a development database")
     sub.add_parser("lint", help="pre-commit on all files")
     sub.add_parser("env", help="print the Odoo source and virtual environment paths")
+    script = sub.add_parser("script", help="run a bench/ script with the project's Python")
+    script.add_argument("path")
+    script.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    handler = {"run": cmd_run, "test": cmd_test, "lint": cmd_lint, "env": cmd_env}[args.command]
+    handler = {
+        "run": cmd_run,
+        "test": cmd_test,
+        "lint": cmd_lint,
+        "env": cmd_env,
+        "script": cmd_script,
+    }[args.command]
     try:
         return handler(args)
     except SetupError as exc:
