@@ -26,10 +26,19 @@
         "security/crm_pipeline_automation_security.xml",
         "security/ir.model.access.csv",
         "views/crm_pipeline_automation_menus.xml",
+        "security/crm_automation_security.xml",
+        "data/ir_config_parameter_data.xml",
+        "data/ir_cron_data.xml",
+        "views/crm_automation_rule_views.xml",
+        "views/crm_automation_job_views.xml",
+        "views/crm_automation_log_views.xml",
+        "views/crm_stage_views.xml",
+        "views/crm_lead_views.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",
         "demo/crm_lead_demo.xml",
+        "demo/crm_automation_rule_demo.xml",
     ],
     "assets": {
         "web.assets_tests": [
