@@ -34,6 +34,10 @@
         "views/crm_automation_log_views.xml",
         "views/crm_stage_views.xml",
         "views/crm_lead_views.xml",
+        "data/crm_activity_template_cron.xml",
+        "views/crm_activity_template_views.xml",
+        "views/mail_activity_views.xml",
+        "views/crm_automation_rule_activity_views.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",

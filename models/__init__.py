@@ -4,3 +4,7 @@ from . import crm_automation_job
 from . import crm_automation_log
 from . import crm_lead
 from . import crm_stage
+from . import crm_activity_template
+from . import mail_activity
+from . import crm_lead_activity
+from . import crm_automation_rule_activity
