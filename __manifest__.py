@@ -37,6 +37,7 @@
         "data/crm_activity_template_cron.xml",
         "views/crm_activity_template_views.xml",
         "views/mail_activity_views.xml",
+        "views/crm_activity_report_views.xml",
         "views/crm_automation_rule_activity_views.xml",
     ],
     "demo": [

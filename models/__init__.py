@@ -7,4 +7,5 @@ from . import crm_stage
 from . import crm_activity_template
 from . import mail_activity
 from . import crm_lead_activity
+from . import crm_activity_deadline_report
 from . import crm_automation_rule_activity

@@ -7,3 +7,4 @@ from . import test_business_hours
 from . import test_job_dispatch
 from . import test_activity_template
 from . import test_activity_reminders
+from . import test_activity_report
