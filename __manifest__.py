@@ -38,6 +38,7 @@
         "views/crm_activity_template_views.xml",
         "views/mail_activity_views.xml",
         "views/crm_activity_report_views.xml",
+        "views/crm_lead_kanban_views.xml",
         "views/crm_automation_rule_activity_views.xml",
     ],
     "demo": [
@@ -46,6 +47,9 @@
         "demo/crm_automation_rule_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "crm_pipeline_automation/static/src/activity_deadline/**/*",
+        ],
         "web.assets_tests": [
             "crm_pipeline_automation/static/tests/tours/**/*",
         ],

@@ -8,3 +8,4 @@ from . import test_job_dispatch
 from . import test_activity_template
 from . import test_activity_reminders
 from . import test_activity_report
+from . import test_activity_tours
