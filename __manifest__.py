@@ -45,6 +45,7 @@
         "demo/crm_team_demo.xml",
         "demo/crm_lead_demo.xml",
         "demo/crm_automation_rule_demo.xml",
+        "demo/crm_activity_template_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
