@@ -5,3 +5,4 @@ from . import test_automation_rule
 from . import test_automation_actions
 from . import test_business_hours
 from . import test_job_dispatch
+from . import test_demo_recipe
