@@ -5,6 +5,7 @@ from . import test_automation_rule
 from . import test_automation_actions
 from . import test_business_hours
 from . import test_job_dispatch
+from . import test_demo_recipe
 from . import test_activity_template
 from . import test_activity_reminders
 from . import test_activity_report
