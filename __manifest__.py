@@ -26,6 +26,10 @@
         "security/crm_pipeline_automation_security.xml",
         "security/ir.model.access.csv",
         "views/crm_pipeline_automation_menus.xml",
+        "data/crm_tracking_data.xml",
+        "views/crm_stage_trigger_views.xml",
+        "views/crm_lead_event_views.xml",
+        "views/crm_lead_tracking_views.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",
