@@ -3,13 +3,14 @@
 PYTHON ?= python3
 CPA = $(PYTHON) tools/cpa.py
 
-.PHONY: run test test-dev lint bench help
+.PHONY: run test test-dev lint reliability help
 
 help:
 	@echo "make run       Odoo 18 with the addon and demo data at http://localhost:8069 (admin/admin)"
 	@echo "make test      the whole test suite on a throwaway database (ends with 'N passed, M failed')"
 	@echo "make test-dev TAGS=/crm_pipeline_automation:TestClass   quick re-run on a kept database"
 	@echo "make lint      pre-commit (ruff, pylint-odoo) on all files"
+	@echo "make reliability ARGS='--part crash'   multi-worker load and crash harness (bench/reliability.py)"
 
 run:
 	@$(CPA) run $(if $(UPDATE),--update)
@@ -22,3 +23,6 @@ test-dev:
 
 lint:
 	@$(CPA) lint
+
+reliability:
+	@$(CPA) script bench/reliability.py $(ARGS)

@@ -8,6 +8,7 @@ it runs with the system Python and builds everything else it needs in a cache fo
 """
 
 import argparse
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -101,10 +102,14 @@ def odoo_src():
     return _check_odoo_tree(cached, "cloned Odoo source")
 
 
+def repo_key():
+    """Short key of this checkout: git worktrees of the repo get their own links, logs, DBs."""
+    return hashlib.sha1(str(REPO).encode()).hexdigest()[:8]
+
+
 def addons_link():
     """Odoo finds modules by folder name: expose this repository as crm_pipeline_automation."""
-    key = hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
-    folder = cache_dir() / f"addons-{key}"
+    folder = cache_dir() / f"addons-{repo_key()}"
     folder.mkdir(exist_ok=True)
     link = folder / MODULE
     if link.is_symlink() and Path(os.readlink(link)) != REPO:
@@ -575,7 +580,7 @@ def run_tests(venv, src, pg, dbname, tags, init_flag, logfile):
     counts = {"failed": 0, "errors": 0, "run": None, "skipped": 0, "stray_errors": 0}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with (
-        open(logfile, "w") as log,
+        open(logfile, "w", buffering=1) as log,
         subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
@@ -615,10 +620,9 @@ def run_tests(venv, src, pg, dbname, tags, init_flag, logfile):
     return rc, counts
 
 
-def cmd_test(args):
-    src, venv = odoo_src(), venv_dir()
-    ensure_chromium()
-    tags = args.tags or f"/{MODULE}"
+@contextlib.contextmanager
+def test_lock():
+    """One Odoo test suite or benchmark at a time on the machine (they share 2 cores)."""
     TEST_LOCK.touch(exist_ok=True)
     with open(TEST_LOCK) as lock:
         try:
@@ -626,20 +630,28 @@ def cmd_test(args):
         except BlockingIOError:
             say("Another test run holds the lock; waiting for it ...")
             fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def cmd_test(args):
+    src, venv = odoo_src(), venv_dir()
+    ensure_chromium()
+    tags = args.tags or f"/{MODULE}"
+    with test_lock():
         logs = cache_dir() / "logs"
         logs.mkdir(exist_ok=True)
         if args.dev:
             # Reuse a database in the persistent cluster: update the module, run the tags.
             pg = Postgres(persistent_cluster_dir("pg-dev"), persistent=True).start()
             # One kept database per checkout (git worktrees of the same repo don't clash).
-            dbname = "cpa_test_dev_" + hashlib.sha1(str(REPO).encode()).hexdigest()[:8]
+            dbname = f"cpa_test_dev_{repo_key()}"
             try:
                 init = (
                     "-u"
                     if pg.database_exists(venv, dbname) and module_installed(venv, pg, dbname)
                     else "-i"
                 )
-                rc, counts = run_tests(venv, src, pg, dbname, tags, init, logs / "test-dev.log")
+                rc, counts = run_tests(venv, src, pg, dbname, tags, init, logs / f"{dbname}.log")
             finally:
                 pg.stop()
         else:
@@ -649,7 +661,9 @@ def cmd_test(args):
             dbname = f"cpa_test_{os.getpid()}"
             try:
                 pg.start()
-                rc, counts = run_tests(venv, src, pg, dbname, tags, "-i", logs / "test.log")
+                rc, counts = run_tests(
+                    venv, src, pg, dbname, tags, "-i", logs / f"test-{repo_key()}.log"
+                )
             finally:
                 pg.stop()
                 if pg.external:
@@ -716,6 +730,18 @@ def cmd_lint(_args):
     ).returncode
 
 
+def cmd_script(args):
+    """Run a project script (bench/) with the project's Python, one heavy run at a time."""
+    venv = venv_dir()
+    script = Path(args.path).resolve()
+    if not script.is_file():
+        raise SetupError(f"No script {args.path}.")
+    with test_lock():
+        return subprocess.run(
+            [str(venv / "bin" / "python"), str(script), *args.args], check=False
+        ).returncode
+
+
 def cmd_env(_args):
     """Print the paths, for scripts (bench/) that need the same Odoo and database."""
     src, venv = odoo_src(), venv_dir()
@@ -733,8 +759,17 @@ def main(argv=None):
     test.add_argument("--dev", action="store_true", help="reuse a development database")
     sub.add_parser("lint", help="pre-commit on all files")
     sub.add_parser("env", help="print the Odoo source and virtual environment paths")
+    script = sub.add_parser("script", help="run a bench/ script with the project's Python")
+    script.add_argument("path")
+    script.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    handler = {"run": cmd_run, "test": cmd_test, "lint": cmd_lint, "env": cmd_env}[args.command]
+    handler = {
+        "run": cmd_run,
+        "test": cmd_test,
+        "lint": cmd_lint,
+        "env": cmd_env,
+        "script": cmd_script,
+    }[args.command]
     try:
         return handler(args)
     except SetupError as exc:
