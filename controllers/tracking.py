@@ -9,6 +9,7 @@ documented model method and answers a fixed response: no lead data ever leaves.
 import base64
 import json
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 from werkzeug.exceptions import BadRequest
 
@@ -35,7 +36,12 @@ def _client():
 
 class CrmPipelineTracking(http.Controller):
     @http.route(
-        "/cpa/o/<string:token>", type="http", auth="public", methods=["GET"], csrf=False, save_session=False
+        "/cpa/o/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
     )
     def cpa_open(self, token, **kwargs):
         Event = request.env["crm.lead.event"]
@@ -52,7 +58,12 @@ class CrmPipelineTracking(http.Controller):
         )
 
     @http.route(
-        "/cpa/c/<string:token>", type="http", auth="public", methods=["GET"], csrf=False, save_session=False
+        "/cpa/c/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
     )
     def cpa_click(self, token, **kwargs):
         Event = request.env["crm.lead.event"]
@@ -67,10 +78,20 @@ class CrmPipelineTracking(http.Controller):
         url, lead_token = Event.sudo()._record_link_click(*numbers, *_client())
         if not url:
             return _status(404)
+        if lead_token and Event.sudo()._cpa_origin_allowed(url):
+            # A site of ours with the snippet: it keeps the identity in its own
+            # first-party cookie (read from this parameter by cpa_track.js).
+            parsed = urlsplit(url)
+            query = f"{parsed.query}&" if parsed.query else ""
+            url = urlunsplit(parsed._replace(query=f"{query}{COOKIE}={lead_token}"))
         response = request.redirect(url, code=302, local=False)
         if lead_token:
             response.set_cookie(
-                COOKIE, lead_token, max_age=Event._cpa_token_validity_seconds(), httponly=True, samesite="Lax"
+                COOKIE,
+                lead_token,
+                max_age=Event._cpa_token_validity_seconds(),
+                httponly=True,
+                samesite="Lax",
             )
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -109,7 +130,11 @@ class CrmPipelineTracking(http.Controller):
             data = json.loads(httprequest.get_data(cache=False, as_text=False)[:MAX_BEACON_BYTES])
         except (ValueError, UnicodeDecodeError, BadRequest):
             return _status(400)
-        if not isinstance(data, dict) or not isinstance(data.get("u"), str) or len(data["u"]) > 2000:
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("u"), str)
+            or len(data["u"]) > 2000
+        ):
             return _status(400)
         token = data.get("t") or httprequest.cookies.get(COOKIE)
         if not isinstance(token, str):
@@ -123,4 +148,6 @@ class CrmPipelineTracking(http.Controller):
         # sudo: the signed lead token authorizes recording this visit for its lead.
         if not Event.sudo()._record_url_visited(numbers[0], data["u"], "beacon", *_client()):
             return _status(400)
-        return request.make_response(b"", status=204, headers=cors + [("Cache-Control", "no-store")])
+        return request.make_response(
+            b"", status=204, headers=cors + [("Cache-Control", "no-store")]
+        )

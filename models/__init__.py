@@ -4,3 +4,6 @@ from . import crm_lead_tracking
 from . import crm_stage_tracking
 from . import mail_mail
 from . import website_visitor
+from . import mail_message
+from . import discuss_channel
+from . import res_config_settings

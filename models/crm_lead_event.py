@@ -3,9 +3,8 @@
 import hashlib
 import logging
 import time
-from datetime import timedelta
-
-from werkzeug import urls
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
@@ -15,6 +14,15 @@ from . import engagement_verdict as verdicts
 _logger = logging.getLogger(__name__)
 
 PARAM = "crm_pipeline_automation.%s"
+
+
+def url_host(url):
+    """Lower-case host name of an absolute URL, "" if there is none or it is invalid."""
+    try:
+        return (urlsplit(url or "").hostname or "").lower()
+    except ValueError:
+        return ""
+
 
 EVENT_TYPES = [
     ("email_open", "Email opened"),
@@ -56,7 +64,9 @@ class CrmLeadEvent(models.Model):
     _order = "date desc, id desc"
     _rec_name = "event_type"
 
-    lead_id = fields.Many2one("crm.lead", required=True, index=True, ondelete="cascade", readonly=True)
+    lead_id = fields.Many2one(
+        "crm.lead", required=True, index=True, ondelete="cascade", readonly=True
+    )
     event_type = fields.Selection(EVENT_TYPES, "Type", required=True, readonly=True)
     date = fields.Datetime(required=True, default=fields.Datetime.now, readonly=True)
     source = fields.Selection(
@@ -99,7 +109,9 @@ class CrmLeadEvent(models.Model):
         default="new",
         readonly=True,
     )
-    trigger_id = fields.Many2one("crm.stage.trigger", "Fired trigger", ondelete="set null", readonly=True)
+    trigger_id = fields.Many2one(
+        "crm.stage.trigger", "Fired trigger", ondelete="set null", readonly=True
+    )
     # payload
     url = fields.Char("URL", readonly=True)
     link_tracker_id = fields.Many2one("link.tracker", "Link", ondelete="set null", readonly=True)
@@ -107,17 +119,27 @@ class CrmLeadEvent(models.Model):
         "Message", readonly=True, help="Id of the mail.message (kept when the message is deleted)."
     )
     partner_id = fields.Many2one("res.partner", "Contact", ondelete="set null", readonly=True)
-    mail_template_id = fields.Many2one("mail.template", "Email template", ondelete="set null", readonly=True)
+    mail_template_id = fields.Many2one(
+        "mail.template", "Email template", ondelete="set null", readonly=True
+    )
     form_name = fields.Char("Form", readonly=True)
     phone = fields.Char(readonly=True, help="Customer number, E.164.")
     line_number = fields.Char("Our line", readonly=True, help="Our number, E.164.")
     external_ref = fields.Char("External id", readonly=True)
     channel_id = fields.Many2one("discuss.channel", "Chat", ondelete="set null", readonly=True)
-    livechat_channel_id = fields.Many2one("im_livechat.channel", "Live chat channel", ondelete="set null", readonly=True)
+    livechat_channel_id = fields.Many2one(
+        "im_livechat.channel", "Live chat channel", ondelete="set null", readonly=True
+    )
     text = fields.Char("Excerpt", readonly=True)
-    seconds = fields.Integer(readonly=True, help="Waiting time (late chat answers), duration (calls).")
-    ip_network = fields.Char("Network", readonly=True, help="Truncated address (/24, /48), never the full IP.")
-    ua_family = fields.Char("Client", readonly=True, help="Browser family only, not the full user agent.")
+    seconds = fields.Integer(
+        readonly=True, help="Waiting time (late chat answers), duration (calls)."
+    )
+    ip_network = fields.Char(
+        "Network", readonly=True, help="Truncated address (/24, /48), never the full IP."
+    )
+    ua_family = fields.Char(
+        "Client", readonly=True, help="Browser family only, not the full user agent."
+    )
     user_id = fields.Many2one("res.users", "By", ondelete="set null", readonly=True)
 
     def init(self):
@@ -188,6 +210,7 @@ class CrmLeadEvent(models.Model):
         now = fields.Datetime.now()
         for vals in vals_list:
             key = vals.pop("dedup_key", None)
+            lead_id = vals.get("lead_id")
             if not key:
                 events |= self.create(vals)
                 continue
@@ -205,7 +228,7 @@ class CrmLeadEvent(models.Model):
                 RETURNING id
                     """,
                     key=key,
-                    lead=vals.pop("lead_id"),
+                    lead=lead_id,
                     type=vals.pop("event_type"),
                     source=vals.pop("source"),
                     verdict=vals.pop("verdict"),
@@ -213,8 +236,13 @@ class CrmLeadEvent(models.Model):
                     uid=self.env.uid,
                 )
             )
+            vals.pop("lead_id")
             if rows:
                 event = self.browse(rows[0][0])
+                # Raw insert: the lead's cached list of events is stale.
+                self.env["crm.lead"].browse(lead_id).invalidate_recordset(
+                    ["cpa_event_ids", "cpa_event_count"]
+                )
                 if vals:
                     event.write(vals)
                 events |= event
@@ -225,7 +253,10 @@ class CrmLeadEvent(models.Model):
         params = self.env["ir.config_parameter"].sudo()
         for event in self.filtered(lambda e: e.verdict != verdicts.MACHINE):
             points = int(
-                params.get_param(PARAM % f"score_{event.event_type}", DEFAULT_POINTS[event.event_type]) or 0
+                params.get_param(
+                    PARAM % f"score_{event.event_type}", DEFAULT_POINTS[event.event_type]
+                )
+                or 0
             )
             if points:
                 # Relative UPDATE: concurrent events of one lead add up, none is lost.
@@ -258,13 +289,16 @@ class CrmLeadEvent(models.Model):
     def _gc_events(self):
         """Delete events older than the retention (system parameter, days; 0 keeps all)."""
         days = int(
-            self.env["ir.config_parameter"].sudo().get_param(PARAM % "event_retention_days", 365) or 0
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % "event_retention_days", 365)
+            or 0
         )
         if days <= 0:
             return
         limit = fields.Datetime.now() - timedelta(days=days)
         self.env.cr.execute(SQL("DELETE FROM crm_lead_event WHERE date < %s", limit))
-        _logger.info("Engagement events: %s rows older than %s days deleted", self.env.cr.rowcount, days)
+        _logger.info(
+            "Engagement events: %s rows older than %s days deleted", self.env.cr.rowcount, days
+        )
 
     # ------------------------------------------------------------------
     # Public routes (called as superuser after the token was verified)
@@ -272,7 +306,10 @@ class CrmLeadEvent(models.Model):
 
     @api.model
     def _cpa_token_validity_seconds(self):
-        days = int(self.env["ir.config_parameter"].sudo().get_param(PARAM % "token_validity_days", 180) or 180)
+        days = int(
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % "token_validity_days", 180)
+            or 180
+        )
         return days * 86400
 
     @api.model
@@ -289,12 +326,16 @@ class CrmLeadEvent(models.Model):
         }
 
     @api.model
-    def _record_email_open(self, lead_id, message_id, partner_id, template_id, sent_at, user_agent, ip):
+    def _record_email_open(
+        self, lead_id, message_id, partner_id, template_id, sent_at, user_agent, ip
+    ):
         """An open pixel was fetched: event with its verdict (MPP, prefetch, too early)."""
         lead = self.env["crm.lead"].browse(lead_id).exists()
         if not lead:
             return self.browse()
-        verdict, reason = verdicts.open_verdict(user_agent, ip, time.time() - sent_at, self._thresholds())
+        verdict, reason = verdicts.open_verdict(
+            user_agent, ip, time.time() - sent_at, self._thresholds()
+        )
         return self._record(
             lead,
             "email_open",
@@ -309,7 +350,18 @@ class CrmLeadEvent(models.Model):
         )
 
     @api.model
-    def _record_link_click(self, lead_id, message_id, partner_id, template_id, sent_at, link_count, link_id, user_agent, ip):
+    def _record_link_click(
+        self,
+        lead_id,
+        message_id,
+        partner_id,
+        template_id,
+        sent_at,
+        link_count,
+        link_id,
+        user_agent,
+        ip,
+    ):
         """A tracked link was clicked: event with its verdict (scanner, too early,
         burst of the email's links).
 
@@ -322,7 +374,9 @@ class CrmLeadEvent(models.Model):
         if not lead or not lead._cpa_trackable():
             return link.url, None
         thresholds = self._thresholds()
-        window = fields.Datetime.now() - timedelta(seconds=thresholds["verdict_burst_window_seconds"])
+        window = fields.Datetime.now() - timedelta(
+            seconds=thresholds["verdict_burst_window_seconds"]
+        )
         recent = self.search(
             [
                 ("lead_id", "=", lead.id),
@@ -361,13 +415,17 @@ class CrmLeadEvent(models.Model):
     def _cpa_origin_allowed(self, origin):
         """Whether a site may post beacons (system parameter snippet_domains: hosts,
         comma-separated, ``*.example.com`` for subdomains)."""
-        host = urls.url_parse(origin or "").host or ""
+        host = url_host(origin)
         if not host:
             return False
-        domains = self.env["ir.config_parameter"].sudo().get_param(PARAM % "snippet_domains", "") or ""
+        domains = (
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % "snippet_domains", "") or ""
+        )
         for domain in (d.strip().lower() for d in domains.split(",")):
-            domain = urls.url_parse(domain).host or domain if "://" in domain else domain
-            if domain and (host == domain or (domain.startswith("*.") and host.endswith(domain[1:]))):
+            domain = url_host(domain) if "://" in domain else domain
+            if domain and (
+                host == domain or (domain.startswith("*.") and host.endswith(domain[1:]))
+            ):
                 return True
         return False
 
@@ -377,10 +435,17 @@ class CrmLeadEvent(models.Model):
 
         :return: False if the URL is not an http(s) URL
         """
-        parsed = urls.url_parse(url or "")
-        if parsed.scheme not in ("http", "https") or not parsed.host:
+        if (
+            not isinstance(url, str)
+            or not url.lower().startswith(("http://", "https://"))
+            or not url_host(url)
+        ):
             return False
-        leads = lead_ids if isinstance(lead_ids, models.BaseModel) else self.env["crm.lead"].browse(lead_ids)
+        leads = (
+            lead_ids
+            if isinstance(lead_ids, models.BaseModel)
+            else self.env["crm.lead"].browse(lead_ids)
+        )
         leads = leads.exists()
         if not leads:
             return True
@@ -397,6 +462,151 @@ class CrmLeadEvent(models.Model):
             **self._cpa_client_values(user_agent, ip),
         )
         return True
+
+    @api.model
+    def _record_form_submitted(self, lead_id, form_name, user_agent="", ip=""):
+        """A website form created lead ``lead_id``: one event for it and for the other
+        leads of the same visitor (the form submission is the fact: deduplicated)."""
+        lead = self.env["crm.lead"].browse(lead_id).exists()
+        if not lead:
+            return self.browse()
+        visitor = self.env["website.visitor"]._get_visitor_from_request()
+        leads = lead | visitor.lead_ids
+        return self._record(
+            leads,
+            "form_submitted",
+            "form",
+            dedup_key=f"form{lead.id}",
+            form_name=form_name,
+            **self._cpa_client_values(user_agent, ip),
+        )
+
+    # ------------------------------------------------------------------
+    # Calls (signed webhook)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cpa_call_source_secret(self, source):
+        """Secret of a call source (system parameter call_source.<source>.secret)."""
+        return (
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % f"call_source.{source}.secret")
+        )
+
+    @api.model
+    def _cpa_replay_window(self):
+        params = self.env["ir.config_parameter"].sudo()
+        return int(params.get_param(PARAM % "call_replay_window_seconds", 300) or 300)
+
+    @api.model
+    def _record_call(self, source, data):
+        """Record a call event from a verified webhook payload.
+
+        :param data: {"id": external id, "type": incoming|outgoing|missed, "from": number,
+            "to": number, "time": unix seconds or ISO 8601 (optional), "duration": seconds}
+        :return: "recorded", "duplicate" or "no_lead"
+        :raise ValueError: invalid payload (HTTP 400)
+        """
+        if not isinstance(data, dict):
+            raise ValueError("object expected")
+        external_id, kind = data.get("id"), data.get("type")
+        if (
+            not isinstance(external_id, str | int)
+            or not str(external_id).strip()
+            or len(str(external_id)) > 128
+        ):
+            raise ValueError("id")
+        if kind not in ("incoming", "outgoing", "missed"):
+            raise ValueError("type")
+        numbers = {}
+        for key in ("from", "to"):
+            value = data.get(key)
+            if value is not None and (not isinstance(value, str) or len(value) > 64):
+                raise ValueError(key)
+            numbers[key] = value
+        customer, line = (
+            (numbers["to"], numbers["from"])
+            if kind == "outgoing"
+            else (numbers["from"], numbers["to"])
+        )
+        Lead = self.env["crm.lead"]
+        phone = Lead._cpa_phone_e164(customer)
+        if not phone:
+            raise ValueError("customer number")
+        line_e164 = Lead._cpa_phone_e164(line) or False
+        date = self._cpa_parse_time(data.get("time"))
+        duration = data.get("duration") or 0
+        if not isinstance(duration, int) or not 0 <= duration < 10**6:
+            raise ValueError("duration")
+        reference = f"{source}:{external_id}"
+        # Idempotency: the telephony system retries; one call is recorded once.
+        if self.search_count([("external_ref", "=", reference)], limit=1):
+            return "duplicate"
+        leads = Lead.with_context(active_test=True)._cpa_find_by_phone(phone)
+        if not leads and self._cpa_call_source_param(source, "create_lead"):
+            leads = Lead.create(self._cpa_call_lead_values(source, phone, kind))
+        if not leads:
+            return "no_lead"
+        events = self._record(
+            leads,
+            f"call_{kind}",
+            "webhook",
+            dedup_key=f"call{reference}",
+            date=date,
+            phone=phone,
+            line_number=line_e164,
+            external_ref=reference,
+            seconds=duration,
+        )
+        return "recorded" if events else "duplicate"
+
+    @api.model
+    def _cpa_call_source_param(self, source, name):
+        value = (
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % f"call_source.{source}.{name}")
+        )
+        return value and value.strip().lower() not in ("0", "false", "")
+
+    @api.model
+    def _cpa_call_lead_values(self, source, phone, kind):
+        """Values of the lead created for an unknown caller."""
+        team_id = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(PARAM % f"call_source.{source}.team_id")
+        )
+        team = (
+            self.env["crm.team"].browse(int(team_id)).exists()
+            if (team_id or "").isdigit()
+            else False
+        )
+        return {
+            "name": _("Call from %(phone)s", phone=phone),
+            "phone": phone,
+            "type": "lead",
+            "team_id": team.id if team else False,
+        }
+
+    @api.model
+    def _cpa_parse_time(self, value):
+        """Datetime (naive UTC) of a webhook time: unix seconds or ISO 8601; now if absent."""
+        now = fields.Datetime.now()
+        if value is None:
+            return now
+        try:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                date = datetime.fromtimestamp(value, tz=timezone.utc)
+            elif isinstance(value, str) and len(value) <= 40:
+                date = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                if date.tzinfo is None:
+                    date = date.replace(tzinfo=timezone.utc)
+            else:
+                raise ValueError("time")
+        except (ValueError, OverflowError, OSError) as error:
+            raise ValueError("time") from error
+        date = date.astimezone(timezone.utc).replace(tzinfo=None)
+        if date > now + timedelta(days=1) or date.year < 2000:
+            raise ValueError("time")
+        return date
 
     def _describe(self):
         """One line about the event, for chatter and ledger."""

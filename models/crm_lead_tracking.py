@@ -14,7 +14,9 @@ from . import tracking_token
 _logger = logging.getLogger(__name__)
 
 # href="http(s)://..." of an email body (double or single quotes).
-HREF_RE = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s<>]{1,2000})\2""", re.IGNORECASE)
+HREF_RE = re.compile(
+    r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s<>]{1,2000})\2""", re.IGNORECASE
+)
 # Links we never rewrite: our own routes and Odoo's mail links (unsubscribe, view...).
 UNTRACKED_PATHS = ("/cpa/", "/mail/", "/web/", "/unsubscribe", "/odoo/")
 
@@ -31,17 +33,30 @@ class CrmLead(models.Model):
     )
     cpa_event_ids = fields.One2many("crm.lead.event", "lead_id", "Engagement events")
     cpa_event_count = fields.Integer("Events", compute="_compute_cpa_event_count")
+    cpa_channel_id = fields.Many2one(
+        "discuss.channel",
+        "Created from chat",
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="Live chat this lead was created from (its chat events apply to the lead).",
+    )
 
     def _compute_cpa_event_count(self):
         counts = dict(
-            self.env["crm.lead.event"]._read_group([("lead_id", "in", self.ids)], ["lead_id"], ["__count"])
+            self.env["crm.lead.event"]._read_group(
+                [("lead_id", "in", self.ids)], ["lead_id"], ["__count"]
+            )
         )
         for lead in self:
             lead.cpa_event_count = counts.get(lead, 0)
 
     def action_view_cpa_events(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("crm_pipeline_automation.crm_lead_event_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_pipeline_automation.crm_lead_event_action"
+        )
         action["domain"] = [("lead_id", "=", self.id)]
         return action
 
@@ -55,7 +70,9 @@ class CrmLead(models.Model):
         # sudo: the blacklist is readable by internal users only, events come from
         # public routes too; only a boolean leaves this method.
         leads = self.sudo()
-        allowed = leads.filtered(lambda lead: not lead.is_blacklisted and not lead.partner_id.is_blacklisted)
+        allowed = leads.filtered(
+            lambda lead: not lead.is_blacklisted and not lead.partner_id.is_blacklisted
+        )
         return self.browse(allowed.ids)
 
     @api.model
@@ -78,10 +95,9 @@ class CrmLead(models.Model):
         """Open leads whose phone or mobile is ``number_e164`` once normalised."""
         if not number_e164:
             return self.browse()
-        digits = number_e164[-8:]
-        candidates = self.search(
-            ["|", ("phone", "like", digits[-4:]), ("mobile", "like", digits[-4:])], limit=200
-        )
+        # phone_mobile_search ignores formatting (spaces, dots...) and has a trigram
+        # index; the last 8 digits are in every format of the number (local or not).
+        candidates = self.search([("phone_mobile_search", "ilike", number_e164[-8:])], limit=200)
         return candidates.filtered(
             lambda lead: number_e164
             in {
@@ -163,7 +179,9 @@ class CrmLead(models.Model):
         links = {}
 
         def tracked(url):
-            return not (url.startswith(base) and any(path in url[len(base) :] for path in UNTRACKED_PATHS))
+            return not (
+                url.startswith(base) and any(path in url[len(base) :] for path in UNTRACKED_PATHS)
+            )
 
         # The number of tracked links goes in the click tokens: clicking all of them
         # within seconds is a link scanner's burst.
@@ -177,7 +195,10 @@ class CrmLead(models.Model):
                 # sudo: link.tracker is the stored list of redirect targets; the title is
                 # given so that no page is fetched while sending.
                 links[url] = (
-                    self.env["link.tracker"].sudo().search_or_create([{"url": url, "title": url[:200]}]).id
+                    self.env["link.tracker"]
+                    .sudo()
+                    .search_or_create([{"url": url, "title": url[:200]}])
+                    .id
                 )
             token = tracking_token.sign(self.env, "click", [*numbers, link_count, links[url]])
             return f"{match.group(1)}{match.group(2)}{base}/cpa/c/{token}{match.group(2)}"

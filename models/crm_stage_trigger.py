@@ -46,7 +46,9 @@ class CrmStageTrigger(models.Model):
     _description = "CRM Stage Trigger"
     _order = "sequence, id"
 
-    name = fields.Char(required=True, translate=True, help="What the trigger means, e.g. 'Pricing link clicked'.")
+    name = fields.Char(
+        required=True, translate=True, help="What the trigger means, e.g. 'Pricing link clicked'."
+    )
     sequence = fields.Integer(default=10, help="Order of the triggers of a stage.")
     active = fields.Boolean(default=True, help="Archived triggers never fire.")
     stage_id = fields.Many2one(
@@ -59,7 +61,11 @@ class CrmStageTrigger(models.Model):
     )
     team_id = fields.Many2one(related="stage_id.team_id", string="Pipeline")
     event_type = fields.Selection(
-        EVENT_TYPES, "Event", required=True, default="link_click", help="Engagement that moves the lead."
+        EVENT_TYPES,
+        "Event",
+        required=True,
+        default="link_click",
+        help="Engagement that moves the lead.",
     )
     # parameters by event type
     link_url = fields.Char(
@@ -94,10 +100,12 @@ class CrmStageTrigger(models.Model):
     response_seconds = fields.Integer(
         "Late after (seconds)",
         default=300,
-        help="chat_response_late: seconds without an operator's answer after the visitor's first message.",
+        help="chat_response_late: seconds without an operator's answer after the "
+        "visitor's first message.",
     )
     keywords = fields.Text(
-        help="chat_keyword: words or phrases, one per line or comma-separated; case and accents ignored.",
+        help="chat_keyword: words or phrases, one per line or comma-separated; "
+        "case and accents ignored.",
     )
     filter_domain = fields.Char(
         "Condition",
@@ -114,7 +122,9 @@ class CrmStageTrigger(models.Model):
         "Allow moving to an earlier stage",
         help="Off: the trigger only moves leads forward (stage sequence).",
     )
-    snippet = fields.Text(compute="_compute_snippet", help="Code to paste in the pages of other sites.")
+    snippet = fields.Text(
+        compute="_compute_snippet", help="Code to paste in the pages of other sites."
+    )
     event_count = fields.Integer(compute="_compute_event_count")
 
     def _compute_snippet(self):
@@ -124,7 +134,9 @@ class CrmStageTrigger(models.Model):
 
     def _compute_event_count(self):
         counts = dict(
-            self.env["crm.lead.event"]._read_group([("trigger_id", "in", self.ids)], ["trigger_id"], ["__count"])
+            self.env["crm.lead.event"]._read_group(
+                [("trigger_id", "in", self.ids)], ["trigger_id"], ["__count"]
+            )
         )
         for trigger in self:
             trigger.event_count = counts.get(trigger, 0)
@@ -136,18 +148,28 @@ class CrmStageTrigger(models.Model):
                 self.env["crm.lead"].search_count(trigger._get_domain(), limit=1)
             except Exception as error:
                 raise ValidationError(
-                    _("Invalid condition %(domain)s: %(error)s", domain=trigger.filter_domain, error=error)
+                    _(
+                        "Invalid condition %(domain)s: %(error)s",
+                        domain=trigger.filter_domain,
+                        error=error,
+                    )
                 ) from error
 
     @api.constrains("event_type", "url_patterns", "keywords", "response_seconds")
     def _check_parameters(self):
         for trigger in self:
             if trigger.event_type == "url_visited" and not _lines(trigger.url_patterns):
-                raise ValidationError(_("Trigger %(name)s: give at least one URL pattern.", name=trigger.name))
+                raise ValidationError(
+                    _("Trigger %(name)s: give at least one URL pattern.", name=trigger.name)
+                )
             if trigger.event_type == "chat_keyword" and not _lines(trigger.keywords):
-                raise ValidationError(_("Trigger %(name)s: give at least one keyword.", name=trigger.name))
+                raise ValidationError(
+                    _("Trigger %(name)s: give at least one keyword.", name=trigger.name)
+                )
             if trigger.event_type == "chat_response_late" and trigger.response_seconds <= 0:
-                raise ValidationError(_("Trigger %(name)s: the delay must be positive.", name=trigger.name))
+                raise ValidationError(
+                    _("Trigger %(name)s: the delay must be positive.", name=trigger.name)
+                )
 
     def _get_domain(self):
         self.ensure_one()
@@ -157,7 +179,9 @@ class CrmStageTrigger(models.Model):
 
     def action_view_events(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("crm_pipeline_automation.crm_lead_event_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_pipeline_automation.crm_lead_event_action"
+        )
         action["domain"] = [("trigger_id", "=", self.id)]
         return action
 
@@ -197,7 +221,8 @@ class CrmStageTrigger(models.Model):
         if not self.line_numbers:
             return True
         lines = {
-            self.env["crm.lead"]._cpa_phone_e164(number) or number for number in _lines(self.line_numbers)
+            self.env["crm.lead"]._cpa_phone_e164(number) or number
+            for number in _lines(self.line_numbers)
         }
         return event.line_number in lines
 
@@ -227,7 +252,7 @@ class CrmStageTrigger(models.Model):
             return False
         text = f" {verdicts.normalize_text(event.text)} "
         return any(
-            re.search(r"(?<!\w)%s(?!\w)" % re.escape(verdicts.normalize_text(word)), text)
+            re.search(rf"(?<!\w){re.escape(verdicts.normalize_text(word))}(?!\w)", text)
             for word in _lines(self.keywords)
         )
 
@@ -248,13 +273,21 @@ class CrmStageTrigger(models.Model):
         """
         lead = event.lead_id
         triggers = self.search(
-            [("event_type", "=", event.event_type), ("stage_id.team_id", "in", [False, lead.team_id.id])]
+            [
+                ("event_type", "=", event.event_type),
+                ("stage_id.team_id", "in", [False, lead.team_id.id]),
+            ]
         ).filtered(lambda t: t._match(event))
         if not triggers:
             event.state = "no_trigger"
             return self
         if not lead.active or lead.stage_id.is_won:
-            event.write({"state": "blocked", "verdict_reason": self._blocked_reason(event, _("won or lost lead"))})
+            event.write(
+                {
+                    "state": "blocked",
+                    "verdict_reason": self._blocked_reason(event, _("won or lost lead")),
+                }
+            )
             return self
         triggers = triggers.sorted(lambda t: (-t.stage_id.sequence, t.sequence, t.id))
         reasons = []
@@ -267,7 +300,9 @@ class CrmStageTrigger(models.Model):
                 return trigger
             reasons.append(_("loop guard"))
             break
-        event.write({"state": "blocked", "verdict_reason": self._blocked_reason(event, "; ".join(reasons))})
+        event.write(
+            {"state": "blocked", "verdict_reason": self._blocked_reason(event, "; ".join(reasons))}
+        )
         return self
 
     def _blocked_reason(self, event, reason):
@@ -301,21 +336,28 @@ class CrmStageTrigger(models.Model):
         # As the "change stage as" user (authorship, write_uid, engine's ledger), with
         # superuser rights: the trigger was configured by a manager and the event comes
         # from a public route, the user may not be able to write this lead right now.
-        lead_as = lead.with_user(user).sudo().with_context(
-            crm_automation_auto=True,
-            crm_automation_origin=origin,
-            crm_automation_trigger_id=self.id,
+        lead_as = (
+            lead.with_user(user)
+            .sudo()
+            .with_context(
+                crm_automation_auto=True,
+                crm_automation_origin=origin,
+                crm_automation_trigger_id=self.id,
+            )
         )
         lead_as.write({"stage_id": self.stage_id.id})
         message = _(
-            "Moved from %(old)s to %(new)s by trigger “%(trigger)s” on event %(event)s, as %(user)s.",
+            "Moved from %(old)s to %(new)s by trigger “%(trigger)s” on event %(event)s, "
+            "as %(user)s.",
             old=old_stage.name or "-",
             new=self.stage_id.name,
             trigger=self.name,
             event=event._describe(),
             user=user.name,
         )
-        lead_as._cpa_ledger("trigger_fired", stage=self.stage_id, from_stage=old_stage, message=message, event=event)
+        lead_as._cpa_ledger(
+            "trigger_fired", stage=self.stage_id, from_stage=old_stage, message=message, event=event
+        )
         lead_as.message_post(
             body=Markup("<p>%s</p>") % message,
             subtype_xmlid="mail.mt_note",

@@ -140,7 +140,11 @@ def click_verdict(user_agent, ip, seconds_after_send, recent_links, total_links,
     if seconds_after_send is not None and seconds_after_send < minimum:
         return MACHINE, f"clicked {int(seconds_after_send)} s after sending (< {minimum} s)"
     if is_burst(recent_links, total_links, thresholds):
-        return MACHINE, f"burst: {recent_links} links clicked within {thresholds['verdict_burst_window_seconds']} s"
+        return (
+            MACHINE,
+            f"burst: {recent_links} links clicked within "
+            f"{thresholds['verdict_burst_window_seconds']} s",
+        )
     return HUMAN, "browser"
 
 

@@ -17,5 +17,6 @@ class MailMail(models.Model):
         lead = self.env["crm.lead"].sudo().browse(self.res_id).exists()
         if not lead:
             return body
-        template_id = self.env.context.get("cpa_template_id") or 0
-        return lead._cpa_track_body(body, self.mail_message_id.id, partner.id if partner else 0, template_id)
+        return lead._cpa_track_body(
+            body, self.mail_message_id.id, partner.id if partner else 0, self.cpa_template_id.id
+        )

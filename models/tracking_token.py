@@ -14,7 +14,7 @@ from odoo.tools import consteq, hmac
 # Signature truncated to 128 bits: enough against forgery, shorter URLs.
 SIG_LENGTH = 32
 MAX_INT = 2**31 - 1
-TOKEN_RE = re.compile(r"^(\d{1,10}(?:\.\d{1,10}){0,7})\.([0-9a-f]{%d})$" % SIG_LENGTH)
+TOKEN_RE = re.compile(rf"^(\d{{1,10}}(?:\.\d{{1,10}}){{0,7}})\.([0-9a-f]{{{SIG_LENGTH}}})$")
 
 
 class BadToken(ValueError):

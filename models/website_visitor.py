@@ -12,7 +12,7 @@ class WebsiteVisitor(models.Model):
     def _handle_webpage_dispatch(self, website_page):
         """A tracked page of the Odoo website was viewed: url_visited for the leads of
         the visitor and of the tracking cookie set by our click route."""
-        super()._handle_webpage_dispatch(website_page)
+        result = super()._handle_webpage_dispatch(website_page)
         visitor = self._get_visitor_from_request()
         leads = visitor.lead_ids
         cookie = request.httprequest.cookies.get("cpa_t")
@@ -34,3 +34,4 @@ class WebsiteVisitor(models.Model):
                 request.httprequest.user_agent.string,
                 request.httprequest.remote_addr,
             )
+        return result

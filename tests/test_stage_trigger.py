@@ -89,7 +89,9 @@ class TestStageTrigger(TrackingMixin, TransactionCase):
 
     def test_other_pipeline_triggers_ignored(self):
         other_team = self.env["crm.team"].create({"name": "Other"})
-        other_stage = self.env["crm.stage"].create({"name": "Other", "sequence": 300, "team_id": other_team.id})
+        other_stage = self.env["crm.stage"].create(
+            {"name": "Other", "sequence": 300, "team_id": other_team.id}
+        )
         self._trigger(other_stage)
         lead = self._lead()
         self._click(lead)
@@ -129,11 +131,27 @@ class TestStageTrigger(TrackingMixin, TransactionCase):
         self.assertEqual(lead.engagement_score, 0)
 
     def test_engagement_score(self):
-        self.env["ir.config_parameter"].sudo().set_param("crm_pipeline_automation.score_link_click", 7)
+        self.env["ir.config_parameter"].sudo().set_param(
+            "crm_pipeline_automation.score_link_click", 7
+        )
         lead = self._lead()
         self._click(lead, dedup_key="a")
         self._click(lead, dedup_key="b")
         self.assertEqual(lead.engagement_score, 14)
+
+    def test_retention_autovacuum(self):
+        lead = self._lead()
+        old = self._click(lead, dedup_key="old")
+        new = self._click(lead, dedup_key="new")
+        self.env.cr.execute(
+            "UPDATE crm_lead_event SET date = now() - interval '40 days' WHERE id = %s", [old.id]
+        )
+        self.env["ir.config_parameter"].sudo().set_param(
+            "crm_pipeline_automation.event_retention_days", 30
+        )
+        self.Event._gc_events()
+        self.assertFalse(old.exists())
+        self.assertTrue(new.exists())
 
     def test_parameters_checked(self):
         with self.assertRaises(ValidationError):
@@ -142,7 +160,9 @@ class TestStageTrigger(TrackingMixin, TransactionCase):
             self._trigger(self.stage_qualified, "chat_keyword")
 
     def test_keyword_and_wildcard_matching(self):
-        trigger = self._trigger(self.stage_qualified, "chat_keyword", keywords="prix, devis signé\nquote")
+        trigger = self._trigger(
+            self.stage_qualified, "chat_keyword", keywords="prix, devis signé\nquote"
+        )
         lead = self._lead()
         for text, expected in (
             ("Quel est le PRIX ?", True),

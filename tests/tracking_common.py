@@ -12,7 +12,10 @@ class TrackingMixin:
     @classmethod
     def setup_tracking(cls):
         cls.manager = new_test_user(
-            cls.env, login="cpa_trk_manager", name="Mia Manager", groups="sales_team.group_sale_manager"
+            cls.env,
+            login="cpa_trk_manager",
+            name="Mia Manager",
+            groups="sales_team.group_sale_manager",
         )
         cls.salesman = new_test_user(
             cls.env,
@@ -24,8 +27,12 @@ class TrackingMixin:
         cls.team = cls.env["crm.team"].create({"name": "Tracking team", "use_leads": True})
         Stage = cls.env["crm.stage"]
         cls.stage_new = Stage.create({"name": "T New", "sequence": 201, "team_id": cls.team.id})
-        cls.stage_qualified = Stage.create({"name": "T Qualified", "sequence": 202, "team_id": cls.team.id})
-        cls.stage_proposition = Stage.create({"name": "T Proposition", "sequence": 203, "team_id": cls.team.id})
+        cls.stage_qualified = Stage.create(
+            {"name": "T Qualified", "sequence": 202, "team_id": cls.team.id}
+        )
+        cls.stage_proposition = Stage.create(
+            {"name": "T Proposition", "sequence": 203, "team_id": cls.team.id}
+        )
         cls.stage_won = Stage.create(
             {"name": "T Won", "sequence": 204, "team_id": cls.team.id, "is_won": True}
         )
@@ -37,7 +44,11 @@ class TrackingMixin:
 
     @classmethod
     def _trigger(cls, stage, event_type="link_click", **vals):
-        values = {"name": f"{event_type} to {stage.name}", "stage_id": stage.id, "event_type": event_type}
+        values = {
+            "name": f"{event_type} to {stage.name}",
+            "stage_id": stage.id,
+            "event_type": event_type,
+        }
         values.update(vals)
         return cls.env["crm.stage.trigger"].create(values)
 
@@ -62,7 +73,9 @@ class TrackingMixin:
     def _ledger(self, lead, kind="trigger_fired"):
         if "crm.automation.log" not in self.env:
             return None
-        return self.env["crm.automation.log"].search([("lead_id", "=", lead.id), ("kind", "=", kind)])
+        return self.env["crm.automation.log"].search(
+            [("lead_id", "=", lead.id), ("kind", "=", kind)]
+        )
 
     def assertMovedBy(self, lead, stage, trigger, user):
         """``lead`` is in ``stage``; chatter and ledger say which trigger and as whom."""
