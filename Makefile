@@ -3,7 +3,7 @@
 PYTHON ?= python3
 CPA = $(PYTHON) tools/cpa.py
 
-.PHONY: run test test-dev lint reliability help
+.PHONY: run test test-dev lint reliability pot help
 
 help:
 	@echo "make run       Odoo 18 with the addon and demo data at http://localhost:8069 (admin/admin)"
@@ -26,3 +26,6 @@ lint:
 
 reliability:
 	@$(CPA) script bench/reliability.py $(ARGS)
+
+pot:
+	@$(CPA) pot

@@ -742,6 +742,50 @@ def cmd_script(args):
         ).returncode
 
 
+def cmd_pot(_args):
+    """Regenerate i18n/crm_pipeline_automation.pot from a database with the addon."""
+    src, venv = odoo_src(), venv_dir()
+    (REPO / "i18n").mkdir(exist_ok=True)
+    pot = REPO / "i18n" / f"{MODULE}.pot"
+    dbname = f"cpa_i18n_{repo_key()}"
+    with test_lock():
+        pg = Postgres(persistent_cluster_dir("pg-dev"), persistent=True).start()
+        try:
+            config = write_config(cache_dir() / f"odoo-i18n-{repo_key()}.conf", src, pg, {})
+            exists = pg.database_exists(venv, dbname) and module_installed(venv, pg, dbname)
+            install = ["-u" if exists else "-i", MODULE, "--without-demo=all"]
+            say(f"Updating '{dbname}' and exporting {pot.relative_to(REPO)} ...")
+            subprocess.run(
+                odoo_cmd(
+                    venv,
+                    src,
+                    config,
+                    "-d",
+                    dbname,
+                    *install,
+                    "--stop-after-init",
+                    "--log-level=warn",
+                ),
+                check=True,
+            )
+            subprocess.run(
+                odoo_cmd(
+                    venv,
+                    src,
+                    config,
+                    "-d",
+                    dbname,
+                    f"--i18n-export={pot}",
+                    f"--modules={MODULE}",
+                    "--log-level=warn",
+                ),
+                check=True,
+            )
+        finally:
+            pg.stop()
+    return 0
+
+
 def cmd_env(_args):
     """Print the paths, for scripts (bench/) that need the same Odoo and database."""
     src, venv = odoo_src(), venv_dir()
@@ -759,6 +803,7 @@ def main(argv=None):
     test.add_argument("--dev", action="store_true", help="reuse a development database")
     sub.add_parser("lint", help="pre-commit on all files")
     sub.add_parser("env", help="print the Odoo source and virtual environment paths")
+    sub.add_parser("pot", help="regenerate the translation template i18n/*.pot")
     script = sub.add_parser("script", help="run a bench/ script with the project's Python")
     script.add_argument("path")
     script.add_argument("args", nargs=argparse.REMAINDER)
@@ -769,6 +814,7 @@ def main(argv=None):
         "lint": cmd_lint,
         "env": cmd_env,
         "script": cmd_script,
+        "pot": cmd_pot,
     }[args.command]
     try:
         return handler(args)

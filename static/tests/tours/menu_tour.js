@@ -1,10 +1,12 @@
 /** @odoo-module **/
 // A sales administrator finds the automation under CRM > Configuration > Automation.
 import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 registry.category("web_tour.tours").add("crm_pipeline_automation_menu_tour", {
     url: "/odoo",
     steps: () => [
+        stepUtils.showAppsMenuItem(),
         {
             trigger: '.o_app[data-menu-xmlid="crm.crm_menu_root"]',
             run: "click",
