@@ -26,6 +26,14 @@
         "security/crm_pipeline_automation_security.xml",
         "security/ir.model.access.csv",
         "views/crm_pipeline_automation_menus.xml",
+        "security/crm_automation_security.xml",
+        "data/ir_config_parameter_data.xml",
+        "data/ir_cron_data.xml",
+        "views/crm_automation_rule_views.xml",
+        "views/crm_automation_job_views.xml",
+        "views/crm_automation_log_views.xml",
+        "views/crm_stage_views.xml",
+        "views/crm_lead_views.xml",
         "data/crm_tracking_data.xml",
         "data/ir_cron_tracking_data.xml",
         "views/crm_stage_trigger_views.xml",
@@ -36,6 +44,7 @@
     "demo": [
         "demo/crm_team_demo.xml",
         "demo/crm_lead_demo.xml",
+        "demo/crm_automation_rule_demo.xml",
         "demo/crm_stage_trigger_demo.xml",
     ],
     "assets": {

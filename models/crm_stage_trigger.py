@@ -288,6 +288,11 @@ class CrmStageTrigger(models.Model):
                     "verdict_reason": self._blocked_reason(event, _("won or lost lead")),
                 }
             )
+            lead._cpa_ledger(
+                "trigger_blocked",
+                stage=lead.stage_id,
+                message=self._ledger_blocked(triggers, event, _("won or lost lead")),
+            )
             return self
         triggers = triggers.sorted(lambda t: (-t.stage_id.sequence, t.sequence, t.id))
         reasons = []
@@ -299,11 +304,24 @@ class CrmStageTrigger(models.Model):
             if trigger._move(lead, event):
                 return trigger
             reasons.append(_("loop guard"))
+            lead._cpa_ledger(
+                "trigger_blocked",
+                stage=lead.stage_id,
+                message=self._ledger_blocked(trigger, event, _("loop guard")),
+            )
             break
         event.write(
             {"state": "blocked", "verdict_reason": self._blocked_reason(event, "; ".join(reasons))}
         )
         return self
+
+    def _ledger_blocked(self, triggers, event, reason):
+        return _(
+            "Trigger %(triggers)s not applied to event %(event)s: %(reason)s.",
+            triggers=", ".join(triggers.mapped("name")),
+            event=event._describe(),
+            reason=reason,
+        )
 
     def _blocked_reason(self, event, reason):
         return f"{event.verdict_reason or event.verdict}; {_('not moved')}: {reason}"[:255]

@@ -14,6 +14,8 @@ class MailMail(models.Model):
             return body
         if "mailing_id" in self._fields and self.mailing_id:
             return body  # mass mailings have their own tracking
+        if partner and partner.sudo().user_ids.filtered(lambda user: not user.share):
+            return body  # colleagues notified about the lead are not the customer
         lead = self.env["crm.lead"].sudo().browse(self.res_id).exists()
         if not lead:
             return body

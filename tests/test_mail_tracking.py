@@ -119,6 +119,40 @@ class TestMailTracking(TrackingMixin, MockEmail, HttpCase):
             template,
         )
 
+    def test_automation_rule_email_is_tracked(self):
+        template = self.env["mail.template"].create(
+            {
+                "name": "Welcome",
+                "model_id": self.env.ref("crm.model_crm_lead").id,
+                "subject": "Welcome",
+                "body_html": BODY,
+                "partner_to": "{{ object.partner_id.id }}",
+            }
+        )
+        self.env["crm.automation.rule"].create(
+            {
+                "name": "Welcome email",
+                "stage_id": self.stage_qualified.id,
+                "action_type": "email",
+                "timing": "immediate",
+                "mail_template_id": template.id,
+            }
+        )
+        trigger = self._trigger(self.stage_proposition, "email_open", mail_template_id=template.id)
+        lead = self._lead()
+        with self.mock_mail_gateway(mail_unlink_sent=True):
+            lead.write({"stage_id": self.stage_qualified.id})
+        sent = [
+            mail
+            for mail in self._mails
+            if mail["subject"] == "Welcome" and self.partner.email in str(mail["email_to"])
+        ]
+        self.assertEqual(len(sent), 1)
+        pixel = re.findall(r'src="[^"]*(/cpa/o/[^"]+)"', sent[0]["body"])[0]
+        self.assertFalse(lead.cpa_event_ids.filtered(lambda e: e.event_type == "email_sent"))
+        self.assertEqual(self.url_open(pixel, headers={"User-Agent": BROWSER}).status_code, 200)
+        self.assertMovedBy(lead, self.stage_proposition, trigger, self.salesman)
+
     def test_machine_verdicts_do_not_move(self):
         self._trigger(self.stage_qualified, "email_open")
         self._trigger(self.stage_proposition, link_url="https://example.com/blog")
@@ -206,6 +240,20 @@ class TestMailTracking(TrackingMixin, MockEmail, HttpCase):
         self.assertFalse(
             lead.cpa_event_ids.filtered(lambda e: e.event_type in ("email_open", "link_click"))
         )
+
+    def test_colleagues_get_no_tracking(self):
+        lead = self._lead()
+        lead.message_subscribe(partner_ids=self.manager.partner_id.ids)
+        self.manager.notification_type = "email"
+        with self.mock_mail_gateway():
+            lead.with_user(self.salesman).message_post(
+                body=BODY, partner_ids=self.partner.ids, subtype_xmlid="mail.mt_comment"
+            )
+        bodies = {str(mail["email_to"]): mail["body"] for mail in self._mails}
+        manager_body = next(body for to, body in bodies.items() if self.manager.email in to)
+        customer_body = next(body for to, body in bodies.items() if self.partner.email in to)
+        self.assertNotIn("/cpa/", manager_body)
+        self.assertIn("/cpa/o/", customer_body)
 
     def test_opted_out_partner_gets_no_tracking(self):
         self.env["mail.blacklist"].sudo()._add(self.partner.email)

@@ -7,7 +7,7 @@ import json
 import random
 import string
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from odoo.tests import HttpCase, tagged
 
@@ -68,20 +68,24 @@ class TestRouteFuzz(TrackingMixin, HttpCase):
         self.assertNotIn("Traceback", response.text, what)
         if response.is_redirect:
             location = response.headers["Location"]
-            self.assertTrue(
-                location.startswith(("https://example.com/stored", "/web/login")), (what, location)
-            )
+            external = urlsplit(location).netloc not in ("", urlsplit(self.base_url()).netloc)
+            if external:  # the only external redirect is the stored link
+                self.assertTrue(location.startswith("https://example.com/stored"), (what, location))
+
+    def _segment(self, text):
+        """A path segment: the route's parameter cannot contain "/" (other routes)."""
+        return quote(text.replace("/", ""), safe="")
 
     def test_fuzz_open_pixel(self):
         for _i in range(CASES):
             token = self._token_like("open", self.rng.choice([5, 5, 4, 6]))
-            response = self.url_open("/cpa/o/" + quote(token, safe=""), allow_redirects=False)
+            response = self.url_open("/cpa/o/" + self._segment(token), allow_redirects=False)
             self._check(response, token)
 
     def test_fuzz_click(self):
         for _i in range(CASES):
             token = self._token_like("click", self.rng.choice([7, 7, 6, 8]))
-            response = self.url_open("/cpa/c/" + quote(token, safe=""), allow_redirects=False)
+            response = self.url_open("/cpa/c/" + self._segment(token), allow_redirects=False)
             self._check(response, token)
 
     def test_fuzz_beacon(self):
@@ -166,7 +170,7 @@ class TestRouteFuzz(TrackingMixin, HttpCase):
                 )
             if 0.8 < roll <= 0.85:
                 headers["X-CPA-Timestamp"] = self.rng.choice(["", "abc", "9" * 30, "-5"])
-            source = self.rng.choice(["pbx", "pbx", "other", quote(self._text(10), safe="")])
+            source = self.rng.choice(["pbx", "pbx", "other", self._segment(self._text(10)) or "x"])
             try:
                 response = self.url_open(f"/cpa/webhook/call/{source}", data=body, headers=headers)
             except ValueError:

@@ -1,5 +1,6 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo import Command
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
@@ -86,6 +87,45 @@ class TestStageTrigger(TrackingMixin, TransactionCase):
         self.assertFalse(lost.active)
         self.assertEqual(won.cpa_event_ids.state, "blocked")
         self.assertEqual(lost.with_context(active_test=False).cpa_event_ids.state, "blocked")
+        self.assertIn("won or lost", self._ledger(won, "trigger_blocked").message)
+        self.assertTrue(self._ledger(lost, "trigger_blocked"))
+
+    def test_loop_guard_respected(self):
+        self._trigger(self.stage_qualified)
+        self.env["ir.config_parameter"].sudo().set_param(
+            "crm_pipeline_automation.loop_max_moves_per_hour", 0
+        )
+        lead = self._lead()
+        event = self._click(lead)
+        self.assertEqual(lead.stage_id, self.stage_new)
+        self.assertEqual(event.state, "blocked")
+        self.assertTrue(self._ledger(lead, "loop_stopped"))
+        self.assertIn("loop guard", self._ledger(lead, "trigger_blocked").message)
+
+    def test_move_runs_the_stage_rules_and_ledger_names_the_trigger(self):
+        trigger = self._trigger(self.stage_qualified, user_id=self.manager.id)
+        tag = self.env["crm.tag"].create({"name": "Engaged"})
+        self.env["crm.automation.rule"].create(
+            {
+                "name": "Tag engaged leads",
+                "stage_id": self.stage_qualified.id,
+                "action_type": "tags",
+                "timing": "immediate",
+                "tag_add_ids": [Command.link(tag.id)],
+                "score_delta": 20,
+            }
+        )
+        lead = self._lead()
+        self._click(lead)
+        self.assertEqual(lead.stage_id, self.stage_qualified)
+        self.assertIn(tag, lead.tag_ids)
+        self.assertEqual(lead.engagement_score, 3 + 20)  # the click, then the rule
+        entered = self._ledger(lead, "stage_entered").filtered(
+            lambda r: r.stage_id == self.stage_qualified
+        )
+        self.assertTrue(entered.automatic)
+        self.assertEqual(entered.user_id, self.manager)
+        self.assertIn(trigger.name, entered.origin)
 
     def test_other_pipeline_triggers_ignored(self):
         other_team = self.env["crm.team"].create({"name": "Other"})

@@ -1,0 +1,67 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Claiming of automation jobs: the SQL that makes "exactly once" hold.
+
+Every cron worker, HTTP worker ("Run now", immediate jobs of a small write) and host
+claims rows the same way: ``SELECT ... FOR UPDATE SKIP LOCKED``. A claimed row stays
+locked until the claiming transaction ends (commit per batch in the dispatcher), so
+another claimer skips it instead of waiting or running it a second time; once that
+transaction commits, the row is no longer ``pending`` and is never claimed again.
+"""
+
+from odoo import modules
+from odoo.tools import SQL, config
+
+
+def in_test_mode():
+    """True when running inside Odoo's test suite: never commit there."""
+    return bool(config["test_enable"] or modules.module.current_test)
+
+
+def claim_due(cr, now, limit):
+    """Lock and return up to ``limit`` ids of pending jobs due at ``now``.
+
+    ``SKIP LOCKED``: rows claimed by a concurrent transaction are left to it.
+    """
+    cr.execute(
+        SQL(
+            """
+        SELECT id FROM crm_automation_job
+         WHERE state = 'pending' AND run_at <= %s
+         ORDER BY run_at, id
+         LIMIT %s
+           FOR UPDATE SKIP LOCKED
+            """,
+            now,
+            limit,
+        )
+    )
+    return [row[0] for row in cr.fetchall()]
+
+
+def claim_ids(cr, job_ids):
+    """Lock the still-pending jobs among ``job_ids`` ("Run now", immediate jobs)."""
+    if not job_ids:
+        return []
+    cr.execute(
+        SQL(
+            """
+        SELECT id FROM crm_automation_job
+         WHERE id = ANY(%s) AND state = 'pending'
+         ORDER BY id
+           FOR UPDATE SKIP LOCKED
+            """,
+            list(job_ids),
+        )
+    )
+    return [row[0] for row in cr.fetchall()]
+
+
+def count_due(cr, now):
+    cr.execute(
+        SQL(
+            "SELECT count(*) FROM crm_automation_job WHERE state = 'pending' AND run_at <= %s",
+            now,
+        )
+    )
+    return cr.fetchone()[0]

@@ -1,0 +1,345 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import logging
+import time
+from datetime import timedelta
+
+import psycopg2
+from markupsafe import Markup
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import UserError
+
+from . import automation_dispatch
+
+_logger = logging.getLogger(__name__)
+
+PARAM = "crm_pipeline_automation.%s"
+# A dispatcher run stops claiming after this many seconds and reports the rest as
+# remaining, so that Odoo's cron runner calls it again (and other crons get a turn).
+RUN_TIME_BUDGET = 120
+# At most this many distinct wake-up moments per write, the minutely cron covers the rest.
+MAX_TRIGGERS = 50
+
+
+class CrmAutomationJob(models.Model):
+    _name = "crm.automation.job"
+    _description = "CRM Automation Job"
+    _order = "run_at desc, id desc"
+    _rec_name = "rule_id"
+
+    rule_id = fields.Many2one(
+        "crm.automation.rule", required=True, ondelete="cascade", readonly=True
+    )
+    lead_id = fields.Many2one(
+        "crm.lead", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    stage_id = fields.Many2one("crm.stage", ondelete="set null", readonly=True)
+    action_type = fields.Selection(related="rule_id.action_type")
+    visit = fields.Integer(
+        readonly=True, help="Stage visit of the lead this job belongs to (re-entry = new visit)."
+    )
+    entered_at = fields.Datetime(readonly=True, help="When the lead entered the stage.")
+    run_at = fields.Datetime(
+        readonly=True, required=True, help="When the job is due (next try after a failure)."
+    )
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("running", "Running"),
+            ("done", "Done"),
+            ("cancelled", "Cancelled"),
+            ("failed", "Failed"),
+        ],
+        default="pending",
+        required=True,
+        readonly=True,
+    )
+    attempts = fields.Integer(readonly=True)
+    last_error = fields.Text(readonly=True)
+    done_at = fields.Datetime(readonly=True)
+    result = fields.Char(readonly=True, help="What the action did.")
+    activity_id = fields.Many2one(
+        "mail.activity", ondelete="set null", readonly=True, help="Activity created by the job."
+    )
+    company_id = fields.Many2one("res.company", readonly=True)
+
+    _sql_constraints = [
+        (
+            "rule_lead_visit_uniq",
+            "unique(rule_id, lead_id, visit)",
+            "A rule runs once per stage visit of a lead.",
+        ),
+    ]
+
+    def _auto_init(self):
+        res = super()._auto_init()
+        # The dispatcher's only hot query scans due pending jobs; done and cancelled
+        # rows pile up and must not slow it down: partial index on pending rows.
+        tools.create_index(
+            self._cr,
+            "crm_automation_job_pending_run_at_idx",
+            self._table,
+            ["run_at", "id"],
+            where="state = 'pending'",
+        )
+        return res
+
+    # ------------------------------------------------------------------
+    # Buttons (managers)
+    # ------------------------------------------------------------------
+
+    def action_run_now(self):
+        """Run the selected pending jobs now, unless another worker holds them."""
+        self._check_manager()
+        claimed = self._claim(self.ids)
+        if not claimed:
+            raise UserError(
+                _("These jobs are no longer pending (already run, running or cancelled).")
+            )
+        claimed._run_claimed()
+        return True
+
+    def action_cancel(self):
+        self._check_manager()
+        jobs = self._claim(self.ids)
+        jobs._set_cancelled("job_cancelled", _("Cancelled by %(user)s.", user=self.env.user.name))
+        return True
+
+    def action_retry(self):
+        self._check_manager()
+        jobs = self.filtered(lambda j: j.state in ("failed", "cancelled"))
+        now = fields.Datetime.now()
+        jobs.sudo().write({"state": "pending", "attempts": 0, "run_at": now, "last_error": False})
+        for job in jobs:
+            self.env["crm.automation.log"]._log(
+                job.lead_id,
+                "job_retried",
+                rule=job.rule_id,
+                job=job,
+                stage=job.stage_id,
+                message=_("Retried by %(user)s.", user=self.env.user.name),
+            )
+        self._wake_dispatcher([now])
+        return True
+
+    def _check_manager(self):
+        if not self.env.user.has_group("crm_pipeline_automation.group_automation_manager"):
+            raise UserError(_("Only automation managers can run, cancel or retry jobs."))
+
+    # ------------------------------------------------------------------
+    # Dispatcher
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_run_jobs(self):
+        """Cron: run due jobs in batches (see _dispatch_due_jobs)."""
+        return len(self._dispatch_due_jobs())
+
+    @api.model
+    def _dispatch_due_jobs(self, batch_size=None, time_budget=RUN_TIME_BUDGET):
+        """Claim and run due jobs batch by batch; return the ids run.
+
+        One savepoint per job, commit per batch outside tests (a crash loses at most
+        the current batch, which is then pending again: the commit is what releases
+        the claimed rows to ``done``).
+        """
+        params = self.env["ir.config_parameter"].sudo()
+        batch_size = batch_size or int(params.get_param(PARAM % "job_batch_size", 200))
+        commit = not automation_dispatch.in_test_mode()
+        deadline = time.monotonic() + time_budget
+        run_ids, seen = [], set()
+        while time.monotonic() < deadline:
+            now = fields.Datetime.now()
+            # The claim reads the table directly: write pending ORM changes first.
+            self.env.flush_all()
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    ids = automation_dispatch.claim_due(self.env.cr, now, batch_size)
+            except psycopg2.errors.SerializationFailure:
+                # A row of our snapshot was run and committed by another worker
+                # meanwhile: retry with a fresh snapshot, or leave it to the next run.
+                if not commit:
+                    break
+                self.env.cr.rollback()
+                continue
+            if not ids or not seen.isdisjoint(ids):
+                # Nothing due, or a job we ran is due again (retry in the past):
+                # leave it to the next run rather than loop.
+                break
+            seen.update(ids)
+            self.browse(ids)._run_claimed()
+            run_ids += ids
+            if commit:
+                # Release the batch: its rows become done/failed for every worker, and
+                # a crash later loses at most the next batch (pending again).
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                self.env["crm.lead"]._automation_reset_transaction_counters()
+        self.env.flush_all()
+        remaining = automation_dispatch.count_due(self.env.cr, fields.Datetime.now())
+        self.env["ir.cron"]._notify_progress(done=len(run_ids), remaining=remaining)
+        return run_ids
+
+    @api.model
+    def _claim(self, job_ids):
+        self.env.flush_all()
+        return self.browse(automation_dispatch.claim_ids(self.env.cr, job_ids))
+
+    @api.model
+    def _run_ids_now(self, job_ids):
+        """Claim and run ``job_ids`` in this transaction (small immediate writes)."""
+        self._claim(job_ids)._run_claimed()
+
+    @api.model
+    def _wake_dispatcher(self, run_ats):
+        """Schedule the dispatcher cron at the due moments of new jobs."""
+        if not run_ats:
+            return
+        cron = self.env.ref("crm_pipeline_automation.ir_cron_crm_automation_run_jobs", False)
+        if not cron:
+            return
+        now = fields.Datetime.now()
+        moments = sorted({max(at, now).replace(second=0, microsecond=0) for at in run_ats})
+        cron.sudo()._trigger(moments[:MAX_TRIGGERS])
+
+    # ------------------------------------------------------------------
+    # Running one job
+    # ------------------------------------------------------------------
+
+    def _run_claimed(self):
+        """Run jobs already claimed (locked) by this transaction, each isolated."""
+        # Actions run as superuser: rules are configured by automation managers and
+        # act on leads the triggering salesperson may not see (other pipelines); the
+        # acting user stays env.uid, so chatter authorship and the ledger name them.
+        for job in self.sudo():
+            job._run_one()
+
+    def _check_runnable(self):
+        """Why the job must not run now: (kind, message), or None when it may run."""
+        lead, rule = (
+            self.lead_id.with_context(active_test=False),
+            self.rule_id.with_context(active_test=False),
+        )
+        if not lead.active:
+            return "job_cancelled", _("The lead is lost (archived).")
+        if not rule.active:
+            return "job_cancelled", _("The rule is archived.")
+        if self.visit != lead.automation_visit and not rule.keep_running:
+            return "job_cancelled", _("The lead left the stage.")
+        if not rule._filter_leads(lead):
+            return "rule_skipped", _(
+                "Condition not met at run time: %(domain)s", domain=rule.filter_domain
+            )
+        return None
+
+    def _run_one(self):
+        self.ensure_one()
+        refusal = self._check_runnable()
+        if refusal:
+            kind, message = refusal
+            self._set_cancelled(kind, message)
+            return
+        rule = self.rule_id
+        lead = self.lead_id.with_context(active_test=False)
+        try:
+            with self.env.cr.savepoint():
+                # Moves made by the action are automatic (loop guard) and their
+                # ledger rows name the rule.
+                ctx = {
+                    "crm_automation_auto": True,
+                    "crm_automation_origin": _("Rule %(rule)s", rule=rule.name),
+                    "crm_automation_rule_id": rule.id,
+                }
+                result = rule.with_context(**ctx)._execute(lead.with_context(**ctx), self)
+                self.write(
+                    {
+                        "state": "done",
+                        "done_at": fields.Datetime.now(),
+                        "attempts": self.attempts + 1,
+                        "last_error": False,
+                        "result": result and str(result)[:250],
+                    }
+                )
+                self.env["crm.automation.log"]._log(
+                    lead, "rule_done", rule=rule, job=self, stage=self.stage_id, message=result
+                )
+                lead._message_log(
+                    body=Markup("<p>%s</p>")
+                    % _(
+                        "Automation rule %(rule)s: %(result)s", rule=rule.name, result=result or ""
+                    ),
+                )
+        except Exception as exc:
+            self._register_failure(exc)
+
+    def _register_failure(self, exc):
+        """Count a failed attempt: retry later with exponential backoff, or fail."""
+        params = self.env["ir.config_parameter"].sudo()
+        max_attempts = int(params.get_param(PARAM % "job_max_attempts", 5))
+        base_minutes = int(params.get_param(PARAM % "job_retry_base_minutes", 5))
+        attempts = self.attempts + 1
+        error = f"{type(exc).__name__}: {exc}"
+        _logger.warning(
+            "Automation job %s (rule %s, lead %s) failed, attempt %s/%s: %s",
+            self.id,
+            self.rule_id.id,
+            self.lead_id.id,
+            attempts,
+            max_attempts,
+            error,
+        )
+        if attempts >= max_attempts:
+            self.write({"state": "failed", "attempts": attempts, "last_error": error})
+            self.env["crm.automation.log"]._log(
+                self.lead_id,
+                "job_failed",
+                rule=self.rule_id,
+                job=self,
+                stage=self.stage_id,
+                message=error,
+            )
+            self.lead_id.with_context(active_test=False)._message_log(
+                body=Markup("<p>%s</p>")
+                % _(
+                    "Automation rule %(rule)s failed after %(count)s attempts: %(error)s",
+                    rule=self.rule_id.name,
+                    count=attempts,
+                    error=error,
+                ),
+            )
+            return
+        next_try = fields.Datetime.now() + timedelta(minutes=base_minutes * 2 ** (attempts - 1))
+        self.write({"attempts": attempts, "last_error": error, "run_at": next_try})
+        self.env["crm.automation.log"]._log(
+            self.lead_id,
+            "job_retry",
+            rule=self.rule_id,
+            job=self,
+            stage=self.stage_id,
+            message=_(
+                "Attempt %(n)s failed, next try at %(at)s UTC: %(error)s",
+                n=attempts,
+                at=next_try,
+                error=error,
+            ),
+        )
+        self._wake_dispatcher([next_try])
+
+    def _set_cancelled(self, kind, message):
+        """Cancel pending jobs of ``self`` and write one ledger row each."""
+        if not self:
+            return
+        self.sudo().write({"state": "cancelled", "done_at": fields.Datetime.now()})
+        self.env["crm.automation.log"]._log_many(
+            [
+                {
+                    "lead_id": job.lead_id.id,
+                    "kind": kind,
+                    "rule_id": job.rule_id.id,
+                    "job_id": job.id,
+                    "stage_id": job.stage_id.id,
+                    "message": message,
+                }
+                for job in self
+            ]
+        )

@@ -1,0 +1,192 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import logging
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+LOG_COLUMNS = (
+    "lead_id",
+    "kind",
+    "rule_id",
+    "job_id",
+    "stage_id",
+    "from_stage_id",
+    "user_id",
+    "automatic",
+    "origin",
+    "message",
+)
+LOG_TYPES = ("int", "varchar", "int", "int", "int", "int", "int", "bool", "varchar", "text")
+
+
+class CrmAutomationLog(models.Model):
+    _name = "crm.automation.log"
+    _description = "CRM Automation Ledger"
+    _order = "id desc"
+    _rec_name = "kind"
+
+    lead_id = fields.Many2one(
+        "crm.lead", required=True, index=True, ondelete="cascade", readonly=True
+    )
+    kind = fields.Selection(
+        [
+            ("stage_entered", "Stage entered"),
+            ("rule_done", "Rule done"),
+            ("rule_skipped", "Rule skipped"),
+            ("job_cancelled", "Job cancelled"),
+            ("job_retry", "Job will retry"),
+            ("job_retried", "Job retried by hand"),
+            ("job_failed", "Job failed"),
+            ("activity_done", "Activity completed"),
+            ("lead_lost", "Lead lost"),
+            ("loop_stopped", "Loop stopped"),
+        ],
+        required=True,
+        readonly=True,
+    )
+    rule_id = fields.Many2one("crm.automation.rule", ondelete="set null", readonly=True)
+    job_id = fields.Many2one("crm.automation.job", ondelete="set null", readonly=True)
+    stage_id = fields.Many2one("crm.stage", ondelete="set null", readonly=True)
+    from_stage_id = fields.Many2one("crm.stage", ondelete="set null", readonly=True)
+    user_id = fields.Many2one(
+        "res.users", "Acting user", ondelete="set null", readonly=True, help="Who made the change."
+    )
+    automatic = fields.Boolean(
+        readonly=True, help="The change was made by the automation (rule, trigger), not a person."
+    )
+    origin = fields.Char(readonly=True, help="What caused it: rule, trigger, event.")
+    message = fields.Text(readonly=True)
+
+    def init(self):
+        # The loop guard counts a lead's recent automatic entries on every automatic
+        # move: (lead_id, create_date) keeps that a short index range scan.
+        self.env.cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS crm_automation_log_lead_date_idx "
+                "ON crm_automation_log (lead_id, create_date)"
+            )
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # Append-only ledger: rows are written by the engine through _log*/sudo.
+        if not self.env.su:
+            raise UserError(_("The automation ledger is written by the automation only."))
+        return super().create(vals_list)
+
+    def write(self, vals):  # pylint: disable=method-required-super
+        raise UserError(_("The automation ledger is append-only."))
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_append_only(self):
+        # Rows go away with their lead (ON DELETE CASCADE) or by retention (_gc_ledger).
+        if not self.env.context.get("crm_automation_vacuum"):
+            raise UserError(_("The automation ledger is append-only."))
+
+    @api.model
+    def _log(
+        self,
+        lead,
+        kind,
+        *,
+        rule=None,
+        job=None,
+        stage=None,
+        from_stage=None,
+        message=None,
+        automatic=None,
+    ):
+        """Append one ledger row per lead of ``lead``.
+
+        :param lead: crm.lead recordset (one row each)
+        :param kind: key of ``kind`` (extend it with selection_add)
+        :param rule: crm.automation.rule or None
+        :param job: crm.automation.job or None
+        :param stage: crm.stage the row is about (entered, rule's stage...)
+        :param from_stage: crm.stage left, for stage moves
+        :param message: human explanation (condition, error...)
+        :param automatic: made by the automation; default: context crm_automation_auto
+        """
+        self._log_many(
+            [
+                {
+                    "lead_id": one.id,
+                    "kind": kind,
+                    "rule_id": rule.id if rule else False,
+                    "job_id": job.id if job else False,
+                    "stage_id": stage.id if stage else False,
+                    "from_stage_id": from_stage.id if from_stage else False,
+                    "message": message,
+                    "automatic": automatic,
+                }
+                for one in lead
+            ]
+        )
+
+    @api.model
+    def _log_many(self, vals_list):
+        """Append many ledger rows with one INSERT (bulk stage writes).
+
+        Raw SQL: a write of 10,000 leads logs 10,000+ rows; the ORM would build and
+        validate each record. Missing keys default to: acting user = env.uid,
+        automatic/origin from the context (crm_automation_auto / crm_automation_origin).
+        """
+        if not vals_list:
+            return
+        ctx = self.env.context
+        defaults = {
+            "rule_id": ctx.get("crm_automation_rule_id") or None,
+            "user_id": self.env.uid,
+            "automatic": bool(ctx.get("crm_automation_auto")),
+            "origin": ctx.get("crm_automation_origin") or None,
+        }
+        columns = {name: [] for name in LOG_COLUMNS}
+        for vals in vals_list:
+            for name in LOG_COLUMNS:
+                value = vals.get(name)
+                if value is None or (value is False and name != "automatic"):
+                    value = defaults.get(name)
+                if name in ("message", "origin") and value is not None:
+                    value = str(value)
+                columns[name].append(value)
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+            INSERT INTO crm_automation_log
+                (%(columns)s, create_uid, create_date, write_uid, write_date)
+            SELECT *, %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM unnest(%(arrays)s)
+                """,
+                columns=SQL(", ").join(SQL.identifier(name) for name in LOG_COLUMNS),
+                uid=self.env.uid,
+                now=now,
+                arrays=SQL(", ").join(
+                    SQL("%s::" + sql_type + "[]", columns[name])
+                    for name, sql_type in zip(LOG_COLUMNS, LOG_TYPES, strict=True)
+                ),
+            )
+        )
+        self.invalidate_model()
+        self.env["crm.lead"].invalidate_model(["automation_log_ids", "automation_log_count"])
+
+    @api.autovacuum
+    def _gc_ledger(self):
+        """Delete ledger rows older than the retention (system parameter, days; 0 keeps all)."""
+        days = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("crm_pipeline_automation.ledger_retention_days", 365)
+        )
+        if days <= 0:
+            return
+        limit = fields.Datetime.now() - timedelta(days=days)
+        self.env.cr.execute(SQL("DELETE FROM crm_automation_log WHERE create_date < %s", limit))
+        _logger.info(
+            "Automation ledger: %s rows older than %s days deleted", self.env.cr.rowcount, days
+        )

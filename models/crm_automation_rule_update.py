@@ -1,0 +1,113 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+UPDATABLE_TYPES = (
+    "char",
+    "text",
+    "html",
+    "integer",
+    "float",
+    "monetary",
+    "boolean",
+    "selection",
+    "many2one",
+    "many2many",
+    "date",
+    "datetime",
+)
+TRUE_WORDS = {"1", "true", "yes", "y", "on", "x"}
+FALSE_WORDS = {"0", "false", "no", "n", "off", ""}
+
+
+class CrmAutomationRuleUpdate(models.Model):
+    _name = "crm.automation.rule.update"
+    _description = "CRM Automation Rule Field Value"
+    _order = "sequence, id"
+
+    sequence = fields.Integer(default=10)
+    rule_id = fields.Many2one("crm.automation.rule", required=True, ondelete="cascade", index=True)
+    field_id = fields.Many2one(
+        "ir.model.fields",
+        required=True,
+        ondelete="cascade",
+        domain=[
+            ("model", "=", "crm.lead"),
+            ("ttype", "in", UPDATABLE_TYPES),
+            ("readonly", "=", False),
+        ],
+        help="Field of the lead to set.",
+    )
+    value = fields.Char(
+        help="New value as text: numbers, true/false, a selection key, a record id or "
+        "exact name (many2one), comma-separated ids (many2many, replaces), ISO dates "
+        "(YYYY-MM-DD, YYYY-MM-DD HH:MM:SS in UTC). Empty clears the field.",
+    )
+
+    @api.constrains("field_id", "value")
+    def _check_value(self):
+        for line in self:
+            line._convert_value()
+
+    def _convert_value(self):
+        """The line's value converted for ``crm.lead.write``; ValidationError if invalid."""
+        self.ensure_one()
+        field = self.env["crm.lead"]._fields.get(self.field_id.name)
+        if field is None or self.field_id.ttype not in UPDATABLE_TYPES:
+            raise ValidationError(_("Field %(field)s cannot be set.", field=self.field_id.name))
+        raw = (self.value or "").strip()
+        try:
+            return self._convert(field, raw)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(
+                _(
+                    "Invalid value %(value)r for %(field)s: %(error)s",
+                    value=raw,
+                    field=self.field_id.field_description,
+                    error=exc,
+                )
+            ) from exc
+
+    def _convert(self, field, raw):
+        ftype = field.type
+        if ftype in ("char", "text", "html"):
+            return raw or False
+        if not raw and ftype not in ("boolean", "integer", "float", "monetary"):
+            return [(5,)] if ftype == "many2many" else False
+        if ftype == "integer":
+            return int(raw or 0)
+        if ftype in ("float", "monetary"):
+            return float(raw or 0)
+        if ftype == "boolean":
+            lowered = raw.lower()
+            if lowered not in TRUE_WORDS | FALSE_WORDS:
+                raise ValueError(_("use true or false"))
+            return lowered in TRUE_WORDS
+        if ftype == "selection":
+            keys = [key for key, _label in field._description_selection(self.env)]
+            if raw not in keys:
+                raise ValueError(_("expected one of %(keys)s", keys=", ".join(map(str, keys))))
+            return raw
+        if ftype == "many2one":
+            comodel = self.env[field.comodel_name].sudo()
+            if raw.isdigit():
+                record = comodel.browse(int(raw)).exists()
+            else:
+                record = comodel.search([(comodel._rec_name or "id", "=", raw)], limit=1)
+            if not record:
+                raise ValueError(
+                    _("no %(model)s named %(value)s", model=field.comodel_name, value=raw)
+                )
+            return record.id
+        if ftype == "many2many":
+            ids = [int(part) for part in raw.split(",") if part.strip()]
+            found = self.env[field.comodel_name].sudo().browse(ids).exists()
+            if len(found) != len(set(ids)):
+                raise ValueError(_("unknown ids"))
+            return [(6, 0, ids)]
+        if ftype == "date":
+            return fields.Date.to_date(raw)
+        if ftype == "datetime":
+            return fields.Datetime.to_datetime(raw)
+        raise ValueError(ftype)

@@ -1,0 +1,133 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Fixtures and factories of the automation tests, reusable by other modules' tests."""
+
+from datetime import datetime
+
+from odoo import Command
+from odoo.tests import new_test_user
+from odoo.tests.common import TransactionCase
+
+# A Monday, 10:00 UTC (11:00 in Brussels, winter time).
+NOW = datetime(2026, 1, 12, 10, 0, 0)
+
+
+class AutomationCase(TransactionCase):
+    """A private pipeline (New, Qualified, Proposal, Won) with a salesperson, a
+    leader and a Brussels 9-17 calendar; factories for rules, leads and dispatch."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_notrack=True))
+        cls.leader = new_test_user(
+            cls.env,
+            login="cpa_leader",
+            name="Lea Leader",
+            groups="sales_team.group_sale_manager",
+            tz="Europe/Brussels",
+        )
+        cls.salesman = new_test_user(
+            cls.env,
+            login="cpa_seller",
+            name="Sam Seller",
+            groups="sales_team.group_sale_salesman",
+            tz="Europe/Brussels",
+        )
+        cls.salesman2 = new_test_user(
+            cls.env,
+            login="cpa_seller2",
+            name="Sue Seller",
+            groups="sales_team.group_sale_salesman",
+            tz="Europe/Brussels",
+        )
+        cls.team = cls.env["crm.team"].create(
+            {"name": "Automation team", "user_id": cls.leader.id, "use_leads": True}
+        )
+        cls.env["crm.team.member"].create(
+            [
+                {"crm_team_id": cls.team.id, "user_id": cls.salesman.id},
+                {"crm_team_id": cls.team.id, "user_id": cls.salesman2.id},
+            ]
+        )
+        Stage = cls.env["crm.stage"]
+        cls.stage_new = Stage.create({"name": "A New", "sequence": 101, "team_id": cls.team.id})
+        cls.stage_qualified = Stage.create(
+            {"name": "B Qualified", "sequence": 102, "team_id": cls.team.id}
+        )
+        cls.stage_proposal = Stage.create(
+            {"name": "C Proposal", "sequence": 103, "team_id": cls.team.id}
+        )
+        cls.stage_won = Stage.create(
+            {"name": "D Won", "sequence": 104, "team_id": cls.team.id, "is_won": True}
+        )
+        cls.calendar = cls.env["resource.calendar"].create(
+            {
+                "name": "Brussels 9-17",
+                "tz": "Europe/Brussels",
+                "attendance_ids": [
+                    Command.create(
+                        {
+                            "name": f"{day} {period}",
+                            "dayofweek": str(day),
+                            "hour_from": start,
+                            "hour_to": stop,
+                            "day_period": period,
+                        }
+                    )
+                    for day in range(5)
+                    for start, stop, period in ((9, 12, "morning"), (13, 17, "afternoon"))
+                ],
+            }
+        )
+        cls.env.company.resource_calendar_id = cls.calendar
+        cls.tag_hot = cls.env["crm.tag"].create({"name": "Hot"})
+        cls.tag_cold = cls.env["crm.tag"].create({"name": "Cold"})
+        cls.partner = cls.env["res.partner"].create(
+            {"name": "Laura Chen", "email": "laura@acme.example.com", "phone": "+32 470 12 34 56"}
+        )
+        cls.Job = cls.env["crm.automation.job"]
+        cls.Log = cls.env["crm.automation.log"]
+
+    @classmethod
+    def _rule(cls, stage, action_type="tags", **vals):
+        values = {
+            "name": f"{action_type} on {stage.name}",
+            "stage_id": stage.id,
+            "action_type": action_type,
+        }
+        if action_type == "tags" and "tag_add_ids" not in vals:
+            values["tag_add_ids"] = [Command.link(cls.tag_hot.id)]
+        values.update(vals)
+        return cls.env["crm.automation.rule"].create(values)
+
+    @classmethod
+    def _lead(cls, stage=None, **vals):
+        values = {
+            "name": "Office desks",
+            "type": "opportunity",
+            "team_id": cls.team.id,
+            "user_id": cls.salesman.id,
+            "partner_id": cls.partner.id,
+            "partner_name": "Acme Logistics",
+            "contact_name": "Laura Chen",
+            "stage_id": (stage or cls.stage_new).id,
+        }
+        values.update(vals)
+        return cls.env["crm.lead"].create(values)
+
+    def _jobs(self, lead, rule=None):
+        domain = [("lead_id", "=", lead.id)]
+        if rule:
+            domain.append(("rule_id", "=", rule.id))
+        return self.Job.search(domain, order="id")
+
+    def _logs(self, lead, kind=None):
+        domain = [("lead_id", "=", lead.id)]
+        if kind:
+            domain.append(("kind", "=", kind))
+        return self.Log.search(domain, order="id")
+
+    def _dispatch(self):
+        """Run the dispatcher as the cron does; return the ids of the jobs run."""
+        return self.Job._dispatch_due_jobs()

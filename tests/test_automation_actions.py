@@ -1,0 +1,295 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from datetime import date, timedelta
+
+from odoo import Command, fields
+from odoo.exceptions import ValidationError
+from odoo.tests import tagged
+
+from odoo.addons.mail.tests.common import MockEmail
+from odoo.addons.sms.tests.common import SMSCase
+
+from .common import AutomationCase
+
+
+@tagged("post_install", "-at_install")
+class TestAutomationActions(AutomationCase, MockEmail):
+    """Every action_type, run through a stage entry."""
+
+    def _enter(self, rule, **lead_vals):
+        lead = self._lead(**lead_vals)
+        lead.stage_id = rule.stage_id
+        job = self._jobs(lead, rule)
+        self.assertEqual(job.state, "done", job.last_error)
+        return lead, job
+
+    def test_activity(self):
+        call = self.env.ref("mail.mail_activity_data_call")
+        rule = self._rule(
+            self.stage_qualified,
+            "activity",
+            activity_type_id=call.id,
+            activity_summary="Call about the contract",
+            activity_deadline_count=2,
+            activity_user_source="team_leader",
+            activity_done_on_exit=True,
+        )
+        lead, job = self._enter(rule)
+        activity = lead.activity_ids
+        self.assertEqual(job.activity_id, activity)
+        self.assertEqual(activity.activity_type_id, call)
+        self.assertEqual(activity.summary, "Call about the contract")
+        self.assertEqual(activity.user_id, self.leader)
+        today = fields.Date.context_today(lead.with_user(self.leader))
+        self.assertEqual(activity.date_deadline, today + timedelta(days=2))
+        # Leaving the stage completes it.
+        lead.stage_id = self.stage_proposal
+        self.assertFalse(lead.activity_ids)
+        self.assertTrue(self._logs(lead, "activity_done"))
+        done = self.env["mail.message"].search(
+            [
+                ("model", "=", "crm.lead"),
+                ("res_id", "=", lead.id),
+                ("mail_activity_type_id", "=", call.id),
+            ]
+        )
+        self.assertTrue(done)
+
+    def test_activity_kept_when_not_done_on_exit(self):
+        rule = self._rule(
+            self.stage_qualified,
+            "activity",
+            activity_user_source="user",
+            activity_user_id=self.salesman2.id,
+        )
+        lead, _job = self._enter(rule)
+        lead.stage_id = self.stage_proposal
+        self.assertEqual(lead.activity_ids.user_id, self.salesman2)
+
+    def test_repeat_lead(self):
+        rule = self._rule(
+            self.stage_won,
+            "repeat_lead",
+            lead_name_template="Renewal: {partner_name} / {contact_name} ({name}) {unknown}",
+            target_stage_id=self.stage_new.id,
+            target_user_source="user",
+            target_user_id=self.salesman2.id,
+        )
+        lead, _job = self._enter(rule)
+        repeat = self.env["crm.lead"].search([("automation_origin_lead_id", "=", lead.id)])
+        self.assertEqual(
+            repeat.name, "Renewal: Acme Logistics / Laura Chen (Office desks) {unknown}"
+        )
+        self.assertEqual(repeat.stage_id, self.stage_new)
+        self.assertEqual(repeat.team_id, self.team)
+        self.assertEqual(repeat.user_id, self.salesman2)
+        self.assertEqual(repeat.partner_id, self.partner)
+
+    def test_copy_lead(self):
+        other_team = self.env["crm.team"].create(
+            {"name": "Installation", "user_id": self.salesman2.id}
+        )
+        to_schedule = self.env["crm.stage"].create(
+            {"name": "To schedule", "sequence": 1, "team_id": other_team.id}
+        )
+        rule = self._rule(
+            self.stage_won,
+            "copy_lead",
+            target_team_id=other_team.id,
+            target_stage_id=to_schedule.id,
+            target_user_source="team_leader",
+        )
+        lead, _job = self._enter(
+            rule, tag_ids=[Command.link(self.tag_cold.id)], expected_revenue=1200
+        )
+        copy = self.env["crm.lead"].search([("automation_origin_lead_id", "=", lead.id)])
+        self.assertEqual(copy.name, "Office desks (copy)")
+        self.assertEqual(
+            (copy.team_id, copy.stage_id, copy.user_id), (other_team, to_schedule, self.salesman2)
+        )
+        self.assertEqual(copy.tag_ids, self.tag_cold)
+        self.assertEqual(copy.partner_id, self.partner)
+        self.assertEqual(copy.expected_revenue, 1200)
+        self.assertIn("Copied", self._logs(lead, "rule_done").message)
+
+    def test_copy_lead_fires_target_stage_rules(self):
+        to_schedule = self.stage_proposal
+        self._rule(to_schedule)
+        rule = self._rule(self.stage_won, "copy_lead", target_stage_id=to_schedule.id)
+        lead, _job = self._enter(rule)
+        copy = self.env["crm.lead"].search([("automation_origin_lead_id", "=", lead.id)])
+        self.assertEqual(self._jobs(copy).state, "done")
+        self.assertIn(self.tag_hot, copy.tag_ids)
+
+    def test_email(self):
+        template = self.env["mail.template"].create(
+            {
+                "name": "Welcome",
+                "model_id": self.env["ir.model"]._get_id("crm.lead"),
+                "subject": "Welcome {{ object.contact_name }}",
+                "body_html": "<p>Hello {{ object.contact_name }}</p>",
+                "partner_to": "{{ object.partner_id.id }}",
+            }
+        )
+        rule = self._rule(self.stage_qualified, "email", mail_template_id=template.id)
+        with self.mock_mail_gateway():
+            lead, _job = self._enter(rule)
+        message = lead.message_ids.filtered(lambda m: m.subject == "Welcome Laura Chen")
+        self.assertTrue(message)
+        self.assertIn(self.partner, message.partner_ids)
+        sent = [mail for mail in self._mails if mail["subject"] == "Welcome Laura Chen"]
+        self.assertEqual(len(sent), 1)
+        self.assertIn("laura@acme.example.com", " ".join(sent[0]["email_to"]))
+
+    def test_add_remove_tags(self):
+        rule = self._rule(
+            self.stage_qualified,
+            "tags",
+            tag_add_ids=[Command.link(self.tag_hot.id)],
+            tag_remove_ids=[Command.link(self.tag_cold.id)],
+        )
+        lead, _job = self._enter(rule, tag_ids=[Command.link(self.tag_cold.id)])
+        self.assertEqual(lead.tag_ids, self.tag_hot)
+
+    def test_assign_user_and_team_leader(self):
+        rule = self._rule(
+            self.stage_qualified, "assign", assign_mode="user", assign_user_id=self.salesman2.id
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.user_id, self.salesman2)
+        rule2 = self._rule(self.stage_proposal, "assign", assign_mode="team_leader")
+        lead.stage_id = self.stage_proposal
+        self.assertEqual(self._jobs(lead, rule2).state, "done")
+        self.assertEqual(lead.user_id, self.leader)
+
+    def test_assign_round_robin_is_fair(self):
+        rule = self._rule(self.stage_qualified, "assign", assign_mode="round_robin")
+        users = []
+        for _i in range(4):
+            lead, _job = self._enter(rule, user_id=False)
+            users.append(lead.user_id)
+        members = (self.salesman | self.salesman2).sorted("id")
+        self.assertEqual(users, [members[0], members[1], members[0], members[1]])
+        self.assertEqual(rule.assign_last_user_id, members[1])
+
+    def test_notify(self):
+        rule = self._rule(
+            self.stage_qualified,
+            "notify",
+            notify_target="users",
+            notify_user_ids=[Command.set((self.leader | self.salesman2).ids)],
+            notify_message="{name} of {partner_name} is qualified",
+        )
+        lead, _job = self._enter(rule)
+        message = self.env["mail.message"].search(
+            [
+                ("model", "=", "crm.lead"),
+                ("res_id", "=", lead.id),
+                ("message_type", "=", "user_notification"),
+            ]
+        )
+        self.assertEqual(message.partner_ids, (self.leader | self.salesman2).partner_id)
+        self.assertIn("Office desks of Acme Logistics is qualified", message.body)
+        # Salesperson / team leader targets.
+        rule.notify_target = "team_leader"
+        self.assertEqual(rule._get_notify_users(lead), self.leader)
+        rule.notify_target = "salesperson"
+        self.assertEqual(rule._get_notify_users(lead), self.salesman)
+
+    def test_update(self):
+        fields_model = self.env["ir.model.fields"]
+        rule = self._rule(
+            self.stage_qualified,
+            "update",
+            update_line_ids=[
+                Command.create(
+                    {"field_id": fields_model._get("crm.lead", "priority").id, "value": "3"}
+                ),
+                Command.create(
+                    {
+                        "field_id": fields_model._get("crm.lead", "expected_revenue").id,
+                        "value": "2500.5",
+                    }
+                ),
+                Command.create(
+                    {"field_id": fields_model._get("crm.lead", "user_id").id, "value": "Sue Seller"}
+                ),
+                Command.create(
+                    {
+                        "field_id": fields_model._get("crm.lead", "date_deadline").id,
+                        "value": "2026-03-01",
+                    }
+                ),
+                Command.create(
+                    {
+                        "field_id": fields_model._get("crm.lead", "tag_ids").id,
+                        "value": str(self.tag_cold.id),
+                    }
+                ),
+                Command.create(
+                    {"field_id": fields_model._get("crm.lead", "description").id, "value": ""}
+                ),
+            ],
+        )
+        lead, _job = self._enter(rule, description="<p>old</p>")
+        self.assertEqual(lead.priority, "3")
+        self.assertEqual(lead.expected_revenue, 2500.5)
+        self.assertEqual(lead.user_id, self.salesman2)
+        self.assertEqual(lead.date_deadline, date(2026, 3, 1))
+        self.assertEqual(lead.tag_ids, self.tag_cold)
+        self.assertFalse(lead.description)
+
+    def test_update_values_are_validated(self):
+        fields_model = self.env["ir.model.fields"]
+        for fname, value in (
+            ("priority", "9"),
+            ("expected_revenue", "a lot"),
+            ("user_id", "Nobody"),
+            ("date_deadline", "tomorrow"),
+            ("tag_ids", "999999"),
+        ):
+            with self.subTest(field=fname), self.assertRaises(ValidationError):
+                self._rule(
+                    self.stage_qualified,
+                    "update",
+                    update_line_ids=[
+                        Command.create(
+                            {"field_id": fields_model._get("crm.lead", fname).id, "value": value}
+                        )
+                    ],
+                )
+
+    def test_server_action(self):
+        action = self.env["ir.actions.server"].create(
+            {
+                "name": "Mark",
+                "model_id": self.env["ir.model"]._get_id("crm.lead"),
+                "state": "code",
+                "code": "model_name = env.context['active_model']\n"
+                "record.write({'name': record.name + ' [' + model_name + ']'})",
+            }
+        )
+        rule = self._rule(self.stage_qualified, "server_action", server_action_id=action.id)
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.name, "Office desks [crm.lead]")
+
+
+@tagged("post_install", "-at_install")
+class TestAutomationSms(AutomationCase, SMSCase):
+    """The sms action sends the template through the (mocked) IAP gateway."""
+
+    def test_sms(self):
+        template = self.env["sms.template"].create(
+            {
+                "name": "Qualified",
+                "model_id": self.env["ir.model"]._get_id("crm.lead"),
+                "body": "Hello {{ object.contact_name }}, we will call you.",
+            }
+        )
+        rule = self._rule(self.stage_qualified, "sms", sms_template_id=template.id)
+        lead = self._lead()
+        with self.mockSMSGateway():
+            lead.stage_id = self.stage_qualified
+        self.assertEqual(self._jobs(lead, rule).state, "done", self._jobs(lead, rule).last_error)
+        self.assertEqual(len(self._sms), 1)
+        self.assertEqual(self._sms[0]["body"], "Hello Laura Chen, we will call you.")
