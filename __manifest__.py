@@ -40,6 +40,7 @@
         "views/crm_lead_event_views.xml",
         "views/crm_lead_tracking_views.xml",
         "views/res_config_settings_views.xml",
+        "security/crm_tracking_security.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",

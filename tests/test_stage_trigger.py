@@ -1,8 +1,8 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import Command
-from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import new_test_user, tagged
 from odoo.tests.common import TransactionCase
 
 from ..models.crm_stage_trigger import wildcard_match
@@ -192,6 +192,24 @@ class TestStageTrigger(TrackingMixin, TransactionCase):
         self.Event._gc_events()
         self.assertFalse(old.exists())
         self.assertTrue(new.exists())
+
+    def test_events_follow_lead_access(self):
+        other = new_test_user(
+            self.env, login="cpa_trk_other", groups="sales_team.group_sale_salesman"
+        )
+        lead = self._lead()
+        event = self._click(lead)
+        self.assertEqual(
+            self.Event.with_user(self.salesman).search([("lead_id", "=", lead.id)]), event
+        )
+        self.assertFalse(self.Event.with_user(other).search([("lead_id", "=", lead.id)]))
+        self.assertEqual(
+            self.Event.with_user(self.manager).search([("lead_id", "=", lead.id)]), event
+        )
+        with self.assertRaises(AccessError):
+            self.Trigger.with_user(self.salesman).create(
+                {"name": "x", "stage_id": self.stage_new.id, "event_type": "email_open"}
+            )
 
     def test_parameters_checked(self):
         with self.assertRaises(ValidationError):
