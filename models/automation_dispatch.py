@@ -18,25 +18,31 @@ def in_test_mode():
     return bool(config["test_enable"] or modules.module.current_test)
 
 
-def claim_due(cr, now, limit):
-    """Lock and return up to ``limit`` ids of pending jobs due at ``now``.
+def claim_due(cr, now, limit, after=None):
+    """Lock and return up to ``limit`` (id, run_at) of pending jobs due at ``now``.
 
     ``SKIP LOCKED``: rows claimed by a concurrent transaction are left to it.
+    ``after``: (run_at, id) of the last row claimed by this run: keyset pagination, so
+    that each batch starts after the previous one in the index instead of walking again
+    over the rows already run (dead in the partial index until the next VACUUM; without
+    it a run of 100,000 jobs is quadratic).
     """
+    after_clause = SQL("AND (run_at, id) > (%s, %s)", *after) if after else SQL()
     cr.execute(
         SQL(
             """
-        SELECT id FROM crm_automation_job
-         WHERE state = 'pending' AND run_at <= %s
+        SELECT id, run_at FROM crm_automation_job
+         WHERE state = 'pending' AND run_at <= %s %s
          ORDER BY run_at, id
          LIMIT %s
            FOR UPDATE SKIP LOCKED
             """,
             now,
+            after_clause,
             limit,
         )
     )
-    return [row[0] for row in cr.fetchall()]
+    return cr.fetchall()
 
 
 def claim_ids(cr, job_ids):

@@ -9,19 +9,19 @@ from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
+# Columns written by _log_many, with their SQL array types (see _log_columns).
 LOG_COLUMNS = (
-    "lead_id",
-    "kind",
-    "rule_id",
-    "job_id",
-    "stage_id",
-    "from_stage_id",
-    "user_id",
-    "automatic",
-    "origin",
-    "message",
+    ("lead_id", "int"),
+    ("kind", "varchar"),
+    ("rule_id", "int"),
+    ("job_id", "int"),
+    ("stage_id", "int"),
+    ("from_stage_id", "int"),
+    ("user_id", "int"),
+    ("automatic", "bool"),
+    ("origin", "varchar"),
+    ("message", "text"),
 )
-LOG_TYPES = ("int", "varchar", "int", "int", "int", "int", "int", "bool", "varchar", "text")
 
 
 class CrmAutomationLog(models.Model):
@@ -145,9 +145,10 @@ class CrmAutomationLog(models.Model):
             "automatic": bool(ctx.get("crm_automation_auto")),
             "origin": ctx.get("crm_automation_origin") or None,
         }
-        columns = {name: [] for name in LOG_COLUMNS}
+        column_types = self._log_columns()
+        columns = {name: [] for name, _sql_type in column_types}
         for vals in vals_list:
-            for name in LOG_COLUMNS:
+            for name in columns:
                 value = vals.get(name)
                 if value is None or (value is False and name != "automatic"):
                     value = defaults.get(name)
@@ -163,17 +164,22 @@ class CrmAutomationLog(models.Model):
             SELECT *, %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM unnest(%(arrays)s)
                 """,
-                columns=SQL(", ").join(SQL.identifier(name) for name in LOG_COLUMNS),
+                columns=SQL(", ").join(SQL.identifier(name) for name in columns),
                 uid=self.env.uid,
                 now=now,
                 arrays=SQL(", ").join(
-                    SQL("%s::" + sql_type + "[]", columns[name])
-                    for name, sql_type in zip(LOG_COLUMNS, LOG_TYPES, strict=True)
+                    SQL("%s::" + sql_type + "[]", columns[name]) for name, sql_type in column_types
                 ),
             )
         )
         self.invalidate_model()
         self.env["crm.lead"].invalidate_model(["automation_log_ids", "automation_log_count"])
+
+    @api.model
+    def _log_columns(self):
+        """(column, SQL type) pairs written by _log_many; extend to log new fields
+        (e.g. a trigger or event many2one: ``[*super()._log_columns(), ("x_id", "int")]``)."""
+        return list(LOG_COLUMNS)
 
     @api.autovacuum
     def _gc_ledger(self):

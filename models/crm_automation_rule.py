@@ -376,21 +376,43 @@ class CrmAutomationRule(models.Model):
     # Scheduling (called by crm.lead on stage entry)
     # ------------------------------------------------------------------
 
+    def _uniform_run_at(self, leads, entered_at):
+        """The due time shared by all ``leads``, or None when it depends on the lead."""
+        self.ensure_one()
+        if self.timing == "immediate":
+            return entered_at
+        if self.timing != "delay":
+            return None
+        if not self.business_hours:
+            return automation_timing.add_calendar_delay(
+                entered_at, self.delay_count, self.delay_unit
+            )
+        if self.resource_calendar_id or (
+            self.calendar_source == "company" and len(leads.company_id) <= 1
+        ):
+            return self._compute_run_at(leads[:1], entered_at)
+        return None
+
     @api.model
-    def _schedule_jobs(self, rule_leads, entered_at):
+    def _schedule_jobs(self, rule_leads, entered_at, return_due=True):
         """Insert the jobs of stage entries set-wise; return the ids of due jobs.
 
         :param rule_leads: list of (rule, leads) pairs; the visit is each lead's
             current ``automation_visit``
         :param entered_at: naive UTC datetime of the entry
-        :return: list of ids of the inserted jobs due now (immediate rules)
+        :param return_due: return the ids of the jobs due now (small writes run them
+            at once); big writes leave them to the dispatcher and skip the RETURNING
+        :return: list of ids of the inserted jobs due now
         """
         Log = self.env["crm.automation.log"]
-        rule_ids, lead_ids, stage_ids, run_ats = [], [], [], []
+        # Rules whose due time is the same for all their leads, grouped by lead set:
+        # {lead ids: ([rule ids], [run_at])}; the others: one row per (rule, lead).
+        uniform = defaultdict(lambda: ([], []))
+        rule_ids, lead_ids, run_ats = [], [], []
         skipped = []
         for rule, leads in rule_leads:
             matching = rule._filter_leads(leads)
-            for lead in leads - matching:
+            for lead in (leads - matching) if len(matching) != len(leads) else ():
                 skipped.append(
                     {
                         "lead_id": lead.id,
@@ -402,6 +424,14 @@ class CrmAutomationRule(models.Model):
                         ),
                     }
                 )
+            if not matching:
+                continue
+            run_at = rule._uniform_run_at(matching, entered_at)
+            if run_at is not None:
+                group = uniform[tuple(matching.ids)]
+                group[0].append(rule.id)
+                group[1].append(run_at)
+                continue
             run_at_by_lead = rule._compute_run_at_batch(matching, entered_at)
             for lead in matching:
                 run_at = run_at_by_lead.get(lead.id)
@@ -421,47 +451,76 @@ class CrmAutomationRule(models.Model):
                     continue
                 rule_ids.append(rule.id)
                 lead_ids.append(lead.id)
-                stage_ids.append(rule.stage_id.id)
                 run_ats.append(run_at)
         Log._log_many(skipped)
-        if not rule_ids:
+        if not (uniform or rule_ids):
             return []
         self.env.flush_all()
         # Raw INSERT ... SELECT: one statement for all (rule, lead) pairs of a bulk
-        # write, where the ORM would run one INSERT per 1,000 rows plus per-record
-        # computations. ON CONFLICT keeps the exactly-once key silent when the same
-        # visit is scheduled twice (e.g. a stage also skipped over in one write).
-        uid = self.env.uid
-        rows = self.env.execute_query(
-            SQL(
-                """
-            INSERT INTO crm_automation_job
-                (rule_id, lead_id, stage_id, visit, entered_at, run_at, state,
-                 attempts, company_id, create_uid, create_date, write_uid, write_date)
-            SELECT u.rule_id, u.lead_id, u.stage_id, COALESCE(l.automation_visit, 0),
-                   %(entered_at)s, u.run_at, 'pending', 0, l.company_id,
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM unnest(%(rule_ids)s::int[], %(lead_ids)s::int[], %(stage_ids)s::int[],
-                          %(run_ats)s::timestamp[]) AS u(rule_id, lead_id, stage_id, run_at)
-              JOIN crm_lead l ON l.id = u.lead_id
-            ON CONFLICT (rule_id, lead_id, visit) DO NOTHING
-            RETURNING id, run_at
-                """,
-                entered_at=entered_at,
-                uid=uid,
-                now=fields.Datetime.now(),
-                rule_ids=rule_ids,
-                lead_ids=lead_ids,
-                stage_ids=stage_ids,
-                run_ats=run_ats,
-            )
+        # write (10 rules x 10,000 leads = 100,000 rows), where the ORM would run one
+        # INSERT per 1,000 rows plus per-record computations and checks. Uniform rules
+        # send the lead ids once (cross join). ON CONFLICT keeps the exactly-once key
+        # silent when the same visit is scheduled twice.
+        common = SQL(
+            "%(entered_at)s, 'pending', 0, %(uid)s, %(now)s, %(uid)s, %(now)s",
+            entered_at=entered_at,
+            uid=self.env.uid,
+            now=fields.Datetime.now(),
         )
+        columns = SQL(
+            "rule_id, lead_id, visit, run_at, entered_at, state, attempts, "
+            "create_uid, create_date, write_uid, write_date"
+        )
+        returning = SQL("RETURNING id, run_at") if return_due else SQL()
+        rows = []
+        for group_lead_ids, (group_rule_ids, group_run_ats) in uniform.items():
+            rows += self.env.execute_query(
+                SQL(
+                    """
+                INSERT INTO crm_automation_job (%(columns)s)
+                SELECT r.rule_id, l.id, COALESCE(l.automation_visit, 0), r.run_at, %(common)s
+                  FROM unnest(%(rule_ids)s::int[], %(run_ats)s::timestamp[]) AS r(rule_id, run_at)
+                 CROSS JOIN crm_lead l
+                 WHERE l.id = ANY(%(lead_ids)s)
+                ON CONFLICT (rule_id, lead_id, visit) DO NOTHING
+                %(returning)s
+                    """,
+                    columns=columns,
+                    common=common,
+                    rule_ids=group_rule_ids,
+                    run_ats=group_run_ats,
+                    lead_ids=list(group_lead_ids),
+                    returning=returning,
+                )
+            )
+        if rule_ids:
+            rows += self.env.execute_query(
+                SQL(
+                    """
+                INSERT INTO crm_automation_job (%(columns)s)
+                SELECT u.rule_id, u.lead_id, COALESCE(l.automation_visit, 0), u.run_at, %(common)s
+                  FROM unnest(%(rule_ids)s::int[], %(lead_ids)s::int[], %(run_ats)s::timestamp[])
+                       AS u(rule_id, lead_id, run_at)
+                  JOIN crm_lead l ON l.id = u.lead_id
+                ON CONFLICT (rule_id, lead_id, visit) DO NOTHING
+                %(returning)s
+                    """,
+                    columns=columns,
+                    common=common,
+                    rule_ids=rule_ids,
+                    lead_ids=lead_ids,
+                    run_ats=run_ats,
+                    returning=returning,
+                )
+            )
         self.env["crm.automation.job"].invalidate_model()
         self.env["crm.lead"].invalidate_model(["automation_job_ids"])
+        moments = set(run_ats)
+        for _rule_ids, group_run_ats in uniform.values():
+            moments.update(group_run_ats)
+        self.env["crm.automation.job"]._wake_dispatcher(moments)
         now = fields.Datetime.now()
-        due_ids = [job_id for job_id, run_at in rows if run_at <= now]
-        self.env["crm.automation.job"]._wake_dispatcher([run_at for _id, run_at in rows])
-        return due_ids
+        return [job_id for job_id, run_at in rows if run_at <= now]
 
     # ------------------------------------------------------------------
     # Execution
@@ -745,11 +804,3 @@ class CrmAutomationRule(models.Model):
         action["domain"] = [("rule_id", "=", self.id)]
         action["context"] = {"search_default_filter_pending": 1}
         return action
-
-
-def group_by_rule(pairs):
-    """Helper: merge (rule, lead) pairs into [(rule, leads)]."""
-    grouped = defaultdict(list)
-    for rule, lead_id in pairs:
-        grouped[rule].append(lead_id)
-    return [(rule, rule.env["crm.lead"].browse(ids)) for rule, ids in grouped.items()]

@@ -1,0 +1,551 @@
+"""Reliability harness: a real Odoo with 2 HTTP workers and 2 cron workers, under load
+and faults, checked for lost or doubled work.
+
+Run it with `make reliability` (or `python3 tools/cpa.py script bench/reliability.py
+[--part load|crash|all] [--duration SECONDS] [--leads N]`). It builds a throwaway
+PostgreSQL cluster and database, starts `odoo-bin --workers=2 --max-cron-threads=2`, and:
+
+- load: concurrent XML-RPC clients move leads between stages for a fixed time while the
+  cron workers dispatch immediate and delayed jobs; afterwards every due job ran exactly
+  once (side effects counted), none is stuck in "running", and no request failed;
+- crash: thousands of due jobs with side effects (activity, copy to another pipeline,
+  email); `kill -9` of the cron worker in the middle of a dispatch batch; after the
+  restart every job is done and no side effect happened twice.
+
+It prints the figures and exits non-zero when an invariant is broken. Not part of
+`make test` (it needs minutes and a multi-process server).
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import xmlrpc.client
+from pathlib import Path
+
+import psycopg2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import cpa  # the project's own set-up code: cluster, config, paths
+
+ADMIN = ("admin", "admin")
+
+
+def log(msg):
+    print(f"[reliability] {msg}", flush=True)
+
+
+class Server:
+    """A throwaway cluster + database + multi-worker Odoo."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.src = cpa.odoo_src()
+        self.venv = cpa.venv_dir()
+        self.pg = cpa.Postgres(workdir / "pg" / "data", persistent=False)
+        self.dbname = "cpa_reliability"
+        self.port = cpa.free_port()
+        self.proc = None
+        self.logfile = workdir / "odoo.log"
+        self.config = None
+
+    def setup(self):
+        self.pg.start()
+        self.config = cpa.write_config(
+            self.workdir / "odoo.conf",
+            self.src,
+            self.pg,
+            {
+                "http_port": self.port,
+                "db_name": self.dbname,
+                "dbfilter": f"^{self.dbname}$",
+                "workers": 2,
+                "max_cron_threads": 2,
+                "limit_time_real": 300,
+                "limit_time_cpu": 240,
+                "data_dir": str(self.workdir / "filestore"),
+                "logfile": str(self.logfile),
+                "log_level": "info",
+            },
+        )
+        log("creating the database (module installed, no demo data) ...")
+        subprocess.run(
+            cpa.odoo_cmd(
+                self.venv,
+                self.src,
+                self.config,
+                "-d",
+                self.dbname,
+                "-i",
+                cpa.MODULE,
+                "--without-demo=all",
+                "--stop-after-init",
+                "--workers=0",
+                "--max-cron-threads=0",
+            ),
+            check=True,
+        )
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            cpa.odoo_cmd(self.venv, self.src, self.config, "-d", self.dbname),
+            start_new_session=True,
+        )
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/web/login", timeout=5) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(1)
+        raise RuntimeError("Odoo did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.pg.stop()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- clients
+    def rpc(self):
+        return Rpc(self.url, self.dbname)
+
+    def sql(self, query, params=None):
+        kw = {
+            "host": self.pg.host,
+            "port": self.pg.port,
+            "user": self.pg.user,
+            "dbname": self.dbname,
+        }
+        with psycopg2.connect(**kw) as cn, cn.cursor() as cr:
+            cr.execute(query, params)
+            return cr.fetchall() if cr.description else None
+
+    def log_errors(self):
+        """(errors, retried conflicts, HTTP 500 lines) of the server log.
+
+        A "could not serialize access" is PostgreSQL refusing one of two concurrent
+        updates of a row; Odoo retries the whole request (up to 5 times) and logs the
+        failed attempt at ERROR level: counted apart, the clients' errors say whether a
+        request finally failed.
+        """
+        text = self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+        lines = text.splitlines()
+        errors, conflicts = [], 0
+        for i, line in enumerate(lines):
+            if " ERROR " not in line and " CRITICAL " not in line:
+                continue
+            following = lines[i + 1] if i + 1 < len(lines) else ""
+            if "could not serialize access" in following or (
+                "current transaction is aborted" in following
+            ):
+                conflicts += 1
+            else:
+                errors.append(line)
+        http_500 = [line for line in lines if '" 500 ' in line]
+        return errors, conflicts, http_500
+
+
+class Rpc:
+    def __init__(self, url, dbname):
+        self.dbname = dbname
+        common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
+        self.uid = common.authenticate(dbname, *ADMIN, {})
+        self.models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object", allow_none=True)
+
+    def __call__(self, model, method, *args, **kwargs):
+        return self.models.execute_kw(
+            self.dbname, self.uid, ADMIN[1], model, method, list(args), kwargs
+        )
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def make_pipeline(rpc, name, stage_names):
+    team = rpc("crm.team", "create", [{"name": name, "use_leads": False}])[0]
+    stages = rpc(
+        "crm.stage",
+        "create",
+        [
+            {"name": f"{name} {s}", "sequence": i + 1, "team_id": team}
+            for i, s in enumerate(stage_names)
+        ],
+    )
+    return team, dict(zip(stage_names, stages, strict=True))
+
+
+def make_leads(rpc, team, stage, count, prefix):
+    ids = []
+    for start in range(0, count, 500):
+        ids += rpc(
+            "crm.lead",
+            "create",
+            [
+                {
+                    "name": f"{prefix} {i}",
+                    "type": "opportunity",
+                    "team_id": team,
+                    "stage_id": stage,
+                    "user_id": rpc.uid,
+                    "email_from": f"{prefix.lower()}{i}@example.com",
+                }
+                for i in range(start, min(start + 500, count))
+            ],
+        )
+    return ids
+
+
+def todo_type(rpc):
+    return rpc("mail.activity.type", "search", [("category", "=", "default")], limit=1)[0]
+
+
+def wait_jobs_settled(server, timeout):
+    """Wait until no job is due and pending or running; return the seconds waited."""
+    start = time.time()
+    while time.time() - start < timeout:
+        (busy,) = server.sql(
+            "SELECT count(*) FROM crm_automation_job WHERE state = 'running' "
+            "OR (state = 'pending' AND run_at <= now() AT TIME ZONE 'UTC')"
+        )[0]
+        if not busy:
+            return time.time() - start
+        time.sleep(2)
+    return None
+
+
+def percentile(values, pct):
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def disable_network_crons(rpc):
+    """Odoo's IAP crons need the internet, which this machine has not: not our errors."""
+    crons = rpc("ir.cron", "search", [("cron_name", "ilike", "IAP")])
+    if crons:
+        rpc("ir.cron", "write", crons, {"active": False})
+
+
+def part_load(server, duration, nb_leads, clients=4):
+    rpc = server.rpc()
+    disable_network_crons(rpc)
+    team, stages = make_pipeline(rpc, "Load", ["A", "B", "C"])
+    tag = rpc("crm.tag", "create", [{"name": "touched B"}])[0]
+    activity_type = todo_type(rpc)
+    rpc(
+        "crm.automation.rule",
+        "create",
+        [
+            {
+                "name": "tag on B",
+                "stage_id": stages["B"],
+                "action_type": "tags",
+                "timing": "immediate",
+                "tag_add_ids": [(6, 0, [tag])],
+            },
+            {
+                "name": "follow up B",
+                "stage_id": stages["B"],
+                "action_type": "activity",
+                "timing": "delay",
+                "delay_count": 1,
+                "delay_unit": "minutes",
+                "activity_type_id": activity_type,
+                "activity_summary": "LOAD follow up B",
+            },
+            {
+                "name": "enter C",
+                "stage_id": stages["C"],
+                "action_type": "activity",
+                "timing": "immediate",
+                "activity_type_id": activity_type,
+                "activity_summary": "LOAD enter C",
+            },
+        ],
+    )
+    lead_ids = make_leads(rpc, team, stages["A"], nb_leads, "Load")
+    log(f"load: {clients} clients move {nb_leads} leads between 3 stages for {duration}s ...")
+    latencies, errors, moves = [], [], [0]
+    lock = threading.Lock()
+    stop_at = time.time() + duration
+
+    def client(seed):
+        rnd = random.Random(seed)
+        own = Rpc(server.url, server.dbname)
+        while time.time() < stop_at:
+            batch = rnd.sample(lead_ids, rnd.choice((1, 1, 1, 5, 25)))
+            stage = stages[rnd.choice("ABC")]
+            t0 = time.perf_counter()
+            try:
+                own("crm.lead", "write", batch, {"stage_id": stage})
+            except (xmlrpc.client.Fault, OSError) as exc:
+                with lock:
+                    errors.append(str(exc)[:200])
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - t0)
+                moves[0] += len(batch)
+
+    started = time.time()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.time() - started
+    log("load: waiting for the due jobs to be dispatched (delayed ones need a minute) ...")
+    time.sleep(65)
+    waited = wait_jobs_settled(server, 300)
+
+    rows = dict(server.sql("SELECT state, count(*) FROM crm_automation_job GROUP BY state"))
+    (running,) = server.sql("SELECT count(*) FROM crm_automation_job WHERE state='running'")[0]
+    (dupes,) = server.sql(
+        "SELECT count(*) FROM (SELECT rule_id, lead_id, visit FROM crm_automation_job "
+        "GROUP BY 1, 2, 3 HAVING count(*) > 1) d"
+    )[0]
+    side = {}
+    for summary in ("LOAD follow up B", "LOAD enter C"):
+        (jobs_done,) = server.sql(
+            "SELECT count(*) FROM crm_automation_job j JOIN crm_automation_rule r "
+            "ON r.id = j.rule_id WHERE j.state = 'done' AND r.activity_summary = %s",
+            (summary,),
+        )[0]
+        (activities,) = server.sql(
+            "SELECT count(*) FROM mail_activity WHERE summary = %s AND res_model = 'crm.lead'",
+            (summary,),
+        )[0]
+        side[summary] = (jobs_done, activities)
+    (jobs_window,) = server.sql(
+        "SELECT extract(epoch FROM max(done_at) - min(done_at)) FROM crm_automation_job "
+        "WHERE state = 'done'"
+    )[0]
+    srv_errors, conflicts, http_500 = server.log_errors()
+    done = rows.get("done", 0)
+    figures = {
+        "duration_s": round(elapsed, 1),
+        "moves": moves[0],
+        "write_calls": len(latencies),
+        "moves_per_s": round(moves[0] / elapsed, 1),
+        "write_p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+        "write_p99_ms": round(percentile(latencies, 99) * 1000, 1),
+        "client_errors": len(errors),
+        "jobs": rows,
+        "jobs_per_s": round(done / float(jobs_window), 1) if jobs_window else None,
+        "settled_after_s": None if waited is None else round(waited, 1),
+        "server_errors": len(srv_errors),
+        "retried_conflicts": conflicts,
+        "http_500": len(http_500),
+    }
+    log("load: " + json.dumps(figures, default=float))
+    problems = []
+    if errors:
+        problems.append(f"{len(errors)} client errors, e.g. {errors[0]}")
+    if running:
+        problems.append(f"{running} jobs stuck in running")
+    if dupes:
+        problems.append(f"{dupes} (rule, lead, visit) with more than one job")
+    if waited is None:
+        problems.append("due jobs still pending after 5 minutes")
+    for summary, (jobs_done, activities) in side.items():
+        if jobs_done != activities:
+            problems.append(f"'{summary}': {jobs_done} jobs done but {activities} activities")
+    if srv_errors or http_500:
+        problems.append(f"server log: {len(srv_errors)} errors, {len(http_500)} HTTP 500")
+        for line in (srv_errors + http_500)[:5]:
+            log("  " + line[:300])
+    return figures, problems
+
+
+def find_dispatching_worker(server):
+    """PID of the Odoo process whose transaction holds claimed job rows right now."""
+    rows = server.sql(
+        "SELECT DISTINCT a.application_name FROM pg_locks l "
+        "JOIN pg_class c ON c.oid = l.relation JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE c.relname = 'crm_automation_job' AND l.mode = 'RowShareLock' "
+        "AND a.application_name LIKE 'odoo-%%'"
+    )
+    return [int(name.split("-", 1)[1]) for (name,) in rows]
+
+
+def part_crash(server, nb_leads):
+    rpc = server.rpc()
+    disable_network_crons(rpc)
+    team, stages = make_pipeline(rpc, "Crash", ["Start", "Rules", "Copies"])
+    model_id = rpc("ir.model", "search", [("model", "=", "crm.lead")])[0]
+    template = rpc(
+        "mail.template",
+        "create",
+        [
+            {
+                "name": "Crash mail",
+                "model_id": model_id,
+                "subject": "CRASH mail {{ object.name }}",
+                "body_html": "<p>Hello</p>",
+                "email_to": "{{ object.email_from }}",
+            }
+        ],
+    )[0]
+    rule_ids = rpc(
+        "crm.automation.rule",
+        "create",
+        [
+            {
+                "name": "crash activity",
+                "stage_id": stages["Rules"],
+                "action_type": "activity",
+                "timing": "immediate",
+                "activity_type_id": todo_type(rpc),
+                "activity_summary": "CRASH side effect",
+            },
+            {
+                "name": "crash copy",
+                "stage_id": stages["Rules"],
+                "action_type": "copy_lead",
+                "timing": "immediate",
+                "target_team_id": team,
+                "target_stage_id": stages["Copies"],
+            },
+            {
+                "name": "crash email",
+                "stage_id": stages["Rules"],
+                "action_type": "email",
+                "timing": "immediate",
+                "mail_template_id": template,
+            },
+        ],
+    )
+    lead_ids = make_leads(rpc, team, stages["Start"], nb_leads, "Crash")
+    total = 3 * nb_leads
+    log(f"crash: moving {nb_leads} leads into a stage with 3 rules ({total} jobs) ...")
+    rpc("crm.lead", "write", lead_ids, {"stage_id": stages["Rules"]})
+    killed = []
+    deadline = time.time() + 300
+    while time.time() < deadline and not killed:
+        (done,) = server.sql(
+            "SELECT count(*) FROM crm_automation_job WHERE state='done' AND rule_id = ANY(%s)",
+            (rule_ids,),
+        )[0]
+        if done >= total:
+            break
+        pids = find_dispatching_worker(server) if done >= 100 else []
+        for pid in pids:
+            log(f"crash: kill -9 worker {pid} in the middle of a batch ({done}/{total} done)")
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        time.sleep(0.05)
+    if not killed:
+        return {"killed": 0}, ["could not catch a worker in the middle of a batch"]
+    log("crash: waiting for the restarted cron workers to finish the jobs ...")
+    waited = wait_jobs_settled(server, 600)
+    states = dict(
+        server.sql(
+            "SELECT state, count(*) FROM crm_automation_job WHERE rule_id = ANY(%s) GROUP BY state",
+            (rule_ids,),
+        )
+    )
+    twice = {}
+    twice["activities"] = server.sql(
+        "SELECT count(*) FROM (SELECT res_id FROM mail_activity WHERE res_model='crm.lead' "
+        "AND summary = 'CRASH side effect' GROUP BY res_id HAVING count(*) > 1) d"
+    )[0][0]
+    twice["copies"] = server.sql(
+        "SELECT count(*) FROM (SELECT automation_origin_lead_id FROM crm_lead "
+        "WHERE automation_origin_lead_id = ANY(%s) GROUP BY 1 HAVING count(*) > 1) d",
+        (lead_ids,),
+    )[0][0]
+    twice["emails"] = server.sql(
+        "SELECT count(*) FROM (SELECT res_id FROM mail_message WHERE model='crm.lead' "
+        "AND subject LIKE 'CRASH mail %%' GROUP BY res_id HAVING count(*) > 1) d"
+    )[0][0]
+    once = {
+        "activities": server.sql(
+            "SELECT count(DISTINCT res_id) FROM mail_activity WHERE res_model='crm.lead' "
+            "AND summary = 'CRASH side effect'"
+        )[0][0],
+        "copies": server.sql(
+            "SELECT count(DISTINCT automation_origin_lead_id) FROM crm_lead "
+            "WHERE automation_origin_lead_id = ANY(%s)",
+            (lead_ids,),
+        )[0][0],
+        "emails": server.sql(
+            "SELECT count(DISTINCT res_id) FROM mail_message WHERE model='crm.lead' "
+            "AND subject LIKE 'CRASH mail %%'"
+        )[0][0],
+    }
+    figures = {
+        "jobs": total,
+        "killed_workers": len(killed),
+        "states": states,
+        "leads_with_side_effect": once,
+        "leads_with_side_effect_twice": twice,
+        "settled_after_s": None if waited is None else round(waited, 1),
+    }
+    log("crash: " + json.dumps(figures, default=float))
+    problems = []
+    if states.get("done", 0) != total:
+        problems.append(f"{states} instead of {total} done")
+    for kind, count in once.items():
+        if count != nb_leads:
+            problems.append(f"{kind}: {count} leads instead of {nb_leads}")
+    for kind, count in twice.items():
+        if count:
+            problems.append(f"{kind}: {count} leads got it twice")
+    return figures, problems
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=("load", "crash", "all"), default="all")
+    parser.add_argument("--duration", type=int, default=60, help="seconds of load")
+    parser.add_argument("--leads", type=int, default=1000)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="cpa-reliability-"))
+    os.chmod(workdir, 0o755)
+    server = Server(workdir)
+    problems = {}
+    try:
+        server.setup()
+        server.start()
+        if args.part in ("load", "all"):
+            _figures, problems["load"] = part_load(server, args.duration, args.leads)
+        if args.part in ("crash", "all"):
+            _figures, problems["crash"] = part_crash(server, max(args.leads, 1000))
+    finally:
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            log(f"work folder kept: {workdir}")
+    failed = {part: p for part, p in problems.items() if p}
+    for part, items in failed.items():
+        for item in items:
+            log(f"FAIL {part}: {item}")
+    log("all invariants held" if not failed else "invariants broken")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
