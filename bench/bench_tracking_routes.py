@@ -2,7 +2,7 @@
 
 Run: `python3 tools/cpa.py script bench/bench_tracking_routes.py [--clients 8]
 [--duration 20]`. It builds a throwaway PostgreSQL cluster and database (module
-installed, no demo data), starts `odoo-bin --workers=2`, creates a lead and a link over
+installed, no demo data), starts `odoo-bin --workers=2`, creates 50 leads and a link over
 XML-RPC, then hammers each route for a fixed time with concurrent clients (a new
 connection per request, browser user agent) and prints requests/s, p50 and p99:
 
@@ -217,7 +217,13 @@ def main():
         partner = call("res.partner", "create", [{"name": "Bench", "email": "bench@example.com"}])[
             0
         ]
-        lead = call("crm.lead", "create", [{"name": "Bench lead", "partner_id": partner}])[0]
+        # Opens and clicks of 50 leads (one lead only would serialise every request
+        # on its row: the engagement score is a relative UPDATE of the lead).
+        leads = call(
+            "crm.lead",
+            "create",
+            [{"name": f"Bench lead {i}", "partner_id": partner} for i in range(50)],
+        )
         link = call(
             "link.tracker", "create", [{"url": "https://example.com/landing", "title": "landing"}]
         )[0]
@@ -234,11 +240,12 @@ def main():
             ("/r/<code> (link_tracker)", lambda n: f"/r/{code}"),
             (
                 "/cpa/o/<token> (pixel)",
-                lambda n: f"/cpa/o/{sign(secret, 'open', [lead, n, partner, 0, sent])}",
+                lambda n: f"/cpa/o/{sign(secret, 'open', [leads[n % 50], n, partner, 0, sent])}",
             ),
             (
                 "/cpa/c/<token> (click)",
-                lambda n: f"/cpa/c/{sign(secret, 'click', [lead, n, partner, 0, sent, 1, link])}",
+                lambda n: "/cpa/c/"
+                + sign(secret, "click", [leads[n % 50], n, partner, 0, sent, 1, link]),
             ),
         ]
         log(f"{args.clients} concurrent clients, {args.duration:.0f} s per route, Odoo --workers=2")

@@ -209,43 +209,38 @@ class CrmLeadEvent(models.Model):
         events = self.browse()
         now = fields.Datetime.now()
         for vals in vals_list:
-            key = vals.pop("dedup_key", None)
-            lead_id = vals.get("lead_id")
-            if not key:
+            if not vals.get("dedup_key"):
                 events |= self.create(vals)
                 continue
-            # INSERT ... ON CONFLICT on the unique index: the database decides which
-            # of two concurrent requests records the fact (no error, no lost event).
+            row = {"state": "new", "date": now, **vals}
+            row.update(
+                create_uid=self.env.uid, create_date=now, write_uid=self.env.uid, write_date=now
+            )
+            for name in row:
+                if name not in self._fields or not self._fields[name].store:
+                    raise ValueError(f"crm.lead.event has no stored field {name}")
+            # One INSERT ... ON CONFLICT on the unique index (hot path of the tracking
+            # routes): the database decides which of two concurrent requests records
+            # the fact, without an error and without a lost event.
             rows = self.env.execute_query(
                 SQL(
                     """
-                INSERT INTO crm_lead_event
-                    (dedup_key, lead_id, event_type, source, verdict, state, date,
-                     create_uid, create_date, write_uid, write_date)
-                VALUES (%(key)s, %(lead)s, %(type)s, %(source)s, %(verdict)s, 'new',
-                        %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s)
+                INSERT INTO crm_lead_event (%s) VALUES (%s)
                 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
                 RETURNING id
                     """,
-                    key=key,
-                    lead=lead_id,
-                    type=vals.pop("event_type"),
-                    source=vals.pop("source"),
-                    verdict=vals.pop("verdict"),
-                    now=vals.pop("date", now),
-                    uid=self.env.uid,
+                    SQL(", ").join(SQL.identifier(name) for name in row),
+                    SQL(", ").join(
+                        SQL("%s", value if value is not False else None) for value in row.values()
+                    ),
                 )
             )
-            vals.pop("lead_id")
             if rows:
-                event = self.browse(rows[0][0])
                 # Raw insert: the lead's cached list of events is stale.
-                self.env["crm.lead"].browse(lead_id).invalidate_recordset(
+                self.env["crm.lead"].browse(vals["lead_id"]).invalidate_recordset(
                     ["cpa_event_ids", "cpa_event_count"]
                 )
-                if vals:
-                    event.write(vals)
-                events |= event
+                events |= self.browse(rows[0][0])
         return events
 
     def _add_score(self):
