@@ -34,11 +34,19 @@
         "views/crm_automation_log_views.xml",
         "views/crm_stage_views.xml",
         "views/crm_lead_views.xml",
+        "data/crm_tracking_data.xml",
+        "data/ir_cron_tracking_data.xml",
+        "views/crm_stage_trigger_views.xml",
+        "views/crm_lead_event_views.xml",
+        "views/crm_lead_tracking_views.xml",
+        "views/res_config_settings_views.xml",
+        "security/crm_tracking_security.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",
         "demo/crm_lead_demo.xml",
         "demo/crm_automation_rule_demo.xml",
+        "demo/crm_stage_trigger_demo.xml",
     ],
     "assets": {
         "web.assets_tests": [
