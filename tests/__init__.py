@@ -13,3 +13,7 @@ from . import test_calls
 from . import test_livechat_trigger
 from . import test_verdict
 from . import test_route_fuzz
+from . import test_activity_template
+from . import test_activity_reminders
+from . import test_activity_report
+from . import test_activity_tours
