@@ -1,1 +1,3 @@
-
+from . import tracking
+from . import website_form
+from . import webhook

@@ -4,6 +4,17 @@ from . import crm_automation_job
 from . import crm_automation_log
 from . import crm_lead
 from . import crm_stage
+from . import crm_lead_event
+from . import crm_stage_trigger
+from . import crm_lead_tracking
+from . import crm_stage_tracking
+from . import mail_mail
+from . import website_visitor
+from . import mail_message
+from . import discuss_channel
+from . import res_config_settings
+from . import crm_automation_log_tracking
+from . import crm_automation_rule_score
 from . import crm_activity_template
 from . import mail_activity
 from . import crm_lead_activity

@@ -6,6 +6,13 @@ from . import test_automation_actions
 from . import test_business_hours
 from . import test_job_dispatch
 from . import test_demo_recipe
+from . import test_stage_trigger
+from . import test_mail_tracking
+from . import test_tracking_routes
+from . import test_calls
+from . import test_livechat_trigger
+from . import test_verdict
+from . import test_route_fuzz
 from . import test_activity_template
 from . import test_activity_reminders
 from . import test_activity_report

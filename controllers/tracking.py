@@ -1,0 +1,153 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Public tracking routes: open pixel, click redirect, visit beacon.
+
+Each validates its signed token in constant time, makes one narrow sudo() call to a
+documented model method and answers a fixed response: no lead data ever leaves.
+"""
+
+import base64
+import json
+import logging
+from urllib.parse import urlsplit, urlunsplit
+
+from werkzeug.exceptions import BadRequest
+
+from odoo import http
+from odoo.http import request
+
+from ..models import tracking_token
+
+_logger = logging.getLogger(__name__)
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+MAX_BEACON_BYTES = 4096
+COOKIE = "cpa_t"
+
+
+def _status(code):
+    return request.make_response(b"", status=code, headers=[("Cache-Control", "no-store")])
+
+
+def _client():
+    httprequest = request.httprequest
+    return httprequest.user_agent.string or "", httprequest.remote_addr or ""
+
+
+class CrmPipelineTracking(http.Controller):
+    @http.route(
+        "/cpa/o/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def cpa_open(self, token, **kwargs):
+        Event = request.env["crm.lead.event"]
+        try:
+            numbers = tracking_token.verify(request.env, "open", token, 5)
+        except tracking_token.BadToken:
+            return _status(400)
+        if numbers is None or Event._cpa_token_expired(numbers[4]):
+            return _status(403)
+        # sudo: the signed token is the authorization to record this one open.
+        Event.sudo()._record_email_open(*numbers, *_client())
+        return request.make_response(
+            PIXEL, headers=[("Content-Type", "image/gif"), ("Cache-Control", "no-store, max-age=0")]
+        )
+
+    @http.route(
+        "/cpa/c/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def cpa_click(self, token, **kwargs):
+        Event = request.env["crm.lead.event"]
+        try:
+            numbers = tracking_token.verify(request.env, "click", token, 7)
+        except tracking_token.BadToken:
+            return _status(400)
+        if numbers is None or Event._cpa_token_expired(numbers[4]):
+            return _status(403)
+        # sudo: the signed token authorizes recording this click; the redirect target
+        # is the stored link.tracker URL, never a URL from the request.
+        url, lead_token = Event.sudo()._record_link_click(*numbers, *_client())
+        if not url:
+            return _status(404)
+        if lead_token and Event.sudo()._cpa_origin_allowed(url):
+            # A site of ours with the snippet: it keeps the identity in its own
+            # first-party cookie (read from this parameter by cpa_track.js).
+            parsed = urlsplit(url)
+            query = f"{parsed.query}&" if parsed.query else ""
+            url = urlunsplit(parsed._replace(query=f"{query}{COOKIE}={lead_token}"))
+        response = request.redirect(url, code=302, local=False)
+        if lead_token:
+            response.set_cookie(
+                COOKIE,
+                lead_token,
+                max_age=Event._cpa_token_validity_seconds(),
+                httponly=True,
+                samesite="Lax",
+            )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @http.route(
+        "/cpa/beacon",
+        type="http",
+        auth="public",
+        methods=["POST", "OPTIONS"],
+        csrf=False,
+        save_session=False,
+    )
+    def cpa_beacon(self, **kwargs):
+        httprequest = request.httprequest
+        Event = request.env["crm.lead.event"]
+        origin = httprequest.headers.get("Origin")
+        allowed = Event.sudo()._cpa_origin_allowed(origin) if origin else True
+        if not allowed:
+            return _status(403)
+        cors = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")] if origin else []
+        if httprequest.method == "OPTIONS":
+            return request.make_response(
+                b"",
+                status=204,
+                headers=cors
+                + [
+                    ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+                    ("Access-Control-Allow-Headers", "Content-Type"),
+                    ("Access-Control-Max-Age", "86400"),
+                ],
+            )
+        length = httprequest.content_length
+        if length is None or length > MAX_BEACON_BYTES:
+            return _status(413 if length else 411)
+        try:
+            data = json.loads(httprequest.get_data(cache=False, as_text=False)[:MAX_BEACON_BYTES])
+        except (ValueError, UnicodeDecodeError, BadRequest):
+            return _status(400)
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("u"), str)
+            or len(data["u"]) > 2000
+        ):
+            return _status(400)
+        token = data.get("t") or httprequest.cookies.get(COOKIE)
+        if not isinstance(token, str):
+            return _status(400)
+        try:
+            numbers = tracking_token.verify(request.env, "lead", token, 2)
+        except tracking_token.BadToken:
+            return _status(400)
+        if numbers is None or Event._cpa_token_expired(numbers[1]):
+            return _status(403)
+        # sudo: the signed lead token authorizes recording this visit for its lead.
+        if not Event.sudo()._record_url_visited(numbers[0], data["u"], "beacon", *_client()):
+            return _status(400)
+        return request.make_response(
+            b"", status=204, headers=cors + [("Cache-Control", "no-store")]
+        )

@@ -1,0 +1,29 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from urllib.parse import urlsplit
+
+from odoo.addons.website_crm.controllers.website_form import WebsiteForm
+
+FORM_FIELD = "cpa_form"
+
+
+class CrmPipelineWebsiteForm(WebsiteForm):
+    def insert_record(self, request, model, values, custom, meta=None):
+        """A website form created a lead: form_submitted for it and for the visitor's
+        other leads. The form is named by its hidden input ``cpa_form``, else by the
+        path of the page it was sent from."""
+        result = super().insert_record(request, model, values, custom, meta=meta)
+        if result and model.sudo().model == "crm.lead":
+            httprequest = request.httprequest
+            form = request.params.get(FORM_FIELD)
+            if not isinstance(form, str) or not form.strip():
+                try:
+                    form = urlsplit(httprequest.headers.get("Referer") or "").path
+                except ValueError:
+                    form = ""
+            # sudo: the lead was just created by the form (as superuser, like core does);
+            # the visitor's leads are not readable by the public user.
+            request.env["crm.lead.event"].sudo()._record_form_submitted(
+                result, form[:200], httprequest.user_agent.string, httprequest.remote_addr
+            )
+        return result

@@ -1,0 +1,611 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import hashlib
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from . import engagement_verdict as verdicts
+
+_logger = logging.getLogger(__name__)
+
+PARAM = "crm_pipeline_automation.%s"
+
+
+def url_host(url):
+    """Lower-case host name of an absolute URL, "" if there is none or it is invalid."""
+    try:
+        return (urlsplit(url or "").hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+EVENT_TYPES = [
+    ("email_open", "Email opened"),
+    ("link_click", "Link clicked"),
+    ("email_received", "Email received"),
+    ("email_sent", "Email sent by a salesperson"),
+    ("form_submitted", "Website form submitted"),
+    ("url_visited", "URL visited"),
+    ("call_incoming", "Incoming call"),
+    ("call_outgoing", "Outgoing call"),
+    ("call_missed", "Missed call"),
+    ("chat_started", "Live chat started"),
+    ("chat_accepted", "Live chat answered by an operator"),
+    ("chat_response_late", "Live chat answer late"),
+    ("chat_keyword", "Keyword in live chat"),
+]
+# Engagement points per event type (system parameters crm_pipeline_automation.score_<type>).
+DEFAULT_POINTS = {
+    "email_open": 1,
+    "link_click": 3,
+    "email_received": 5,
+    "email_sent": 0,
+    "form_submitted": 10,
+    "url_visited": 2,
+    "call_incoming": 5,
+    "call_outgoing": 2,
+    "call_missed": 1,
+    "chat_started": 5,
+    "chat_accepted": 0,
+    "chat_response_late": 0,
+    "chat_keyword": 3,
+}
+TEXT_EXCERPT = 200
+
+
+class CrmLeadEvent(models.Model):
+    _name = "crm.lead.event"
+    _description = "CRM Lead Engagement Event"
+    _order = "date desc, id desc"
+    _rec_name = "event_type"
+
+    lead_id = fields.Many2one(
+        "crm.lead", required=True, index=True, ondelete="cascade", readonly=True
+    )
+    event_type = fields.Selection(EVENT_TYPES, "Type", required=True, readonly=True)
+    date = fields.Datetime(required=True, default=fields.Datetime.now, readonly=True)
+    source = fields.Selection(
+        [
+            ("email", "Email tracking"),
+            ("mail_gateway", "Mail gateway"),
+            ("chatter", "Chatter"),
+            ("website", "Website"),
+            ("beacon", "Website snippet"),
+            ("form", "Website form"),
+            ("webhook", "Call webhook"),
+            ("livechat", "Live chat"),
+            ("cron", "Scheduled check"),
+            ("manual", "Manual"),
+        ],
+        required=True,
+        readonly=True,
+    )
+    verdict = fields.Selection(
+        [(verdicts.HUMAN, "Human"), (verdicts.MACHINE, "Machine"), (verdicts.UNKNOWN, "Unknown")],
+        required=True,
+        default=verdicts.HUMAN,
+        readonly=True,
+        help="Machine events (proxies, prefetchers, link scanners, bursts) never fire triggers.",
+    )
+    verdict_reason = fields.Char(readonly=True)
+    dedup_key = fields.Char(
+        "Deduplication key",
+        readonly=True,
+        help="Two events with the same key are the same fact: the second one is dropped.",
+    )
+    state = fields.Selection(
+        [
+            ("new", "Recorded"),
+            ("fired", "Moved the lead"),
+            ("no_trigger", "No matching trigger"),
+            ("blocked", "Blocked"),
+            ("ignored", "Ignored (machine)"),
+        ],
+        default="new",
+        readonly=True,
+    )
+    trigger_id = fields.Many2one(
+        "crm.stage.trigger", "Fired trigger", ondelete="set null", readonly=True
+    )
+    # payload
+    url = fields.Char("URL", readonly=True)
+    link_tracker_id = fields.Many2one("link.tracker", "Link", ondelete="set null", readonly=True)
+    message_ref = fields.Integer(
+        "Message", readonly=True, help="Id of the mail.message (kept when the message is deleted)."
+    )
+    partner_id = fields.Many2one("res.partner", "Contact", ondelete="set null", readonly=True)
+    mail_template_id = fields.Many2one(
+        "mail.template", "Email template", ondelete="set null", readonly=True
+    )
+    form_name = fields.Char("Form", readonly=True)
+    phone = fields.Char(readonly=True, help="Customer number, E.164.")
+    line_number = fields.Char("Our line", readonly=True, help="Our number, E.164.")
+    external_ref = fields.Char("External id", readonly=True)
+    channel_id = fields.Many2one("discuss.channel", "Chat", ondelete="set null", readonly=True)
+    livechat_channel_id = fields.Many2one(
+        "im_livechat.channel", "Live chat channel", ondelete="set null", readonly=True
+    )
+    text = fields.Char("Excerpt", readonly=True)
+    seconds = fields.Integer(
+        readonly=True, help="Waiting time (late chat answers), duration (calls)."
+    )
+    ip_network = fields.Char(
+        "Network", readonly=True, help="Truncated address (/24, /48), never the full IP."
+    )
+    ua_family = fields.Char(
+        "Client", readonly=True, help="Browser family only, not the full user agent."
+    )
+    user_id = fields.Many2one("res.users", "By", ondelete="set null", readonly=True)
+
+    def init(self):
+        # One fact, one row, whatever the number of workers receiving it at the same
+        # time: the insert uses ON CONFLICT on this index (dedup), so it is unique.
+        self.env.cr.execute(
+            SQL(
+                "CREATE UNIQUE INDEX IF NOT EXISTS crm_lead_event_dedup_key_uniq "
+                "ON crm_lead_event (dedup_key) WHERE dedup_key IS NOT NULL"
+            )
+        )
+        # Burst detection and engagement lookups read a lead's recent events.
+        self.env.cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS crm_lead_event_lead_type_date_idx "
+                "ON crm_lead_event (lead_id, event_type, date)"
+            )
+        )
+
+    def _compute_display_name(self):
+        labels = dict(self._fields["event_type"]._description_selection(self.env))
+        for event in self:
+            event.display_name = labels.get(event.event_type, event.event_type)
+
+    # ------------------------------------------------------------------
+    # Recording
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _record(self, leads, event_type, source, *, dedup_key=None, fire=True, **values):
+        """Record one event per lead of ``leads`` and fire the matching triggers.
+
+        Leads whose email or partner is blacklisted (opted out), and archived leads,
+        are not tracked. A ``dedup_key`` already recorded drops the event.
+
+        :param leads: crm.lead recordset
+        :param event_type: key of EVENT_TYPES
+        :param source: key of ``source``
+        :param dedup_key: string unique per fact and lead (the lead id is appended)
+        :param fire: run the triggers (machine events never do)
+        :param values: other field values (verdict, url, phone...)
+        :return: crm.lead.event created (duplicates and opted-out leads excluded)
+        """
+        leads = leads._cpa_trackable()
+        if not leads:
+            return self.browse()
+        if values.get("text"):
+            values["text"] = values["text"][:TEXT_EXCERPT]
+        values.setdefault("verdict", verdicts.HUMAN)
+        vals_list = []
+        for lead in leads:
+            vals = dict(values, lead_id=lead.id, event_type=event_type, source=source)
+            if dedup_key:
+                vals["dedup_key"] = f"{dedup_key}:{lead.id}"
+            vals_list.append(vals)
+        events = self._create_dedup(vals_list)
+        if not events:
+            return events
+        events._add_score()
+        if fire:
+            events._fire()
+        return events
+
+    def _create_dedup(self, vals_list):
+        """Create events, silently dropping those whose dedup key exists, even when a
+        concurrent transaction inserts the same key at the same time."""
+        events = self.browse()
+        now = fields.Datetime.now()
+        for vals in vals_list:
+            if not vals.get("dedup_key"):
+                events |= self.create(vals)
+                continue
+            row = {"state": "new", "date": now, **vals}
+            row.update(
+                create_uid=self.env.uid, create_date=now, write_uid=self.env.uid, write_date=now
+            )
+            for name in row:
+                if name not in self._fields or not self._fields[name].store:
+                    raise ValueError(f"crm.lead.event has no stored field {name}")
+            # One INSERT ... ON CONFLICT on the unique index (hot path of the tracking
+            # routes): the database decides which of two concurrent requests records
+            # the fact, without an error and without a lost event.
+            rows = self.env.execute_query(
+                SQL(
+                    """
+                INSERT INTO crm_lead_event (%s) VALUES (%s)
+                ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+                RETURNING id
+                    """,
+                    SQL(", ").join(SQL.identifier(name) for name in row),
+                    SQL(", ").join(
+                        SQL("%s", value if value is not False else None) for value in row.values()
+                    ),
+                )
+            )
+            if rows:
+                # Raw insert: the lead's cached list of events is stale.
+                self.env["crm.lead"].browse(vals["lead_id"]).invalidate_recordset(
+                    ["cpa_event_ids", "cpa_event_count"]
+                )
+                events |= self.browse(rows[0][0])
+        return events
+
+    def _add_score(self):
+        """Engagement score of the leads: points per (non-machine) event type."""
+        params = self.env["ir.config_parameter"].sudo()
+        for event in self.filtered(lambda e: e.verdict != verdicts.MACHINE):
+            points = int(
+                params.get_param(
+                    PARAM % f"score_{event.event_type}", DEFAULT_POINTS[event.event_type]
+                )
+                or 0
+            )
+            if points:
+                # Relative UPDATE: concurrent events of one lead add up, none is lost.
+                self.env.execute_query(
+                    SQL(
+                        "UPDATE crm_lead SET engagement_score = COALESCE(engagement_score, 0) + %s "
+                        "WHERE id = %s",
+                        points,
+                        event.lead_id.id,
+                    )
+                )
+                event.lead_id.invalidate_recordset(["engagement_score"])
+
+    def _fire(self):
+        """Run the triggers of non-machine events; machine ones are only kept."""
+        machine = self.filtered(lambda e: e.verdict == verdicts.MACHINE)
+        machine.write({"state": "ignored"})
+        for event in self - machine:
+            self.env["crm.stage.trigger"]._fire_event(event)
+
+    @api.model
+    def _thresholds(self):
+        params = self.env["ir.config_parameter"].sudo()
+        return {
+            name: int(params.get_param(PARAM % name, default) or default)
+            for name, default in verdicts.THRESHOLDS.items()
+        }
+
+    @api.autovacuum
+    def _gc_events(self):
+        """Delete events older than the retention (system parameter, days; 0 keeps all)."""
+        days = int(
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % "event_retention_days", 365)
+            or 0
+        )
+        if days <= 0:
+            return
+        limit = fields.Datetime.now() - timedelta(days=days)
+        self.env.cr.execute(SQL("DELETE FROM crm_lead_event WHERE date < %s", limit))
+        _logger.info(
+            "Engagement events: %s rows older than %s days deleted", self.env.cr.rowcount, days
+        )
+
+    # ------------------------------------------------------------------
+    # Public routes (called as superuser after the token was verified)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cpa_token_validity_seconds(self):
+        days = int(
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % "token_validity_days", 180)
+            or 180
+        )
+        return days * 86400
+
+    @api.model
+    def _cpa_token_expired(self, issued_at):
+        """Tokens expire after the validity (system parameter token_validity_days)."""
+        now = time.time()
+        return issued_at > now + 300 or now - issued_at > self._cpa_token_validity_seconds()
+
+    @api.model
+    def _cpa_client_values(self, user_agent, ip):
+        return {
+            "ua_family": verdicts.ua_family(user_agent),
+            "ip_network": verdicts.truncate_ip(ip),
+        }
+
+    @api.model
+    def _record_email_open(
+        self, lead_id, message_id, partner_id, template_id, sent_at, user_agent, ip
+    ):
+        """An open pixel was fetched: event with its verdict (MPP, prefetch, too early)."""
+        lead = self.env["crm.lead"].browse(lead_id).exists()
+        if not lead:
+            return self.browse()
+        verdict, reason = verdicts.open_verdict(
+            user_agent, ip, time.time() - sent_at, self._thresholds()
+        )
+        return self._record(
+            lead,
+            "email_open",
+            "email",
+            dedup_key=f"open{message_id}.{partner_id}.{verdict}",
+            verdict=verdict,
+            verdict_reason=reason,
+            message_ref=message_id,
+            partner_id=self.env["res.partner"].browse(partner_id).exists().id,
+            mail_template_id=self.env["mail.template"].browse(template_id).exists().id,
+            **self._cpa_client_values(user_agent, ip),
+        )
+
+    @api.model
+    def _record_link_click(
+        self,
+        lead_id,
+        message_id,
+        partner_id,
+        template_id,
+        sent_at,
+        link_count,
+        link_id,
+        user_agent,
+        ip,
+    ):
+        """A tracked link was clicked: event with its verdict (scanner, too early,
+        burst of the email's links).
+
+        :return: (URL to redirect to or None, lead token for the tracking cookie)
+        """
+        link = self.env["link.tracker"].browse(link_id).exists()
+        if not link:
+            return None, None
+        lead = self.env["crm.lead"].browse(lead_id).exists()
+        if not lead or not lead._cpa_trackable():
+            return link.url, None
+        thresholds = self._thresholds()
+        window = fields.Datetime.now() - timedelta(
+            seconds=thresholds["verdict_burst_window_seconds"]
+        )
+        recent = self.search(
+            [
+                ("lead_id", "=", lead.id),
+                ("event_type", "=", "link_click"),
+                ("message_ref", "=", message_id),
+                ("partner_id", "=", partner_id or False),
+                ("date", ">=", window),
+            ]
+        )
+        recent_links = len(set(recent.link_tracker_id.ids) | {link.id})
+        verdict, reason = verdicts.click_verdict(
+            user_agent, ip, time.time() - sent_at, recent_links, link_count, thresholds
+        )
+        if verdict == verdicts.MACHINE and reason.startswith("burst"):
+            # The earlier clicks of the burst were the same scanner.
+            recent.filtered(lambda e: e.verdict != verdicts.MACHINE).write(
+                {"verdict": verdicts.MACHINE, "verdict_reason": reason}
+            )
+        self._record(
+            lead,
+            "link_click",
+            "email",
+            dedup_key=f"click{message_id}.{partner_id}.{link.id}.{verdict}",
+            verdict=verdict,
+            verdict_reason=reason,
+            url=link.url,
+            link_tracker_id=link.id,
+            message_ref=message_id,
+            partner_id=self.env["res.partner"].browse(partner_id).exists().id,
+            mail_template_id=self.env["mail.template"].browse(template_id).exists().id,
+            **self._cpa_client_values(user_agent, ip),
+        )
+        return link.url, lead._cpa_lead_token()
+
+    @api.model
+    def _cpa_origin_allowed(self, origin):
+        """Whether a site may post beacons (system parameter snippet_domains: hosts,
+        comma-separated, ``*.example.com`` for subdomains)."""
+        host = url_host(origin)
+        if not host:
+            return False
+        domains = (
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % "snippet_domains", "") or ""
+        )
+        for domain in (d.strip().lower() for d in domains.split(",")):
+            domain = url_host(domain) if "://" in domain else domain
+            if domain and (
+                host == domain or (domain.startswith("*.") and host.endswith(domain[1:]))
+            ):
+                return True
+        return False
+
+    @api.model
+    def _record_url_visited(self, lead_ids, url, source, user_agent="", ip=""):
+        """Leads (ids or recordset) visited ``url``; one event per lead, URL and hour.
+
+        :return: False if the URL is not an http(s) URL
+        """
+        if (
+            not isinstance(url, str)
+            or not url.lower().startswith(("http://", "https://"))
+            or not url_host(url)
+        ):
+            return False
+        leads = (
+            lead_ids
+            if isinstance(lead_ids, models.BaseModel)
+            else self.env["crm.lead"].browse(lead_ids)
+        )
+        leads = leads.exists()
+        if not leads:
+            return True
+        if verdicts.ua_family(user_agent).startswith("robot"):
+            return True
+        digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+        hour = int(time.time() // 3600)
+        self._record(
+            leads,
+            "url_visited",
+            source,
+            dedup_key=f"visit{digest}.{hour}",
+            url=url[:2000],
+            **self._cpa_client_values(user_agent, ip),
+        )
+        return True
+
+    @api.model
+    def _record_form_submitted(self, lead_id, form_name, user_agent="", ip=""):
+        """A website form created lead ``lead_id``: one event for it and for the other
+        leads of the same visitor (the form submission is the fact: deduplicated)."""
+        lead = self.env["crm.lead"].browse(lead_id).exists()
+        if not lead:
+            return self.browse()
+        visitor = self.env["website.visitor"]._get_visitor_from_request()
+        leads = lead | visitor.lead_ids
+        return self._record(
+            leads,
+            "form_submitted",
+            "form",
+            dedup_key=f"form{lead.id}",
+            form_name=form_name,
+            **self._cpa_client_values(user_agent, ip),
+        )
+
+    # ------------------------------------------------------------------
+    # Calls (signed webhook)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cpa_call_source_secret(self, source):
+        """Secret of a call source (system parameter call_source.<source>.secret)."""
+        return (
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % f"call_source.{source}.secret")
+        )
+
+    @api.model
+    def _cpa_replay_window(self):
+        params = self.env["ir.config_parameter"].sudo()
+        return int(params.get_param(PARAM % "call_replay_window_seconds", 300) or 300)
+
+    @api.model
+    def _record_call(self, source, data):
+        """Record a call event from a verified webhook payload.
+
+        :param data: {"id": external id, "type": incoming|outgoing|missed, "from": number,
+            "to": number, "time": unix seconds or ISO 8601 (optional), "duration": seconds}
+        :return: "recorded", "duplicate" or "no_lead"
+        :raise ValueError: invalid payload (HTTP 400)
+        """
+        if not isinstance(data, dict):
+            raise ValueError("object expected")
+        external_id, kind = data.get("id"), data.get("type")
+        if (
+            not isinstance(external_id, str | int)
+            or not str(external_id).strip()
+            or len(str(external_id)) > 128
+        ):
+            raise ValueError("id")
+        if kind not in ("incoming", "outgoing", "missed"):
+            raise ValueError("type")
+        numbers = {}
+        for key in ("from", "to"):
+            value = data.get(key)
+            if value is not None and (not isinstance(value, str) or len(value) > 64):
+                raise ValueError(key)
+            numbers[key] = value
+        customer, line = (
+            (numbers["to"], numbers["from"])
+            if kind == "outgoing"
+            else (numbers["from"], numbers["to"])
+        )
+        Lead = self.env["crm.lead"]
+        phone = Lead._cpa_phone_e164(customer)
+        if not phone:
+            raise ValueError("customer number")
+        line_e164 = Lead._cpa_phone_e164(line) or False
+        date = self._cpa_parse_time(data.get("time"))
+        duration = data.get("duration") or 0
+        if not isinstance(duration, int) or not 0 <= duration < 10**6:
+            raise ValueError("duration")
+        reference = f"{source}:{external_id}"
+        # Idempotency: the telephony system retries; one call is recorded once.
+        if self.search_count([("external_ref", "=", reference)], limit=1):
+            return "duplicate"
+        leads = Lead.with_context(active_test=True)._cpa_find_by_phone(phone)
+        if not leads and self._cpa_call_source_param(source, "create_lead"):
+            leads = Lead.create(self._cpa_call_lead_values(source, phone, kind))
+        if not leads:
+            return "no_lead"
+        events = self._record(
+            leads,
+            f"call_{kind}",
+            "webhook",
+            dedup_key=f"call{reference}",
+            date=date,
+            phone=phone,
+            line_number=line_e164,
+            external_ref=reference,
+            seconds=duration,
+        )
+        return "recorded" if events else "duplicate"
+
+    @api.model
+    def _cpa_call_source_param(self, source, name):
+        value = (
+            self.env["ir.config_parameter"].sudo().get_param(PARAM % f"call_source.{source}.{name}")
+        )
+        return value and value.strip().lower() not in ("0", "false", "")
+
+    @api.model
+    def _cpa_call_lead_values(self, source, phone, kind):
+        """Values of the lead created for an unknown caller."""
+        team_id = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(PARAM % f"call_source.{source}.team_id")
+        )
+        team = (
+            self.env["crm.team"].browse(int(team_id)).exists()
+            if (team_id or "").isdigit()
+            else False
+        )
+        return {
+            "name": _("Call from %(phone)s", phone=phone),
+            "phone": phone,
+            "type": "lead",
+            "team_id": team.id if team else False,
+        }
+
+    @api.model
+    def _cpa_parse_time(self, value):
+        """Datetime (naive UTC) of a webhook time: unix seconds or ISO 8601; now if absent."""
+        now = fields.Datetime.now()
+        if value is None:
+            return now
+        try:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                date = datetime.fromtimestamp(value, tz=timezone.utc)
+            elif isinstance(value, str) and len(value) <= 40:
+                date = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                if date.tzinfo is None:
+                    date = date.replace(tzinfo=timezone.utc)
+            else:
+                raise ValueError("time")
+        except (ValueError, OverflowError, OSError) as error:
+            raise ValueError("time") from error
+        date = date.astimezone(timezone.utc).replace(tzinfo=None)
+        if date > now + timedelta(days=1) or date.year < 2000:
+            raise ValueError("time")
+        return date
+
+    def _describe(self):
+        """One line about the event, for chatter and ledger."""
+        self.ensure_one()
+        detail = self.url or self.form_name or self.phone or self.text or ""
+        label = dict(self._fields["event_type"]._description_selection(self.env))[self.event_type]
+        return _("%(event)s%(detail)s", event=label, detail=f" ({detail})" if detail else "")

@@ -1,0 +1,385 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import fnmatch
+import logging
+import re
+
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools.safe_eval import safe_eval
+
+from . import engagement_verdict as verdicts
+from .crm_lead_event import EVENT_TYPES
+
+_logger = logging.getLogger(__name__)
+
+SNIPPET = """<script async src="%(base)s/crm_pipeline_automation/static/src/snippet/cpa_track.js"
+        data-cpa-endpoint="%(base)s/cpa/beacon"></script>"""
+
+
+def _lines(text):
+    """Non-empty stripped lines (or comma-separated items) of a text field."""
+    return [item.strip() for item in re.split(r"[\n,]", text or "") if item.strip()]
+
+
+def wildcard_match(pattern, value):
+    """Case-insensitive match of ``value`` with a pattern where ``*`` is any text.
+
+    A pattern without a scheme matches the URL's path and query too, so ``/pricing*``
+    matches ``https://example.com/pricing?plan=pro``.
+    """
+    if not pattern or not value:
+        return False
+    pattern, value = pattern.strip().lower(), value.strip().lower()
+    if fnmatch.fnmatchcase(value, pattern.replace("[", "[[]")):
+        return True
+    if "://" not in pattern and "://" in value:
+        path = "/" + value.split("://", 1)[1].partition("/")[2]
+        return fnmatch.fnmatchcase(path, pattern.replace("[", "[[]"))
+    return False
+
+
+class CrmStageTrigger(models.Model):
+    _name = "crm.stage.trigger"
+    _description = "CRM Stage Trigger"
+    _order = "sequence, id"
+
+    name = fields.Char(
+        required=True, translate=True, help="What the trigger means, e.g. 'Pricing link clicked'."
+    )
+    sequence = fields.Integer(default=10, help="Order of the triggers of a stage.")
+    active = fields.Boolean(default=True, help="Archived triggers never fire.")
+    stage_id = fields.Many2one(
+        "crm.stage",
+        "Move to stage",
+        required=True,
+        index=True,
+        ondelete="cascade",
+        help="Stage the lead is moved to when the event happens.",
+    )
+    team_id = fields.Many2one(related="stage_id.team_id", string="Pipeline")
+    event_type = fields.Selection(
+        EVENT_TYPES,
+        "Event",
+        required=True,
+        default="link_click",
+        help="Engagement that moves the lead.",
+    )
+    # parameters by event type
+    link_url = fields.Char(
+        "Link URL",
+        help="link_click: URL clicked, exact or with * wildcards; empty: any link.",
+    )
+    url_patterns = fields.Text(
+        "URL patterns",
+        help="url_visited: one pattern per line, * is any text, e.g. https://example.com/pricing* "
+        "or /shop/*; the lead's visitor or tracked contact must visit a matching page.",
+    )
+    form_name = fields.Char(
+        "Website form",
+        help="form_submitted: the form's name (hidden input cpa_form) or the path of its page, "
+        "wildcards allowed, e.g. /contactus*; empty: any form.",
+    )
+    mail_template_id = fields.Many2one(
+        "mail.template",
+        "Email template",
+        domain=[("model", "=", "crm.lead")],
+        help="email_open / link_click: only emails sent with this template; empty: any email.",
+    )
+    line_numbers = fields.Char(
+        "Our numbers",
+        help="Calls: our line numbers (comma-separated, any format); empty: any line.",
+    )
+    livechat_channel_id = fields.Many2one(
+        "im_livechat.channel",
+        "Live chat channel",
+        help="Chats: only this live chat channel; empty: any.",
+    )
+    response_seconds = fields.Integer(
+        "Late after (seconds)",
+        default=300,
+        help="chat_response_late: seconds without an operator's answer after the "
+        "visitor's first message.",
+    )
+    keywords = fields.Text(
+        help="chat_keyword: words or phrases, one per line or comma-separated; "
+        "case and accents ignored.",
+    )
+    filter_domain = fields.Char(
+        "Condition",
+        default="[]",
+        help="Only leads matching this domain are moved.",
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        "Change stage as",
+        domain=[("share", "=", False)],
+        help="Author of the move in the chatter and the ledger; empty: the lead's salesperson.",
+    )
+    allow_backward = fields.Boolean(
+        "Allow moving to an earlier stage",
+        help="Off: the trigger only moves leads forward (stage sequence).",
+    )
+    snippet = fields.Text(
+        compute="_compute_snippet", help="Code to paste in the pages of other sites."
+    )
+    event_count = fields.Integer(compute="_compute_event_count")
+
+    def _compute_snippet(self):
+        base = self.get_base_url()
+        for trigger in self:
+            trigger.snippet = SNIPPET % {"base": base}
+
+    def _compute_event_count(self):
+        counts = dict(
+            self.env["crm.lead.event"]._read_group(
+                [("trigger_id", "in", self.ids)], ["trigger_id"], ["__count"]
+            )
+        )
+        for trigger in self:
+            trigger.event_count = counts.get(trigger, 0)
+
+    @api.constrains("filter_domain")
+    def _check_filter_domain(self):
+        for trigger in self:
+            try:
+                self.env["crm.lead"].search_count(trigger._get_domain(), limit=1)
+            except Exception as error:
+                raise ValidationError(
+                    _(
+                        "Invalid condition %(domain)s: %(error)s",
+                        domain=trigger.filter_domain,
+                        error=error,
+                    )
+                ) from error
+
+    @api.constrains("event_type", "url_patterns", "keywords", "response_seconds")
+    def _check_parameters(self):
+        for trigger in self:
+            if trigger.event_type == "url_visited" and not _lines(trigger.url_patterns):
+                raise ValidationError(
+                    _("Trigger %(name)s: give at least one URL pattern.", name=trigger.name)
+                )
+            if trigger.event_type == "chat_keyword" and not _lines(trigger.keywords):
+                raise ValidationError(
+                    _("Trigger %(name)s: give at least one keyword.", name=trigger.name)
+                )
+            if trigger.event_type == "chat_response_late" and trigger.response_seconds <= 0:
+                raise ValidationError(
+                    _("Trigger %(name)s: the delay must be positive.", name=trigger.name)
+                )
+
+    def _get_domain(self):
+        self.ensure_one()
+        if not self.filter_domain:
+            return []
+        return safe_eval(self.filter_domain, {"uid": self.env.uid, "user": self.env.user})
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_pipeline_automation.crm_lead_event_action"
+        )
+        action["domain"] = [("trigger_id", "=", self.id)]
+        return action
+
+    # ------------------------------------------------------------------
+    # Matching: one hook per event type
+    # ------------------------------------------------------------------
+
+    def _match(self, event):
+        """Whether the trigger's parameters accept ``event`` (condition and direction
+        are checked by the caller).
+
+        :param event: crm.lead.event
+        """
+        return getattr(self, f"_match_{event.event_type}")(event)
+
+    def _match_email_open(self, event):
+        return not self.mail_template_id or self.mail_template_id == event.mail_template_id
+
+    def _match_link_click(self, event):
+        if self.mail_template_id and self.mail_template_id != event.mail_template_id:
+            return False
+        return not self.link_url or wildcard_match(self.link_url, event.url)
+
+    def _match_email_received(self, event):
+        return True
+
+    def _match_email_sent(self, event):
+        return True
+
+    def _match_form_submitted(self, event):
+        return not self.form_name or wildcard_match(self.form_name, event.form_name)
+
+    def _match_url_visited(self, event):
+        return any(wildcard_match(pattern, event.url) for pattern in _lines(self.url_patterns))
+
+    def _match_call(self, event):
+        if not self.line_numbers:
+            return True
+        lines = {
+            self.env["crm.lead"]._cpa_phone_e164(number) or number
+            for number in _lines(self.line_numbers)
+        }
+        return event.line_number in lines
+
+    def _match_call_incoming(self, event):
+        return self._match_call(event)
+
+    def _match_call_outgoing(self, event):
+        return self._match_call(event)
+
+    def _match_call_missed(self, event):
+        return self._match_call(event)
+
+    def _match_chat(self, event):
+        return not self.livechat_channel_id or self.livechat_channel_id == event.livechat_channel_id
+
+    def _match_chat_started(self, event):
+        return self._match_chat(event)
+
+    def _match_chat_accepted(self, event):
+        return self._match_chat(event)
+
+    def _match_chat_response_late(self, event):
+        return self._match_chat(event) and event.seconds >= self.response_seconds
+
+    def _match_chat_keyword(self, event):
+        if not self._match_chat(event):
+            return False
+        text = f" {verdicts.normalize_text(event.text)} "
+        return any(
+            re.search(rf"(?<!\w){re.escape(verdicts.normalize_text(word))}(?!\w)", text)
+            for word in _lines(self.keywords)
+        )
+
+    # ------------------------------------------------------------------
+    # Firing
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _fire_event(self, event):
+        """Move ``event``'s lead with the first trigger that matches it.
+
+        Triggers of the lead's pipeline for that event type are tried from the furthest
+        stage back; a trigger needs its parameters to match, its condition to hold and
+        (unless allowed) a target after the current stage. Won and lost leads never move.
+
+        :param event: crm.lead.event (not machine)
+        :return: the trigger fired, or an empty recordset
+        """
+        lead = event.lead_id
+        triggers = self.search(
+            [
+                ("event_type", "=", event.event_type),
+                ("stage_id.team_id", "in", [False, lead.team_id.id]),
+            ]
+        ).filtered(lambda t: t._match(event))
+        if not triggers:
+            event.state = "no_trigger"
+            return self
+        if not lead.active or lead.stage_id.is_won:
+            event.write(
+                {
+                    "state": "blocked",
+                    "verdict_reason": self._blocked_reason(event, _("won or lost lead")),
+                }
+            )
+            lead._cpa_ledger(
+                "trigger_blocked",
+                stage=lead.stage_id,
+                message=self._ledger_blocked(triggers, event, _("won or lost lead")),
+            )
+            return self
+        triggers = triggers.sorted(lambda t: (-t.stage_id.sequence, t.sequence, t.id))
+        reasons = []
+        for trigger in triggers:
+            reason = trigger._refusal(lead)
+            if reason:
+                reasons.append(reason)
+                continue
+            if trigger._move(lead, event):
+                return trigger
+            reasons.append(_("loop guard"))
+            lead._cpa_ledger(
+                "trigger_blocked",
+                stage=lead.stage_id,
+                message=self._ledger_blocked(trigger, event, _("loop guard")),
+            )
+            break
+        event.write(
+            {"state": "blocked", "verdict_reason": self._blocked_reason(event, "; ".join(reasons))}
+        )
+        return self
+
+    def _ledger_blocked(self, triggers, event, reason):
+        return _(
+            "Trigger %(triggers)s not applied to event %(event)s: %(reason)s.",
+            triggers=", ".join(triggers.mapped("name")),
+            event=event._describe(),
+            reason=reason,
+        )
+
+    def _blocked_reason(self, event, reason):
+        return f"{event.verdict_reason or event.verdict}; {_('not moved')}: {reason}"[:255]
+
+    def _refusal(self, lead):
+        """Why this trigger must not move ``lead`` (None: it may)."""
+        self.ensure_one()
+        stage, current = self.stage_id, lead.stage_id
+        if stage == current:
+            return _("already in %(stage)s", stage=stage.name)
+        if current and not self.allow_backward and stage.sequence <= current.sequence:
+            return _("%(stage)s is not after %(current)s", stage=stage.name, current=current.name)
+        domain = self._get_domain()
+        if domain and not lead.filtered_domain(domain):
+            return _("condition not met: %(domain)s", domain=self.filter_domain)
+        return None
+
+    def _move(self, lead, event):
+        """Write the stage as the trigger's user; ledger row and chatter note.
+
+        :return: False if the loop guard stopped the move
+        """
+        self.ensure_one()
+        user = self.user_id or lead.user_id or self.env.ref("base.user_root")
+        guard = getattr(lead, "_automation_loop_guard", None)
+        if guard is not None and not guard():
+            return False
+        old_stage = lead.stage_id
+        origin = _("Trigger %(trigger)s", trigger=self.name)
+        # As the "change stage as" user (authorship, write_uid, engine's ledger), with
+        # superuser rights: the trigger was configured by a manager and the event comes
+        # from a public route, the user may not be able to write this lead right now.
+        lead_as = (
+            lead.with_user(user)
+            .sudo()
+            .with_context(
+                crm_automation_auto=True,
+                crm_automation_origin=origin,
+                crm_automation_trigger_id=self.id,
+            )
+        )
+        lead_as.write({"stage_id": self.stage_id.id})
+        message = _(
+            "Moved from %(old)s to %(new)s by trigger “%(trigger)s” on event %(event)s, "
+            "as %(user)s.",
+            old=old_stage.name or "-",
+            new=self.stage_id.name,
+            trigger=self.name,
+            event=event._describe(),
+            user=user.name,
+        )
+        lead_as._cpa_ledger(
+            "trigger_fired", stage=self.stage_id, from_stage=old_stage, message=message, event=event
+        )
+        lead_as.message_post(
+            body=Markup("<p>%s</p>") % message,
+            subtype_xmlid="mail.mt_note",
+            author_id=user.partner_id.id,
+        )
+        event.write({"state": "fired", "trigger_id": self.id, "user_id": user.id})
+        return True

@@ -1,0 +1,147 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import hashlib
+import hmac
+import json
+import time
+
+from odoo.tests import HttpCase, tagged
+
+from .tracking_common import TrackingMixin
+
+SECRET = "pbx-secret-for-tests"
+
+
+def signed_headers(body, secret=SECRET, timestamp=None):
+    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = hmac.new(
+        secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-CPA-Timestamp": timestamp,
+        "X-CPA-Signature": f"sha256={signature}",
+    }
+
+
+@tagged("post_install", "-at_install")
+class TestCalls(TrackingMixin, HttpCase):
+    """Call events through the signed webhook (real HTTP)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_tracking()
+        cls.env.company.country_id = cls.env.ref("base.be")
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("crm_pipeline_automation.call_source.pbx.secret", SECRET)
+
+    def _call(self, payload, source="pbx", **sign):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return self.url_open(
+            f"/cpa/webhook/call/{source}", data=body, headers=signed_headers(body, **sign)
+        )
+
+    def test_incoming_outgoing_missed(self):
+        lead = self._lead(phone="0470 12 34 56")  # local Belgian format
+        cases = (
+            ("incoming", self.stage_qualified, {"from": "+32470123456", "to": "+3225550000"}),
+            (
+                "outgoing",
+                self.stage_proposition,
+                {"from": "02 555 00 00", "to": "0032 470 12 34 56"},
+            ),
+            ("missed", self.stage_won, {"from": "+32 470 12 34 56", "to": "+3225550000"}),
+        )
+        for kind, stage, numbers in cases:
+            trigger = self._trigger(
+                stage, f"call_{kind}", line_numbers="+32 2 555 00 00, +32 2 555 99 99"
+            )
+            response = self._call(
+                {"id": f"c-{kind}", "type": kind, "time": int(time.time()) - 30, **numbers}
+            )
+            self.assertEqual(response.status_code, 200, response.text)
+            self.assertEqual(response.json(), {"status": "recorded"})
+            self.assertEqual(lead.stage_id, stage, kind)
+            self.assertIn(trigger.name, self._notes(lead)[0].body)
+            if stage.is_won:
+                break
+        events = lead.cpa_event_ids
+        self.assertEqual(set(events.mapped("phone")), {"+32470123456"})
+        self.assertEqual(set(events.mapped("line_number")), {"+3225550000"})
+        self.assertEqual(
+            set(events.mapped("external_ref")), {"pbx:c-incoming", "pbx:c-outgoing", "pbx:c-missed"}
+        )
+
+    def test_mobile_matches_and_other_line_does_not_move(self):
+        lead = self._lead(phone=False, mobile="+32 470 99 88 77")
+        self._trigger(self.stage_qualified, "call_incoming", line_numbers="+3225550000")
+        response = self._call(
+            {"id": "x1", "type": "incoming", "from": "0470998877", "to": "+3229999999"}
+        )
+        self.assertEqual(response.json(), {"status": "recorded"})
+        self.assertEqual(lead.stage_id, self.stage_new)
+        self.assertEqual(lead.cpa_event_ids.state, "no_trigger")
+
+    def test_idempotent_external_id(self):
+        lead = self._lead(phone="+32470123456")
+        payload = {"id": "same-1", "type": "incoming", "from": "+32470123456"}
+        self.assertEqual(self._call(payload).json(), {"status": "recorded"})
+        self.assertEqual(self._call(payload).json(), {"status": "duplicate"})
+        self.assertEqual(len(lead.cpa_event_ids), 1)
+
+    def test_unknown_caller_creates_a_lead_when_asked(self):
+        payload = {"id": "u-1", "type": "incoming", "from": "+32 491 00 00 01"}
+        self.assertEqual(self._call(payload).json(), {"status": "no_lead"})
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("crm_pipeline_automation.call_source.pbx.create_lead", "1")
+        params.set_param("crm_pipeline_automation.call_source.pbx.team_id", str(self.team.id))
+        self._trigger(self.stage_qualified, "call_incoming")
+        self.assertEqual(self._call(dict(payload, id="u-2")).json(), {"status": "recorded"})
+        lead = self.env["crm.lead"].search([("phone", "=", "+32491000001")])
+        self.assertEqual(len(lead), 1)
+        self.assertEqual(lead.team_id, self.team)
+        self.assertEqual(lead.stage_id, self.stage_qualified)
+        self.assertEqual(self._call(dict(payload, id="u-2")).json(), {"status": "duplicate"})
+        self.assertEqual(self.env["crm.lead"].search_count([("phone", "=", "+32491000001")]), 1)
+
+    def test_signatures_and_bad_input(self):
+        lead = self._lead(phone="+32470123456")
+        payload = json.dumps({"id": "s-1", "type": "incoming", "from": "+32470123456"}).encode()
+        url = "/cpa/webhook/call/pbx"
+        self.assertEqual(
+            self.url_open(url, data=payload, headers=signed_headers(payload, "wrong")).status_code,
+            403,
+        )
+        old = signed_headers(payload, timestamp=int(time.time()) - 3600)
+        self.assertEqual(self.url_open(url, data=payload, headers=old).status_code, 403)
+        self.assertEqual(self.url_open(url, data=payload).status_code, 403)
+        tampered = signed_headers(payload)
+        self.assertEqual(
+            self.url_open(url, data=payload.replace(b"s-1", b"s-2"), headers=tampered).status_code,
+            403,
+        )
+        self.assertEqual(self._call(payload, source="nope").status_code, 404)
+        self.assertEqual(self._call(payload, source="Bad Source!").status_code, 404)
+        self.assertEqual(self._call(b"{not json").status_code, 400)
+        self.assertEqual(self._call([1, 2]).status_code, 400)
+        self.assertEqual(
+            self._call({"id": "s-3", "type": "fax", "from": "+32470123456"}).status_code, 400
+        )
+        self.assertEqual(
+            self._call({"id": "s-4", "type": "incoming", "from": "hello"}).status_code, 400
+        )
+        self.assertEqual(
+            self._call(
+                {"id": "s-5", "type": "incoming", "from": "+32470123456", "time": "yesterday"}
+            ).status_code,
+            400,
+        )
+        self.assertEqual(self._call({"type": "incoming", "from": "+32470123456"}).status_code, 400)
+        self.assertEqual(
+            self._call(
+                {"id": "s-6", "type": "incoming", "from": "+32470123456", "pad": "x" * 9000}
+            ).status_code,
+            413,
+        )
+        self.assertFalse(lead.cpa_event_ids)
