@@ -41,14 +41,24 @@
         "views/crm_lead_tracking_views.xml",
         "views/res_config_settings_views.xml",
         "security/crm_tracking_security.xml",
+        "data/crm_activity_template_cron.xml",
+        "views/crm_activity_template_views.xml",
+        "views/mail_activity_views.xml",
+        "views/crm_activity_report_views.xml",
+        "views/crm_lead_kanban_views.xml",
+        "views/crm_automation_rule_activity_views.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",
         "demo/crm_lead_demo.xml",
         "demo/crm_automation_rule_demo.xml",
         "demo/crm_stage_trigger_demo.xml",
+        "demo/crm_activity_template_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "crm_pipeline_automation/static/src/activity_deadline/**/*",
+        ],
         "web.assets_tests": [
             "crm_pipeline_automation/static/tests/tours/**/*",
         ],

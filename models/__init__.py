@@ -15,3 +15,8 @@ from . import discuss_channel
 from . import res_config_settings
 from . import crm_automation_log_tracking
 from . import crm_automation_rule_score
+from . import crm_activity_template
+from . import mail_activity
+from . import crm_lead_activity
+from . import crm_activity_deadline_report
+from . import crm_automation_rule_activity

@@ -31,9 +31,9 @@ class CrmAutomationJob(models.Model):
     rule_id = fields.Many2one(
         "crm.automation.rule", required=True, ondelete="cascade", readonly=True
     )
-    lead_id = fields.Many2one(
-        "crm.lead", required=True, ondelete="cascade", index=True, readonly=True
-    )
+    # No index of its own: the unique key (lead_id, visit, rule_id) leads with it, and
+    # every index costs on the 100,000s of rows a bulk write inserts.
+    lead_id = fields.Many2one("crm.lead", required=True, ondelete="cascade", readonly=True)
     # Related, not stored: a bulk write inserts 100,000s of job rows and each stored
     # many2one costs a foreign-key check per row (the stage is the rule's).
     stage_id = fields.Many2one(related="rule_id.stage_id")
@@ -61,21 +61,29 @@ class CrmAutomationJob(models.Model):
     last_error = fields.Text(readonly=True)
     done_at = fields.Datetime(readonly=True)
     result = fields.Char(readonly=True, help="What the action did.")
+    # Indexed: every completed activity (done = deleted) nulls this reference; without
+    # an index each one would scan the whole job table.
     activity_id = fields.Many2one(
-        "mail.activity", ondelete="set null", readonly=True, help="Activity created by the job."
+        "mail.activity",
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="Activity created by the job.",
     )
     company_id = fields.Many2one(related="lead_id.company_id")
 
     _sql_constraints = [
         (
             "rule_lead_visit_uniq",
-            "unique(rule_id, lead_id, visit)",
+            "unique(lead_id, visit, rule_id)",
             "A rule runs once per stage visit of a lead.",
         ),
     ]
 
     def _auto_init(self):
         res = super()._auto_init()
+        # Replaced by the unique key (lead_id, visit, rule_id); Odoo keeps old indexes.
+        self._cr.execute("DROP INDEX IF EXISTS crm_automation_job_lead_id_index")
         # The dispatcher's only hot query scans due pending jobs; done and cancelled
         # rows pile up and must not slow it down: partial index on pending rows.
         tools.create_index(

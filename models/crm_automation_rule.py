@@ -459,8 +459,9 @@ class CrmAutomationRule(models.Model):
         # Raw INSERT ... SELECT: one statement for all (rule, lead) pairs of a bulk
         # write (10 rules x 10,000 leads = 100,000 rows), where the ORM would run one
         # INSERT per 1,000 rows plus per-record computations and checks. Uniform rules
-        # send the lead ids once (cross join). ON CONFLICT keeps the exactly-once key
-        # silent when the same visit is scheduled twice.
+        # send the lead ids once (cross join). No ON CONFLICT: the visit was just
+        # incremented (under the lead's row lock), so a (lead, visit, rule) key cannot
+        # exist yet; a duplicate would be an engine bug and must fail loudly.
         common = SQL(
             "%(entered_at)s, 'pending', 0, %(uid)s, %(now)s, %(uid)s, %(now)s",
             entered_at=entered_at,
@@ -482,7 +483,6 @@ class CrmAutomationRule(models.Model):
                   FROM unnest(%(rule_ids)s::int[], %(run_ats)s::timestamp[]) AS r(rule_id, run_at)
                  CROSS JOIN crm_lead l
                  WHERE l.id = ANY(%(lead_ids)s)
-                ON CONFLICT (rule_id, lead_id, visit) DO NOTHING
                 %(returning)s
                     """,
                     columns=columns,
@@ -502,7 +502,6 @@ class CrmAutomationRule(models.Model):
                   FROM unnest(%(rule_ids)s::int[], %(lead_ids)s::int[], %(run_ats)s::timestamp[])
                        AS u(rule_id, lead_id, run_at)
                   JOIN crm_lead l ON l.id = u.lead_id
-                ON CONFLICT (rule_id, lead_id, visit) DO NOTHING
                 %(returning)s
                     """,
                     columns=columns,

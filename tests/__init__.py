@@ -5,6 +5,7 @@ from . import test_automation_rule
 from . import test_automation_actions
 from . import test_business_hours
 from . import test_job_dispatch
+from . import test_demo_recipe
 from . import test_stage_trigger
 from . import test_mail_tracking
 from . import test_tracking_routes
@@ -12,3 +13,7 @@ from . import test_calls
 from . import test_livechat_trigger
 from . import test_verdict
 from . import test_route_fuzz
+from . import test_activity_template
+from . import test_activity_reminders
+from . import test_activity_report
+from . import test_activity_tours
