@@ -266,11 +266,15 @@ class CrmLeadEvent(models.Model):
                 event.lead_id.invalidate_recordset(["engagement_score"])
 
     def _fire(self):
-        """Run the triggers of non-machine events; machine ones are only kept."""
+        """Run the triggers of non-machine events and create the activities of the
+        templates set to "create on" their type (a task, no stage move); machine events
+        are only kept."""
         machine = self.filtered(lambda e: e.verdict == verdicts.MACHINE)
         machine.write({"state": "ignored"})
+        Template = self.env["crm.activity.template"]
         for event in self - machine:
             self.env["crm.stage.trigger"]._fire_event(event)
+            Template._create_for_event(event.lead_id, event.event_type)
 
     @api.model
     def _thresholds(self):

@@ -188,6 +188,21 @@ class TestActivityTemplate(ActivityTemplateCase):
         opened.active = False
         self.assertFalse(self.env["crm.activity.template"]._create_for_event(leads, "email_open"))
 
+    def test_engagement_events_create_template_activities(self):
+        """Email opened by a person -> "call now" activity; a machine open -> none."""
+        opened = self._template(
+            name="Call now", event_key="email_open", deadline_count=30, deadline_unit="minutes"
+        )
+        lead = self._lead(email_from="laura.chen@acme-logistics.example.com")
+        Event = self.env["crm.lead.event"]
+        Event._record(lead, "email_open", "email", verdict="machine", dedup_key="open-bot")
+        self.assertFalse(self._activities(lead))
+        Event._record(lead, "email_open", "email", verdict="human", dedup_key="open-1")
+        self.assertEqual(self._activities(lead).activity_template_id, opened)
+        # A duplicate delivery of the same open creates nothing more.
+        Event._record(lead, "email_open", "email", verdict="human", dedup_key="open-1")
+        self.assertEqual(len(self._activities(lead)), 1)
+
     # -- stage changes and completion ---------------------------------------
 
     @freeze_time(MONDAY)
