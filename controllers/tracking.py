@@ -34,6 +34,21 @@ def _client():
     return httprequest.user_agent.string or "", httprequest.remote_addr or ""
 
 
+def _verified(scope, token, count, issued_at):
+    """(numbers, None) for a valid, unexpired ``scope`` token, else (None, the response):
+    400 for something that is not a token, 403 for a forged or expired one.
+
+    :param issued_at: index of the issue time among the token's numbers
+    """
+    try:
+        numbers = tracking_token.verify(request.env, scope, token, count)
+    except tracking_token.BadToken:
+        return None, _status(400)
+    if numbers is None or request.env["crm.lead.event"]._cpa_token_expired(numbers[issued_at]):
+        return None, _status(403)
+    return numbers, None
+
+
 class CrmPipelineTracking(http.Controller):
     @http.route(
         "/cpa/o/<string:token>",
@@ -45,12 +60,9 @@ class CrmPipelineTracking(http.Controller):
     )
     def cpa_open(self, token, **kwargs):
         Event = request.env["crm.lead.event"]
-        try:
-            numbers = tracking_token.verify(request.env, "open", token, 5)
-        except tracking_token.BadToken:
-            return _status(400)
-        if numbers is None or Event._cpa_token_expired(numbers[4]):
-            return _status(403)
+        numbers, refusal = _verified("open", token, 5, issued_at=4)
+        if refusal:
+            return refusal
         # sudo: the signed token is the authorization to record this one open.
         Event.sudo()._record_email_open(*numbers, *_client())
         return request.make_response(
@@ -67,12 +79,9 @@ class CrmPipelineTracking(http.Controller):
     )
     def cpa_click(self, token, **kwargs):
         Event = request.env["crm.lead.event"]
-        try:
-            numbers = tracking_token.verify(request.env, "click", token, 7)
-        except tracking_token.BadToken:
-            return _status(400)
-        if numbers is None or Event._cpa_token_expired(numbers[4]):
-            return _status(403)
+        numbers, refusal = _verified("click", token, 7, issued_at=4)
+        if refusal:
+            return refusal
         # sudo: the signed token authorizes recording this click; the redirect target
         # is the stored link.tracker URL, never a URL from the request.
         url, lead_token = Event.sudo()._record_link_click(*numbers, *_client())
@@ -139,12 +148,9 @@ class CrmPipelineTracking(http.Controller):
         token = data.get("t") or httprequest.cookies.get(COOKIE)
         if not isinstance(token, str):
             return _status(400)
-        try:
-            numbers = tracking_token.verify(request.env, "lead", token, 2)
-        except tracking_token.BadToken:
-            return _status(400)
-        if numbers is None or Event._cpa_token_expired(numbers[1]):
-            return _status(403)
+        numbers, refusal = _verified("lead", token, 2, issued_at=1)
+        if refusal:
+            return refusal
         # sudo: the signed lead token authorizes recording this visit for its lead.
         if not Event.sudo()._record_url_visited(numbers[0], data["u"], "beacon", *_client()):
             return _status(400)
