@@ -11,9 +11,8 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
-from odoo.tools.safe_eval import safe_eval
 
-from . import automation_timing
+from . import automation_timing, lead_condition
 
 _logger = logging.getLogger(__name__)
 
@@ -272,10 +271,7 @@ class CrmAutomationRule(models.Model):
     # ------------------------------------------------------------------
 
     def _get_domain(self):
-        self.ensure_one()
-        if not self.filter_domain:
-            return []
-        return safe_eval(self.filter_domain, {"uid": self.env.uid, "user": self.env.user})
+        return lead_condition.condition_domain(self)
 
     def _filter_leads(self, leads):
         """Leads of ``leads`` matching the rule's condition (one query per rule)."""

@@ -8,9 +8,9 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools.safe_eval import safe_eval
 
 from . import engagement_verdict as verdicts
+from . import lead_condition
 from .crm_lead_event import EVENT_TYPES
 
 _logger = logging.getLogger(__name__)
@@ -172,10 +172,7 @@ class CrmStageTrigger(models.Model):
                 )
 
     def _get_domain(self):
-        self.ensure_one()
-        if not self.filter_domain:
-            return []
-        return safe_eval(self.filter_domain, {"uid": self.env.uid, "user": self.env.user})
+        return lead_condition.condition_domain(self)
 
     def action_view_events(self):
         self.ensure_one()
