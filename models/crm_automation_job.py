@@ -276,6 +276,8 @@ class CrmAutomationJob(models.Model):
             return "job_cancelled", _("The lead is lost (archived).")
         if not rule.active:
             return "job_cancelled", _("The rule is archived.")
+        if rule.state != "active":
+            return "job_cancelled", _("The rule was set back to draft.")
         if self.visit != lead.automation_visit and not rule.keep_running:
             return "job_cancelled", _("The lead left the stage.")
         if not rule._filter_leads(lead):
