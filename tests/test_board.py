@@ -540,7 +540,7 @@ class TestAutomationBoardTour(HttpCase):
                 ],
             }
         )
-        self.env["crm.lead"].create(
+        lead = self.env["crm.lead"].create(
             {"name": "Board lead", "type": "opportunity", "team_id": team.id, "stage_id": new.id}
         )
         self.start_tour("/odoo/crm", "crm_pipeline_automation_board_tour", login=manager.login)
@@ -552,3 +552,7 @@ class TestAutomationBoardTour(HttpCase):
         self.assertEqual(rule.state, "draft")
         warnings = self.env["crm.automation.board"]._analyze(team)
         self.assertTrue([w for w in warnings if w["kind"] == "loop"])
+        # The dry-run of the tour changed nothing.
+        self.assertEqual(lead.stage_id, new)
+        self.assertEqual(lead.automation_visit, 1)
+        self.assertFalse(lead.automation_job_ids)

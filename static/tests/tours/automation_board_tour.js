@@ -88,5 +88,37 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
             content: "and marks the cards of the loop",
             trigger: `${column("Board Qualified")} .o_cpa_card_warned[data-name='Welcome email opened']`,
         },
+        {
+            content: "Test on a lead: what entering Board Qualified would do",
+            trigger: ".o_cpa_dry_run_button",
+            run: "click",
+        },
+        {
+            trigger: ".modal .o_record_selector input",
+            run: "edit Board lead",
+        },
+        {
+            trigger: ".modal .o-autocomplete--dropdown-item:contains('Board lead')",
+            run: "click",
+        },
+        {
+            trigger: ".modal .o_cpa_dry_run_mode",
+            run: "selectByLabel Board Qualified",
+        },
+        {
+            trigger: ".modal .o_cpa_dry_run_go:enabled",
+            run: "click",
+        },
+        {
+            content: "The lead would enter the stage and its active rule would run at once",
+            trigger: ".modal .o_cpa_dry_run_entered:contains('Board Qualified')",
+        },
+        {
+            trigger: ".modal .o_cpa_dry_run_rules tr:contains('Back to Board New'):contains('now')",
+        },
+        {
+            content: "The draft rule of Board New is not in the test",
+            trigger: ".modal .o_cpa_dry_run_result:not(:contains('Send the welcome email'))",
+        },
     ],
 });
