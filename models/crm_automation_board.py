@@ -169,7 +169,8 @@ class CrmAutomationBoard(models.AbstractModel):
         if not record:
             raise UserError(_("This record was deleted meanwhile: reload the board."))
         if record.state == "active":
-            return record.action_set_draft() and False
+            record.action_set_draft()
+            return False
         result = record.action_activate()
         return result if isinstance(result, dict) else False
 

@@ -125,6 +125,8 @@ class CrmLead(models.Model):
         # The engine's guard on automatic entries (this move counted).
         if automatic:
             result["loop_stopped"] = self._automation_loop_guard_refusals(extra=1).get(self.id)
+        # sudo: every pending job of the lead counts, whoever may read them (the
+        # engine cancels them all); the caller gets them without superuser rights.
         result["cancelled"] = (
             self.env["crm.automation.job"]
             .sudo()
@@ -135,10 +137,12 @@ class CrmLead(models.Model):
                     ("rule_id.keep_running", "=", False),
                 ]
             )
+            .sudo(False)
         )
         if result["loop_stopped"]:
             return result
-        # The lead as it would be after the move, in memory only.
+        # The lead as it would be after the move, in memory only; as superuser like
+        # the engine (rules are the managers' configuration, they see every lead).
         moved = self.sudo().new({"stage_id": stage.id}, origin=self.sudo())
         rule_leads = moved._automation_rules_to_schedule({moved.id: self.stage_id})
         plan = self.env["crm.automation.rule"].sudo()._plan_jobs(rule_leads, now)
@@ -186,8 +190,9 @@ class CrmLead(models.Model):
                 }
                 for rule, run_at, skipped in result["rules"]
             ],
+            # sudo: names and due times of the lead's jobs, nothing else leaves.
             "cancelled": [
                 {"rule": job.rule_id.name, "run_at": fields.Datetime.to_string(job.run_at)}
-                for job in result["cancelled"]
+                for job in result["cancelled"].sudo()
             ],
         }
