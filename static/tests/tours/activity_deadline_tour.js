@@ -31,6 +31,13 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_activity_deadli
                 trigger: ".o_kanban_record:contains('Tour: lead on time'):not(:has(.o_cpa_late_badge))",
             },
             {
+                content: "README screenshot of the pipeline",
+                trigger: ".o_kanban_record:contains('Tour: late lead') .o_cpa_late_badge",
+                run() {
+                    console.info("cpa-screenshot:kanban-deadlines");
+                },
+            },
+            {
                 content: "Open the late lead",
                 trigger: ".o_kanban_record:contains('Tour: late lead') span:contains('Tour: late lead')",
                 run: "click",
@@ -51,6 +58,9 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_activity_deadli
             {
                 content: "to the minute",
                 trigger: `.o-mail-Activity-details:contains('${lateTime}')`,
+                run() {
+                    console.info("cpa-screenshot:chatter-deadline");
+                },
             },
         ];
     },
