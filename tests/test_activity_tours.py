@@ -16,6 +16,7 @@ class TestActivityDeadlineTour(TourScreenshotMixin, HttpCase):
             self.env,
             login="cpa_tour_seller",
             password="cpa_tour_seller",
+            name="Sofia Seller",
             groups="sales_team.group_sale_salesman",
             tz="Europe/Brussels",
         )

@@ -59,6 +59,7 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_activity_deadli
                 content: "to the minute",
                 trigger: `.o-mail-Activity-details:contains('${lateTime}')`,
                 run() {
+                    document.querySelector(".o-mail-Activity").scrollIntoView();
                     console.info("cpa-screenshot:chatter-deadline");
                 },
             },
