@@ -3,7 +3,7 @@
 PYTHON ?= python3
 CPA = $(PYTHON) tools/cpa.py
 
-.PHONY: run test test-dev lint reliability pot help
+.PHONY: run test test-dev lint reliability pot po-missing help
 
 help:
 	@echo "make run       Odoo 18 with the addon and demo data at http://localhost:8069 (admin/admin)"
@@ -11,6 +11,8 @@ help:
 	@echo "make test-dev TAGS=/crm_pipeline_automation:TestClass   quick re-run on a kept database"
 	@echo "make lint      pre-commit (ruff, pylint-odoo) on all files"
 	@echo "make reliability ARGS='--part crash'   multi-worker load and crash harness (bench/reliability.py)"
+	@echo "make pot       regenerate i18n/*.pot and merge it into the .po files"
+	@echo "make po-missing   list the entries left to translate in i18n/*.po"
 
 run:
 	@$(CPA) run $(if $(UPDATE),--update)
@@ -29,3 +31,6 @@ reliability:
 
 pot:
 	@$(CPA) pot
+
+po-missing:
+	@$(CPA) po-missing
