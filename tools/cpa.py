@@ -793,7 +793,7 @@ def cmd_pot(_args):
 
 def cmd_po_missing(_args):
     """List the untranslated, fuzzy or broken entries of each language; no set-up needed."""
-    import po_files  # noqa: PLC0415 - beside this script, standard library only
+    import po_files
 
     try:
         return 1 if po_files.report() else 0

@@ -143,9 +143,7 @@ def problems(pot_path, po_path):
     """
     template = [e for e in parse(pot_path) if not e.obsolete]
     po_path = Path(po_path)
-    translations = (
-        {e.key: e for e in parse(po_path) if not e.obsolete} if po_path.exists() else {}
-    )
+    translations = {e.key: e for e in parse(po_path) if not e.obsolete} if po_path.exists() else {}
     found = []
     for source in template:
         entry = translations.pop(source.key, None)
@@ -194,7 +192,7 @@ def merge(i18n_dir=I18N, out=sys.stdout):
     entries, as in Odoo's own files), a translation marked fuzzy stays fuzzy. The files
     are written by polib, like Odoo's exporter, so diffs stay small.
     """
-    import polib  # noqa: PLC0415 - only in the project's virtual environment
+    import polib
 
     i18n_dir = Path(i18n_dir)
     pot = polib.pofile(str(i18n_dir / f"{MODULE}.pot"))

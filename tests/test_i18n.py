@@ -1,0 +1,260 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import ast
+import re
+from pathlib import Path
+
+import polib
+
+from odoo.exceptions import ValidationError
+from odoo.tests import TransactionCase, tagged
+
+MODULE = "crm_pipeline_automation"
+ADDON = Path(__file__).resolve().parent.parent
+I18N = ADDON / "i18n"
+# .po file -> the Odoo language that loads it
+LANGUAGES = {"es": "es_ES", "pt_BR": "pt_BR"}
+# Same rule as tools/po_files.py: printf, format fields, {{ expressions }}, tag names.
+PLACEHOLDER = re.compile(
+    r"%%"
+    r"|%\([^)]+\)[#0 +\-]*\d*(?:\.\d+)?[a-zA-Z]"
+    r"|%[#0 +\-]*\d*(?:\.\d+)?[sdifrxXeEgGc]"
+    r"|\{\{.*?\}\}"
+    r"|\{[A-Za-z_][\w.]*\}"
+    r"|</?[A-Za-z][\w.-]*"
+)
+# Python folders whose translatable strings must be in the template.
+PYTHON_DIRS = ("models", "controllers", "wizard")
+JS_TRANSLATION = re.compile(r"""\b_t\(\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*[,)]""")
+HOW_TO_FIX = (
+    "\nRun `make pot` (regenerates the .pot and merges it into the .po files), then "
+    "`make po-missing` lists what is left to translate."
+)
+
+
+def _describe(entry):
+    where = ", ".join(path for path, _line in entry.occurrences[:2])
+    return f"  {entry.msgid!r}" + (f"  [{where}]" if where else "")
+
+
+@tagged("post_install", "-at_install")
+class TestI18n(TransactionCase):
+    """es.po and pt_BR.po translate the whole template, and Odoo shows them."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pot = polib.pofile(str(I18N / f"{MODULE}.pot"))
+        cls.pot_msgids = {entry.msgid for entry in cls.pot if not entry.obsolete}
+        cls.po = {lang: polib.pofile(str(I18N / f"{lang}.po")) for lang in LANGUAGES}
+
+    def _assert_none(self, entries, title):
+        if entries:
+            self.fail(
+                f"{title} ({len(entries)}):\n" + "\n".join(map(_describe, entries)) + HOW_TO_FIX
+            )
+
+    # -- the files --------------------------------------------------------------------
+
+    def test_po_headers(self):
+        for lang, po in self.po.items():
+            with self.subTest(lang=lang):
+                self.assertEqual(po.metadata.get("Language"), lang)
+                self.assertIn("nplurals=", po.metadata.get("Plural-Forms", ""))
+                self.assertIn("charset=UTF-8", po.metadata.get("Content-Type", ""))
+                self.assertIn(f"* {MODULE}", po.header)
+
+    def test_every_template_entry_is_translated(self):
+        for lang, po in self.po.items():
+            with self.subTest(lang=lang):
+                translated = {e.msgid: e for e in po if not e.obsolete}
+                self._assert_none(
+                    [e for e in self.pot if e.msgid not in translated],
+                    f"{lang}.po lacks entries of the .pot",
+                )
+                untranslated = []
+                for source in self.pot:
+                    entry = translated.get(source.msgid)
+                    if entry is None:
+                        continue
+                    if source.msgid_plural:
+                        nplurals = int(re.search(r"nplurals=(\d+)", po.metadata["Plural-Forms"])[1])
+                        forms = entry.msgstr_plural
+                        filled = len(forms) == nplurals and all(forms.values())
+                    else:
+                        filled = bool(entry.msgstr.strip())
+                    if not filled:
+                        untranslated.append(source)
+                self._assert_none(untranslated, f"{lang}.po has untranslated entries")
+                self.assertEqual(po.percent_translated(), 100)
+
+    def test_nothing_fuzzy(self):
+        for lang, po in self.po.items():
+            with self.subTest(lang=lang):
+                self._assert_none(po.fuzzy_entries(), f"{lang}.po has fuzzy entries")
+
+    def test_nothing_outside_the_template(self):
+        for lang, po in self.po.items():
+            with self.subTest(lang=lang):
+                self._assert_none(
+                    [e for e in po if e.obsolete or e.msgid not in self.pot_msgids],
+                    f"{lang}.po has entries that are not in the .pot (removed from the code)",
+                )
+
+    def test_placeholders_and_markup_are_kept(self):
+        for lang, po in self.po.items():
+            with self.subTest(lang=lang):
+                broken = []
+                for entry in po:
+                    texts = (
+                        [
+                            (entry.msgid if int(i) == 0 else entry.msgid_plural, text)
+                            for i, text in entry.msgstr_plural.items()
+                        ]
+                        if entry.msgid_plural
+                        else [(entry.msgid, entry.msgstr)]
+                    )
+                    for source, text in texts:
+                        if text and sorted(PLACEHOLDER.findall(source)) != sorted(
+                            PLACEHOLDER.findall(text)
+                        ):
+                            broken.append(entry)
+                            break
+                self._assert_none(
+                    broken,
+                    f"{lang}.po: translations whose placeholders (%s, %(x)s, {{x}}) or HTML "
+                    "tags differ from the source",
+                )
+
+    # -- the template is up to date with the code ---------------------------------------
+
+    def _missing_from_pot(self, strings):
+        return sorted(
+            {f"  {text!r}  [{where}]" for text, where in strings if text not in self.pot_msgids}
+        )
+
+    def test_pot_has_python_strings(self):
+        strings = []
+        for folder in PYTHON_DIRS:
+            for path in sorted((ADDON / folder).rglob("*.py")):
+                tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+                for node in ast.walk(tree):
+                    if not (isinstance(node, ast.Call) and node.args):
+                        continue
+                    func = node.func
+                    name = func.id if isinstance(func, ast.Name) else None
+                    is_env_ = isinstance(func, ast.Attribute) and func.attr == "_"
+                    arg = node.args[0]
+                    if (name in ("_", "_lt") or is_env_) and (
+                        isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                    ):
+                        strings.append((arg.value, f"{path.relative_to(ADDON)}:{node.lineno}"))
+        self.assertTrue(strings, "no _() call found: the scan is broken")
+        missing = self._missing_from_pot(strings)
+        if missing:
+            self.fail("Python strings missing from the .pot:\n" + "\n".join(missing) + HOW_TO_FIX)
+
+    def test_pot_has_javascript_strings(self):
+        strings = []
+        for path in sorted((ADDON / "static" / "src").rglob("*.js")):
+            source = path.read_text(encoding="utf-8")
+            for match in JS_TRANSLATION.finditer(source):
+                text = ast.literal_eval(match.group(1))
+                lineno = source.count("\n", 0, match.start()) + 1
+                strings.append((text, f"{path.relative_to(ADDON)}:{lineno}"))
+        missing = self._missing_from_pot(strings)
+        if missing:
+            self.fail(
+                "JavaScript _t() strings missing from the .pot:\n" + "\n".join(missing) + HOW_TO_FIX
+            )
+
+    def test_pot_has_model_field_and_selection_labels(self):
+        """What the registry declares for this module: model names, field labels and helps,
+        selection labels (exactly what Odoo's exporter writes for them)."""
+        data = self.env["ir.model.data"].search([("module", "=", MODULE)])
+        strings = []
+        for model_name, attributes in (
+            ("ir.model", ("name",)),
+            ("ir.model.fields", ("field_description", "help")),
+            ("ir.model.fields.selection", ("name",)),
+        ):
+            records = (
+                self.env[model_name]
+                .browse(data.filtered(lambda d, m=model_name: d.model == m).mapped("res_id"))
+                .with_context(lang="en_US")
+            )
+            for record in records.exists():
+                for attribute in attributes:
+                    if record[attribute]:
+                        strings.append((record[attribute], f"{model_name} {record.display_name}"))
+        self.assertTrue(strings)
+        missing = self._missing_from_pot(strings)
+        if missing:
+            self.fail("Labels missing from the .pot:\n" + "\n".join(missing) + HOW_TO_FIX)
+
+    # -- Odoo shows the translations -----------------------------------------------------
+
+    def _load(self, code):
+        lang = self.env["res.lang"]._activate_lang(code)
+        self.assertTrue(lang, f"language {code} is not in Odoo")
+        self.env["ir.module.module"]._load_module_terms([MODULE], [code], overwrite=True)
+        # the loaded terms are rolled back with the test; the caches must forget them too
+        self.addCleanup(self.registry.clear_cache)
+
+    def _assert_interface(self, code, expected):
+        self._load(code)
+        trigger = self.env["crm.stage.trigger"].with_context(lang=code)
+        self.assertEqual(
+            trigger.fields_get(["stage_id"])["stage_id"]["string"], expected["trigger_stage"]
+        )
+        field = trigger.fields_get(["event_type"])["event_type"]
+        self.assertIn(("email_open", expected["email_open"]), field["selection"])
+        rule = self.env["crm.automation.rule"].with_context(lang=code)
+        field = rule.fields_get(["action_type"])["action_type"]
+        self.assertEqual(field["string"], expected["action_type"])
+        self.assertIn(("copy_lead", expected["copy_lead"]), field["selection"])
+        self.assertEqual(
+            self.env["ir.model"].with_context(lang=code)._get("crm.automation.rule").name,
+            expected["rule_model"],
+        )
+        view = self.env.ref(f"{MODULE}.crm_stage_trigger_view_form").with_context(lang=code)
+        self.assertIn(expected["view_term"], view.arch_db)
+        # a message raised by Python code
+        with self.assertRaisesRegex(ValidationError, re.escape(expected["error"])):
+            self.env["crm.activity.template"].with_context(lang=code).create(
+                {"name": "Reminder test", "reminder_count": -1}
+            )
+        # English stays English
+        self.assertEqual(
+            self.env["crm.stage.trigger"]
+            .with_context(lang="en_US")
+            .fields_get(["stage_id"])["stage_id"]["string"],
+            "Move to stage",
+        )
+
+    def test_spanish_interface(self):
+        self._assert_interface(
+            "es_ES",
+            {
+                "trigger_stage": "Mover a la etapa",
+                "email_open": "Correo electrónico abierto",
+                "action_type": "Tipo de acción",
+                "copy_lead": "Copiar el lead a otro flujo",
+                "rule_model": "Regla de automatización del CRM",
+                "view_term": "Entonces",
+                "error": "El recordatorio es un tiempo antes de la fecha límite",
+            },
+        )
+
+    def test_brazilian_portuguese_interface(self):
+        self._assert_interface(
+            "pt_BR",
+            {
+                "trigger_stage": "Mover para o estágio",
+                "email_open": "E-mail aberto",
+                "action_type": "Tipo de ação",
+                "copy_lead": "Copiar o lead para outro funil",
+                "rule_model": "Regra de automação do CRM",
+                "view_term": "Então",
+                "error": "O lembrete é um tempo antes do prazo",
+            },
+        )
