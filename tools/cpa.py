@@ -768,7 +768,7 @@ def cmd_pot(_args):
                 ),
                 check=True,
             )
-            subprocess.run(
+            export = subprocess.run(
                 odoo_cmd(
                     venv,
                     src,
@@ -779,14 +779,26 @@ def cmd_pot(_args):
                     f"--modules={MODULE}",
                     "--log-level=warn",
                 ),
-                check=True,
+                check=False,
+                stderr=subprocess.PIPE,
+                text=True,
             )
+            sys.stderr.write(export.stderr)
+            if export.returncode:
+                raise subprocess.CalledProcessError(export.returncode, export.args)
         finally:
             pg.stop()
     # Bring es.po, pt_BR.po... up to the new template (polib: the venv's Python).
     subprocess.run(
         [str(venv / "bin" / "python"), str(REPO / "tools" / "po_files.py"), "merge"], check=True
     )
+    # Odoo logs a file it cannot scan (e.g. an f-string inside _()) and goes on: its
+    # strings are then missing from the template, so say it and fail.
+    unscanned = sorted(set(re.findall(r"Failed to extract terms from (\S+)", export.stderr)))
+    for path in unscanned:
+        say(f"error: strings of {path} were not extracted (see the traceback above).")
+    if unscanned:
+        return 1
     say("Translate what is left with: make po-missing")
     return 0
 

@@ -205,7 +205,12 @@ def merge(i18n_dir=I18N, out=sys.stdout):
         po.header = pot.header
         po.metadata = {
             **pot.metadata,
-            **{k: v for k, v in old.metadata.items() if k in ("Last-Translator",)},
+            # when and by whom the translations were last revised stays the .po's own
+            **{
+                k: v
+                for k, v in old.metadata.items()
+                if k in ("PO-Revision-Date", "Last-Translator")
+            },
             "Language-Team": team,
             "Language": lang,
             "Plural-Forms": plural_forms,
