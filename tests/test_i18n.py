@@ -107,7 +107,6 @@ class TestI18n(TransactionCase):
                     if not filled:
                         untranslated.append(source)
                 self._assert_none(untranslated, f"{lang}.po has untranslated entries")
-                self.assertEqual(po.percent_translated(), 100)
 
     def test_nothing_fuzzy(self):
         for lang, po in self.po.items():
