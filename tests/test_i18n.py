@@ -1,13 +1,19 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import ast
+import importlib.util
+import io
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import polib
 from lxml import etree
 
 from odoo.exceptions import ValidationError
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tools.translate import TranslationModuleReader
 
 MODULE = "crm_pipeline_automation"
@@ -276,3 +282,98 @@ class TestI18n(TransactionCase):
                 "error": "O lembrete é um tempo antes do prazo",
             },
         )
+
+
+def _po_files():
+    """tools/po_files.py, the module behind `make pot` and `make po-missing`."""
+    spec = importlib.util.spec_from_file_location("po_files", ADDON / "tools" / "po_files.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@tagged("post_install", "-at_install")
+class TestPoFiles(BaseCase):
+    """`make pot` merges the template into the languages; `make po-missing` lists the rest."""
+
+    def setUp(self):
+        super().setUp()
+        self.po_files = _po_files()
+        self.folder = Path(tempfile.mkdtemp(prefix="cpa-i18n-"))
+        self.addCleanup(shutil.rmtree, self.folder)
+        for name in (f"{MODULE}.pot", *(f"{lang}.po" for lang in LANGUAGES)):
+            shutil.copy(I18N / name, self.folder / name)
+
+    def _report(self):
+        out = io.StringIO()
+        todo = self.po_files.report(self.folder, out=out)
+        return todo, out.getvalue()
+
+    def test_po_missing_of_the_addon_is_empty(self):
+        out = subprocess.run(
+            [sys.executable, str(ADDON / "tools" / "cpa.py"), "po-missing"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        for lang in LANGUAGES:
+            self.assertIn(
+                f"{lang}: all {len(polib.pofile(str(I18N / f'{MODULE}.pot')))}", out.stdout
+            )
+
+    def test_merge_keeps_translations_adds_and_drops_entries(self):
+        pot_path = self.folder / f"{MODULE}.pot"
+        pot = polib.pofile(str(pot_path))
+        pot.remove(pot.find("Ledger"))
+        pot.append(
+            polib.POEntry(
+                msgid="Moved to %(stage)s by magic",
+                occurrences=[(f"code:addons/{MODULE}/models/crm_lead.py", "0")],
+            )
+        )
+        pot.save(str(pot_path))
+        pt_path = self.folder / "pt_BR.po"
+        pt = polib.pofile(str(pt_path))
+        pt.find("Jobs").flags.append("fuzzy")
+        pt.find("Cancelled by %(user)s.").msgstr = "Cancelado por %(usuario)s."
+        pt.save(str(pt_path))
+
+        self.po_files.merge(self.folder, out=io.StringIO())
+
+        for lang in LANGUAGES:
+            po = polib.pofile(str(self.folder / f"{lang}.po"))
+            self.assertEqual([e.msgid for e in po], [e.msgid for e in pot], "the template's order")
+            self.assertIsNone(po.find("Ledger"))
+            self.assertEqual(po.find("Moved to %(stage)s by magic").msgstr, "")
+            self.assertEqual(po.metadata["Language"], lang)
+        es = polib.pofile(str(self.folder / "es.po"))
+        self.assertEqual(es.find("Jobs").msgstr, "Tareas")
+        self.assertIn("fuzzy", polib.pofile(str(pt_path)).find("Jobs").flags)
+
+        todo, out = self._report()
+        self.assertEqual(todo, 4, out)  # es: 1 new; pt_BR: 1 new, 1 fuzzy, 1 placeholder
+        self.assertIn("untranslated 'Moved to %(stage)s by magic'", out)
+        self.assertIn(f"code:addons/{MODULE}/models/crm_lead.py:0", out)
+        self.assertIn("fuzzy        'Jobs'", out)
+        self.assertIn("placeholders 'Cancelled by %(user)s.'", out)
+
+    def test_report_names_entries_the_po_lacks(self):
+        pot_path = self.folder / f"{MODULE}.pot"
+        pot = polib.pofile(str(pot_path))
+        pot.append(polib.POEntry(msgid="Brand new"))
+        pot.save(str(pot_path))
+        todo, out = self._report()
+        self.assertEqual(todo, 2, out)
+        self.assertIn("missing      'Brand new'", out)
+        self.assertIn("run `make pot`", out)
+
+    def test_parse_matches_polib(self):
+        for name in (f"{MODULE}.pot", "es.po", "pt_BR.po"):
+            ours = self.po_files.parse(I18N / name)
+            theirs = [e for e in polib.pofile(str(I18N / name)) if e.msgid]
+            self.assertEqual(
+                [(e.msgid, e.msgstr.get(0, "")) for e in ours],
+                [(e.msgid, e.msgstr) for e in theirs],
+            )
