@@ -58,6 +58,7 @@
     "assets": {
         "web.assets_backend": [
             "crm_pipeline_automation/static/src/activity_deadline/**/*",
+            "crm_pipeline_automation/static/src/chatter_deadline/**/*",
         ],
         "web.assets_tests": [
             "crm_pipeline_automation/static/tests/tours/**/*",
