@@ -59,6 +59,7 @@
     "assets": {
         "web.assets_backend": [
             "crm_pipeline_automation/static/src/activity_deadline/**/*",
+            "crm_pipeline_automation/static/src/chatter_deadline/**/*",
             "crm_pipeline_automation/static/src/automation_board/**/*",
         ],
         "web.assets_tests": [

@@ -508,16 +508,8 @@ class CrmAutomationRule(models.Model):
         # send the lead ids once (cross join). No ON CONFLICT: the visit was just
         # incremented (under the lead's row lock), so a (lead, visit, rule) key cannot
         # exist yet; a duplicate would be an engine bug and must fail loudly.
-        common = SQL(
-            "%(entered_at)s, 'pending', 0, %(uid)s, %(now)s, %(uid)s, %(now)s",
-            entered_at=entered_at,
-            uid=self.env.uid,
-            now=fields.Datetime.now(),
-        )
-        columns = SQL(
-            "rule_id, lead_id, visit, run_at, entered_at, state, attempts, "
-            "create_uid, create_date, write_uid, write_date"
-        )
+        common = SQL("%(entered_at)s, 'pending', 0", entered_at=entered_at)
+        columns = SQL("rule_id, lead_id, visit, run_at, entered_at, state, attempts")
         returning = SQL("RETURNING id, run_at") if return_due else SQL()
         rows = []
         for group_lead_ids, (group_rule_ids, group_run_ats) in uniform.items():

@@ -162,7 +162,7 @@ class CrmLead(models.Model):
             SQL(
                 """
             UPDATE crm_automation_job j
-               SET state = 'cancelled', done_at = %(now)s, write_date = %(now)s, write_uid = %(uid)s
+               SET state = 'cancelled', done_at = %(now)s
               FROM crm_automation_rule r, crm_lead l
              WHERE j.rule_id = r.id AND l.id = j.lead_id
                AND j.lead_id = ANY(%(ids)s) AND j.state = 'pending'
@@ -170,7 +170,6 @@ class CrmLead(models.Model):
             RETURNING j.id, j.lead_id, j.rule_id, r.stage_id
                 """,
                 now=fields.Datetime.now(),
-                uid=self.env.uid,
                 ids=self.ids,
             )
         )

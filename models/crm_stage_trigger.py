@@ -360,7 +360,12 @@ class CrmStageTrigger(models.Model):
         )
 
     def _blocked_reason(self, event, reason):
-        return f"{event.verdict_reason or event.verdict}; {_('not moved')}: {reason}"[:255]
+        # one sentence for translators (a _() inside an f-string is not extracted)
+        return _(
+            "%(verdict)s; not moved: %(reason)s",
+            verdict=event.verdict_reason or event.verdict,
+            reason=reason,
+        )[:255]
 
     def _refusal(self, lead):
         """Why this trigger must not move ``lead`` (None: it may)."""

@@ -204,6 +204,8 @@ class TestAutomationDryRun(AutomationCase):
         cls.rule_not_opted_in = cls._rule(cls.stage_qualified, name="Qualified only")
 
     def _counts(self):
+        """Rows of every table the engine writes: count, last id, and what an update
+        would change (lead write dates, pending jobs)."""
         self.env.flush_all()
         counts = {}
         for table in (
@@ -216,9 +218,13 @@ class TestAutomationDryRun(AutomationCase):
             "mail_mail",
         ):
             self.env.cr.execute(
-                SQL("SELECT count(*), max(write_date) FROM %s", SQL.identifier(table))
+                SQL("SELECT count(*), max(id) FROM %s", SQL.identifier(table))
             )
             counts[table] = self.env.cr.fetchone()
+        self.env.cr.execute("SELECT max(write_date), sum(automation_visit) FROM crm_lead")
+        counts["crm_lead updates"] = self.env.cr.fetchone()
+        self.env.cr.execute("SELECT count(*) FROM crm_automation_job WHERE state = 'pending'")
+        counts["pending jobs"] = self.env.cr.fetchone()
         return counts
 
     def test_dry_run_matches_engine_for_event(self):
