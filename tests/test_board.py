@@ -217,9 +217,7 @@ class TestAutomationDryRun(AutomationCase):
             "crm_lead_event",
             "mail_mail",
         ):
-            self.env.cr.execute(
-                SQL("SELECT count(*), max(id) FROM %s", SQL.identifier(table))
-            )
+            self.env.cr.execute(SQL("SELECT count(*), max(id) FROM %s", SQL.identifier(table)))
             counts[table] = self.env.cr.fetchone()
         self.env.cr.execute("SELECT max(write_date), sum(automation_visit) FROM crm_lead")
         counts["crm_lead updates"] = self.env.cr.fetchone()
