@@ -47,6 +47,7 @@
         "views/crm_activity_report_views.xml",
         "views/crm_lead_kanban_views.xml",
         "views/crm_automation_rule_activity_views.xml",
+        "views/crm_lead_salesperson_views.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",
@@ -58,6 +59,7 @@
     "assets": {
         "web.assets_backend": [
             "crm_pipeline_automation/static/src/activity_deadline/**/*",
+            "crm_pipeline_automation/static/src/salesperson_view/**/*",
         ],
         "web.assets_tests": [
             "crm_pipeline_automation/static/tests/tours/**/*",
