@@ -47,6 +47,8 @@
         "views/crm_activity_report_views.xml",
         "views/crm_lead_kanban_views.xml",
         "views/crm_automation_rule_activity_views.xml",
+        "security/crm_restricted_pipeline_security.xml",
+        "views/crm_team_views.xml",
         "views/crm_lead_salesperson_views.xml",
     ],
     "demo": [

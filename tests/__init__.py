@@ -18,3 +18,4 @@ from . import test_activity_reminders
 from . import test_activity_report
 from . import test_activity_tours
 from . import test_salesperson_view
+from . import test_restricted_pipeline
