@@ -48,6 +48,9 @@
         "views/crm_lead_kanban_views.xml",
         "views/crm_automation_rule_activity_views.xml",
         "views/crm_automation_board_views.xml",
+        "security/crm_restricted_pipeline_security.xml",
+        "views/crm_team_views.xml",
+        "views/crm_lead_salesperson_views.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",
@@ -61,6 +64,7 @@
             "crm_pipeline_automation/static/src/activity_deadline/**/*",
             "crm_pipeline_automation/static/src/chatter_deadline/**/*",
             "crm_pipeline_automation/static/src/automation_board/**/*",
+            "crm_pipeline_automation/static/src/salesperson_view/**/*",
         ],
         "web.assets_tests": [
             "crm_pipeline_automation/static/tests/tours/**/*",

@@ -24,3 +24,5 @@ from . import crm_automation_rule_state
 from . import crm_stage_trigger_state
 from . import crm_lead_board
 from . import crm_automation_board
+from . import crm_team
+from . import crm_lead_salesperson
