@@ -20,3 +20,7 @@ from . import mail_activity
 from . import crm_lead_activity
 from . import crm_activity_deadline_report
 from . import crm_automation_rule_activity
+from . import crm_automation_exchange
+from . import crm_lead_touch
+from . import mail_activity_touch
+from . import crm_team

@@ -17,3 +17,5 @@ from . import test_activity_template
 from . import test_activity_reminders
 from . import test_activity_report
 from . import test_activity_tours
+from . import test_recipes
+from . import test_import_export

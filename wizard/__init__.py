@@ -1,1 +1,4 @@
 from . import mail_compose_message
+from . import crm_automation_import_wizard
+from . import crm_automation_import_stage
+from . import crm_automation_export_wizard

@@ -1,0 +1,25 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo import _, models
+
+
+class CrmTeam(models.Model):
+    _inherit = "crm.team"
+
+    def action_export_automation(self):
+        """Download the automation of this pipeline as a JSON file."""
+        self.ensure_one()
+        wizard = self.env["crm.automation.export.wizard"].create({"team_id": self.id})
+        return wizard.action_export()
+
+    def action_import_automation(self):
+        """Open the import wizard on this pipeline."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Import automation"),
+            "res_model": "crm.automation.import.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_team_id": self.id, "default_source": "file"},
+        }
