@@ -372,6 +372,22 @@ class TestImportExport(ExchangeCase):
         before["stages"].sort(key=lambda s: s["key"])
         self.assertEqual(after, before)
 
+    def test_deleted_automation_comes_back_identical(self):
+        """As in a fresh database: the automation and its templates are gone, the file
+        brings back exactly the same automation (same export, names included)."""
+        before = self._export(self.team)
+        own = self.stage_new | self.stage_qualified | self.stage_proposal | self.stage_won
+        without_active = self.env(context=dict(self.env.context, active_test=False))
+        without_active["crm.automation.rule"].search([("stage_id", "in", own.ids)]).unlink()
+        without_active["crm.stage.trigger"].search([("stage_id", "in", own.ids)]).unlink()
+        (self.template_filter | self.template_closing).unlink()
+        emptied = self._export(self.team)
+        self.assertEqual((emptied["rules"], emptied["triggers"]), ([], []))
+        self.assertEqual(emptied["activity_templates"], [])
+        result = self._import(before, self.team, self._map(before, {s.name: s for s in own}))
+        self.assertEqual(len(result["activity_templates"]), 2)
+        self.assertEqual(self._export(self.team), before)
+
     def test_import_creates_missing_stages(self):
         data = self._export(self.team)
         team = self.env["crm.team"].create({"name": "CPA empty pipeline"})

@@ -10,9 +10,10 @@ class CrmAutomationImportStage(models.TransientModel):
     _description = "Stage Mapping of an Automation Import"
 
     wizard_id = fields.Many2one("crm.automation.import.wizard", required=True, ondelete="cascade")
-    key = fields.Char(required=True, readonly=True)
-    name = fields.Char("Stage of the recipe / file", readonly=True)
-    used = fields.Boolean(readonly=True, help="Triggers or rules of the file use this stage.")
+    # Shown read-only in the wizard (with force_save: the client sends them back).
+    key = fields.Char(required=True)
+    name = fields.Char("Stage of the recipe / file")
+    used = fields.Boolean(help="Triggers or rules of the file use this stage.")
     team_id = fields.Many2one(related="wizard_id.team_id")
     target_stage_id = fields.Many2one(
         "crm.stage",
