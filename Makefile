@@ -3,14 +3,17 @@
 PYTHON ?= python3
 CPA = $(PYTHON) tools/cpa.py
 
-.PHONY: run test test-dev lint reliability pot help
+.PHONY: run test test-dev lint reliability pot po-missing screenshots help
 
 help:
 	@echo "make run       Odoo 18 with the addon and demo data at http://localhost:8069 (admin/admin)"
 	@echo "make test      the whole test suite on a throwaway database (ends with 'N passed, M failed')"
 	@echo "make test-dev TAGS=/crm_pipeline_automation:TestClass   quick re-run on a kept database"
 	@echo "make lint      pre-commit (ruff, pylint-odoo) on all files"
+	@echo "make screenshots  README images taken by the tours (readme/images/)"
 	@echo "make reliability ARGS='--part crash'   multi-worker load and crash harness (bench/reliability.py)"
+	@echo "make pot       regenerate i18n/*.pot and merge it into the .po files"
+	@echo "make po-missing   list the entries left to translate in i18n/*.po"
 
 run:
 	@$(CPA) run $(if $(UPDATE),--update)
@@ -29,3 +32,11 @@ reliability:
 
 pot:
 	@$(CPA) pot
+
+po-missing:
+	@$(CPA) po-missing
+
+# README images: the tours below save what Chromium shows at their `cpa-screenshot:` steps.
+SCREENSHOT_TOURS = /crm_pipeline_automation:TestActivityDeadlineTour
+screenshots:
+	@CPA_SCREENSHOTS=$(CURDIR)/readme/images $(CPA) test --dev --tags "$(SCREENSHOT_TOURS)"

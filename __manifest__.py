@@ -47,6 +47,7 @@
         "views/crm_activity_report_views.xml",
         "views/crm_lead_kanban_views.xml",
         "views/crm_automation_rule_activity_views.xml",
+        "views/crm_automation_board_views.xml",
         "views/crm_automation_exchange_views.xml",
     ],
     "demo": [
@@ -59,6 +60,8 @@
     "assets": {
         "web.assets_backend": [
             "crm_pipeline_automation/static/src/activity_deadline/**/*",
+            "crm_pipeline_automation/static/src/chatter_deadline/**/*",
+            "crm_pipeline_automation/static/src/automation_board/**/*",
         ],
         "web.assets_tests": [
             "crm_pipeline_automation/static/tests/tours/**/*",

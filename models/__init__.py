@@ -20,6 +20,10 @@ from . import mail_activity
 from . import crm_lead_activity
 from . import crm_activity_deadline_report
 from . import crm_automation_rule_activity
+from . import crm_automation_rule_state
+from . import crm_stage_trigger_state
+from . import crm_lead_board
+from . import crm_automation_board
 from . import crm_automation_exchange
 from . import crm_lead_touch
 from . import mail_activity_touch

@@ -9,15 +9,17 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.tools import config
 
 from . import automation_dispatch
 
 _logger = logging.getLogger(__name__)
 
 PARAM = "crm_pipeline_automation.%s"
-# A dispatcher run stops claiming after this many seconds and reports the rest as
-# remaining, so that Odoo's cron runner calls it again (and other crons get a turn).
-RUN_TIME_BUDGET = 120
+# A dispatcher run stops claiming after this share of the cron worker's real-time limit
+# and reports the rest as remaining, so that Odoo's cron runner calls it again (and
+# other crons get a turn); the batch in progress must still finish before the limit.
+RUN_TIME_SHARE = 0.5
 # At most this many distinct wake-up moments per write, the minutely cron covers the rest.
 MAX_TRIGGERS = 50
 
@@ -27,6 +29,11 @@ class CrmAutomationJob(models.Model):
     _description = "CRM Automation Job"
     _order = "run_at desc, id desc"
     _rec_name = "rule_id"
+    # No create/write uid and date columns (like mail.notification): a bulk write
+    # inserts 100,000s of job rows and each user column costs a foreign-key check per
+    # row. The job has its own times (entered_at, run_at, done_at) and the ledger
+    # records who moved the lead.
+    _log_access = False
 
     rule_id = fields.Many2one(
         "crm.automation.rule", required=True, ondelete="cascade", readonly=True
@@ -83,7 +90,10 @@ class CrmAutomationJob(models.Model):
     def _auto_init(self):
         res = super()._auto_init()
         # Replaced by the unique key (lead_id, visit, rule_id); Odoo keeps old indexes.
-        self._cr.execute("DROP INDEX IF EXISTS crm_automation_job_lead_id_index")
+        self._cr.execute(
+            "DROP INDEX IF EXISTS crm_automation_job_lead_id_index,"
+            " crm_automation_job__lead_id_index"
+        )
         # The dispatcher's only hot query scans due pending jobs; done and cancelled
         # rows pile up and must not slow it down: partial index on pending rows.
         tools.create_index(
@@ -147,7 +157,19 @@ class CrmAutomationJob(models.Model):
         return len(self._dispatch_due_jobs())
 
     @api.model
-    def _dispatch_due_jobs(self, batch_size=None, time_budget=RUN_TIME_BUDGET):
+    def _run_time_budget(self):
+        """Seconds a dispatcher run may start batches in: half of the real-time limit
+        of cron workers (``limit_time_real_cron``, -1 meaning ``limit_time_real``; Odoo
+        kills a cron past it), 5 minutes when unlimited (0), 10 seconds at least."""
+        limit = config.get("limit_time_real_cron", -1)
+        if limit is None or limit < 0:  # -1: same as HTTP workers
+            limit = config.get("limit_time_real") or 0
+        if limit <= 0:
+            return 300
+        return max(10, limit * RUN_TIME_SHARE)
+
+    @api.model
+    def _dispatch_due_jobs(self, batch_size=None, time_budget=None):
         """Claim and run due jobs batch by batch; return the ids run.
 
         One savepoint per job, commit per batch outside tests (a crash loses at most
@@ -157,6 +179,8 @@ class CrmAutomationJob(models.Model):
         params = self.env["ir.config_parameter"].sudo()
         batch_size = batch_size or int(params.get_param(PARAM % "job_batch_size", 200))
         commit = not automation_dispatch.in_test_mode()
+        if time_budget is None:
+            time_budget = self._run_time_budget()
         deadline = time.monotonic() + time_budget
         run_ids, seen, after = [], set(), None
         while time.monotonic() < deadline:
@@ -276,6 +300,8 @@ class CrmAutomationJob(models.Model):
             return "job_cancelled", _("The lead is lost (archived).")
         if not rule.active:
             return "job_cancelled", _("The rule is archived.")
+        if rule.state != "active":
+            return "job_cancelled", _("The rule was set back to draft.")
         if self.visit != lead.automation_visit and not rule.keep_running:
             return "job_cancelled", _("The lead left the stage.")
         if not rule._filter_leads(lead):

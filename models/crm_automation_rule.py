@@ -30,6 +30,34 @@ ACTION_TYPES = [
 ]
 
 
+class JobPlan:
+    """Decisions of ``_plan_jobs``: jobs to create and (rule, lead) pairs skipped."""
+
+    def __init__(self):
+        self.uniform = defaultdict(lambda: ([], []))
+        self.rule_ids, self.lead_ids, self.run_ats = [], [], []
+        self.skipped = []
+
+    def decisions(self):
+        """[(rule id, lead id, run_at or None, skip message or None)] in rule order."""
+        result = [
+            (rule_id, lead_id, run_at, None)
+            for lead_ids, (rule_ids, run_ats) in self.uniform.items()
+            for rule_id, run_at in zip(rule_ids, run_ats, strict=True)
+            for lead_id in lead_ids
+        ]
+        result += [
+            (rule_id, lead_id, run_at, None)
+            for rule_id, lead_id, run_at in zip(
+                self.rule_ids, self.lead_ids, self.run_ats, strict=True
+            )
+        ]
+        result += [
+            (vals["rule_id"], vals["lead_id"], None, vals["message"]) for vals in self.skipped
+        ]
+        return result
+
+
 class _KeepMissing(dict):
     """Format map leaving unknown ``{placeholders}`` untouched."""
 
@@ -279,6 +307,15 @@ class CrmAutomationRule(models.Model):
         domain = self._get_domain()
         if not domain or not leads:
             return leads
+        if not all(isinstance(lead_id, int) for lead_id in leads.ids):
+            # Leads in memory (the dry-run's lead as it would be after the move):
+            # evaluate the condition on their values, with the same rights.
+            return (
+                leads.sudo()
+                .with_context(active_test=False)
+                .filtered_domain(domain)
+                .with_env(leads.env)
+            )
         # The condition is the manager's configuration: evaluate it whatever the
         # acting user may read, and for archived (won/lost) leads too.
         matching = (
@@ -390,26 +427,22 @@ class CrmAutomationRule(models.Model):
         return None
 
     @api.model
-    def _schedule_jobs(self, rule_leads, entered_at, return_due=True):
-        """Insert the jobs of stage entries set-wise; return the ids of due jobs.
+    def _plan_jobs(self, rule_leads, entered_at):
+        """Which rules run for which leads and when: the one decision function of the
+        engine (``_schedule_jobs``) and of the dry-run. Reads only: nothing is written.
 
-        :param rule_leads: list of (rule, leads) pairs; the visit is each lead's
-            current ``automation_visit``
+        :param rule_leads: list of (rule, leads) pairs (``_automation_rules_to_schedule``)
         :param entered_at: naive UTC datetime of the entry
-        :param return_due: return the ids of the jobs due now (small writes run them
-            at once); big writes leave them to the dispatcher and skip the RETURNING
-        :return: list of ids of the inserted jobs due now
+        :return: JobPlan: ``uniform`` {lead ids: ([rule ids], [run_at])} for rules whose
+            due time is the same for all their leads, ``rule_ids`` / ``lead_ids`` /
+            ``run_ats`` one per other (rule, lead), ``skipped`` ledger values of the
+            (rule, lead) pairs that do not run (condition false, empty date field)
         """
-        Log = self.env["crm.automation.log"]
-        # Rules whose due time is the same for all their leads, grouped by lead set:
-        # {lead ids: ([rule ids], [run_at])}; the others: one row per (rule, lead).
-        uniform = defaultdict(lambda: ([], []))
-        rule_ids, lead_ids, run_ats = [], [], []
-        skipped = []
+        plan = JobPlan()
         for rule, leads in rule_leads:
             matching = rule._filter_leads(leads)
             for lead in (leads - matching) if len(matching) != len(leads) else ():
-                skipped.append(
+                plan.skipped.append(
                     {
                         "lead_id": lead.id,
                         "kind": "rule_skipped",
@@ -424,7 +457,7 @@ class CrmAutomationRule(models.Model):
                 continue
             run_at = rule._uniform_run_at(matching, entered_at)
             if run_at is not None:
-                group = uniform[tuple(matching.ids)]
+                group = plan.uniform[tuple(matching.ids)]
                 group[0].append(rule.id)
                 group[1].append(run_at)
                 continue
@@ -432,7 +465,7 @@ class CrmAutomationRule(models.Model):
             for lead in matching:
                 run_at = run_at_by_lead.get(lead.id)
                 if run_at is None:
-                    skipped.append(
+                    plan.skipped.append(
                         {
                             "lead_id": lead.id,
                             "kind": "rule_skipped",
@@ -445,9 +478,26 @@ class CrmAutomationRule(models.Model):
                         }
                     )
                     continue
-                rule_ids.append(rule.id)
-                lead_ids.append(lead.id)
-                run_ats.append(run_at)
+                plan.rule_ids.append(rule.id)
+                plan.lead_ids.append(lead.id)
+                plan.run_ats.append(run_at)
+        return plan
+
+    @api.model
+    def _schedule_jobs(self, rule_leads, entered_at, return_due=True):
+        """Insert the jobs of stage entries set-wise; return the ids of due jobs.
+
+        :param rule_leads: list of (rule, leads) pairs; the visit is each lead's
+            current ``automation_visit``
+        :param entered_at: naive UTC datetime of the entry
+        :param return_due: return the ids of the jobs due now (small writes run them
+            at once); big writes leave them to the dispatcher and skip the RETURNING
+        :return: list of ids of the inserted jobs due now
+        """
+        Log = self.env["crm.automation.log"]
+        plan = self._plan_jobs(rule_leads, entered_at)
+        uniform, skipped = plan.uniform, plan.skipped
+        rule_ids, lead_ids, run_ats = plan.rule_ids, plan.lead_ids, plan.run_ats
         Log._log_many(skipped)
         if not (uniform or rule_ids):
             return []
@@ -458,16 +508,8 @@ class CrmAutomationRule(models.Model):
         # send the lead ids once (cross join). No ON CONFLICT: the visit was just
         # incremented (under the lead's row lock), so a (lead, visit, rule) key cannot
         # exist yet; a duplicate would be an engine bug and must fail loudly.
-        common = SQL(
-            "%(entered_at)s, 'pending', 0, %(uid)s, %(now)s, %(uid)s, %(now)s",
-            entered_at=entered_at,
-            uid=self.env.uid,
-            now=fields.Datetime.now(),
-        )
-        columns = SQL(
-            "rule_id, lead_id, visit, run_at, entered_at, state, attempts, "
-            "create_uid, create_date, write_uid, write_date"
-        )
+        common = SQL("%(entered_at)s, 'pending', 0", entered_at=entered_at)
+        columns = SQL("rule_id, lead_id, visit, run_at, entered_at, state, attempts")
         returning = SQL("RETURNING id, run_at") if return_due else SQL()
         rows = []
         for group_lead_ids, (group_rule_ids, group_run_ats) in uniform.items():

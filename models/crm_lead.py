@@ -162,7 +162,7 @@ class CrmLead(models.Model):
             SQL(
                 """
             UPDATE crm_automation_job j
-               SET state = 'cancelled', done_at = %(now)s, write_date = %(now)s, write_uid = %(uid)s
+               SET state = 'cancelled', done_at = %(now)s
               FROM crm_automation_rule r, crm_lead l
              WHERE j.rule_id = r.id AND l.id = j.lead_id
                AND j.lead_id = ANY(%(ids)s) AND j.state = 'pending'
@@ -170,7 +170,6 @@ class CrmLead(models.Model):
             RETURNING j.id, j.lead_id, j.rule_id, r.stage_id
                 """,
                 now=fields.Datetime.now(),
-                uid=self.env.uid,
                 ids=self.ids,
             )
         )
@@ -213,7 +212,9 @@ class CrmLead(models.Model):
             groups[(lead.stage_id, old, lead.team_id)].append(lead.id)
         by_rule = defaultdict(list)
         for (stage, old, team), lead_ids in groups.items():
-            for rule in stage.sudo().automation_rule_ids.filtered("active"):
+            for rule in stage.sudo().automation_rule_ids.filtered(
+                lambda r: r.active and r.state == "active"
+            ):
                 by_rule[rule].extend(lead_ids)
             if old and old.sequence < stage.sequence:
                 # Forward jump: stages of the pipeline strictly between old and new.
@@ -233,6 +234,7 @@ class CrmLead(models.Model):
                             ("stage_id", "in", skipped.ids),
                             ("run_when_skipped", "=", True),
                             ("active", "=", True),
+                            ("state", "=", "active"),
                         ]
                     )
                 )
@@ -252,11 +254,40 @@ class CrmLead(models.Model):
             it on entry; triggers call it without counting before they move)
         :return: crm.lead recordset allowed
         """
+        if count:
+            counters = self.env.cr.cache.setdefault(MOVES_KEY, defaultdict(int))
+            for lead in self:
+                counters[lead.id] += 1
+        stopped = self._automation_loop_guard_refusals()
+        if stopped:
+            self.env["crm.automation.log"]._log_many(
+                [
+                    {
+                        "lead_id": lead.id,
+                        "kind": "loop_stopped",
+                        "stage_id": lead.stage_id.id,
+                        "message": stopped[lead.id],
+                    }
+                    for lead in self
+                    if lead.id in stopped
+                ]
+            )
+        return self.filtered(lambda lead: lead.id not in stopped)
+
+    def _automation_loop_guard_refusals(self, extra=0):
+        """Why the loop guard stops an automatic move of leads of ``self``; reads only
+        (shared by the engine and the dry-run).
+
+        :param extra: moves to add to the per-transaction counters (the dry-run counts
+            the entry it simulates without touching them)
+        :return: {lead id: reason} of the leads stopped
+        """
         params = self.env["ir.config_parameter"].sudo()
         max_tx = int(params.get_param(PARAM % "loop_max_moves_per_transaction", 10))
         max_hour = int(params.get_param(PARAM % "loop_max_moves_per_hour", 30))
-        counters = self.env.cr.cache.setdefault(MOVES_KEY, defaultdict(int))
+        counters = self.env.cr.cache.get(MOVES_KEY) or {}
         since = fields.Datetime.now() - timedelta(hours=1)
+        ids = [lead_id for lead_id in self.ids if isinstance(lead_id, int)]
         hourly = dict(
             self.env.execute_query(
                 SQL(
@@ -266,38 +297,22 @@ class CrmLead(models.Model):
                    AND create_date >= %s
                  GROUP BY lead_id
                     """,
-                    self.ids,
+                    ids,
                     since,
                 )
             )
+            if ids
+            else []
         )
-        allowed_ids, stopped = [], []
-        for lead in self:
-            if count:
-                counters[lead.id] += 1
-            if counters[lead.id] > max_tx:
-                stopped.append(
-                    (lead, _("More than %(n)s automatic moves in one transaction.", n=max_tx))
+        stopped = {}
+        for lead_id in self.ids:
+            if counters.get(lead_id, 0) + extra > max_tx:
+                stopped[lead_id] = _(
+                    "More than %(n)s automatic moves in one transaction.", n=max_tx
                 )
-            elif hourly.get(lead.id, 0) >= max_hour:
-                stopped.append(
-                    (lead, _("More than %(n)s automatic moves in one hour.", n=max_hour))
-                )
-            else:
-                allowed_ids.append(lead.id)
-        if stopped:
-            self.env["crm.automation.log"]._log_many(
-                [
-                    {
-                        "lead_id": lead.id,
-                        "kind": "loop_stopped",
-                        "stage_id": lead.stage_id.id,
-                        "message": msg,
-                    }
-                    for lead, msg in stopped
-                ]
-            )
-        return self.browse(allowed_ids)
+            elif hourly.get(lead_id, 0) >= max_hour:
+                stopped[lead_id] = _("More than %(n)s automatic moves in one hour.", n=max_hour)
+        return stopped
 
     @api.model
     def _automation_reset_transaction_counters(self):

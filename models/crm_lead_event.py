@@ -612,4 +612,7 @@ class CrmLeadEvent(models.Model):
         self.ensure_one()
         detail = self.url or self.form_name or self.phone or self.text or ""
         label = dict(self._fields["event_type"]._description_selection(self.env))[self.event_type]
-        return _("%(event)s%(detail)s", event=label, detail=f" ({detail})" if detail else "")
+        if not detail:
+            return label
+        # no f-string inside _(): Odoo's extractor (babel) evaluates every argument
+        return _("%(event)s (%(detail)s)", event=label, detail=detail)

@@ -258,57 +258,96 @@ class CrmStageTrigger(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _fire_event(self, event):
-        """Move ``event``'s lead with the first trigger that matches it.
+    def _decide_event(self, lead, event):
+        """What ``event`` does to ``lead``: the one decision function of the real run
+        (``_fire_event``) and of the dry-run. Reads only: nothing is written.
 
         Triggers of the lead's pipeline for that event type are tried from the furthest
         stage back; a trigger needs its parameters to match, its condition to hold and
-        (unless allowed) a target after the current stage. Won and lost leads never move.
+        (unless allowed) a target after the current stage. Won and lost leads never
+        move; the loop guard may stop the move.
+
+        :param lead: crm.lead record (the lead as it is now)
+        :param event: crm.lead.event record, stored or in memory (``new``), not machine
+        :return: dict with ``state`` (``no_trigger`` / ``blocked`` / ``fired``),
+            ``matched`` (triggers whose parameters accept the event), ``trigger`` (the
+            one that moves the lead), ``stage`` (where to), ``blocked`` (``won_lost`` /
+            ``refused`` / ``loop_guard`` or False) and ``reason`` (why not moved)
+        """
+        decision = {
+            "state": "no_trigger",
+            "matched": self.browse(),
+            "trigger": self.browse(),
+            "stage": self.env["crm.stage"],
+            "blocked": False,
+            "reason": "",
+        }
+        triggers = self.search(
+            [
+                ("event_type", "=", event.event_type),
+                ("state", "=", "active"),
+                ("stage_id.team_id", "in", [False, lead.team_id.id]),
+            ]
+        ).filtered(lambda t: t._match(event))
+        decision["matched"] = triggers
+        if not triggers:
+            return decision
+        decision["state"] = "blocked"
+        if not lead.active or lead.stage_id.is_won:
+            decision.update(blocked="won_lost", reason=_("won or lost lead"))
+            return decision
+        reasons = []
+        for trigger in triggers.sorted(lambda t: (-t.stage_id.sequence, t.sequence, t.id)):
+            reason = trigger._refusal(lead)
+            if reason:
+                reasons.append(reason)
+                continue
+            decision.update(trigger=trigger, stage=trigger.stage_id)
+            stopped = lead._automation_loop_guard_refusals().get(lead.id)
+            if stopped:
+                decision.update(
+                    blocked="loop_guard",
+                    reason="; ".join([*reasons, _("loop guard")]),
+                    loop_message=stopped,
+                )
+                return decision
+            decision["state"] = "fired"
+            return decision
+        decision.update(blocked="refused", reason="; ".join(reasons))
+        return decision
+
+    @api.model
+    def _fire_event(self, event):
+        """Move ``event``'s lead with the first trigger that matches it (see
+        ``_decide_event``); ledger rows say why a matching event did not move it.
 
         :param event: crm.lead.event (not machine)
         :return: the trigger fired, or an empty recordset
         """
         lead = event.lead_id
-        triggers = self.search(
-            [
-                ("event_type", "=", event.event_type),
-                ("stage_id.team_id", "in", [False, lead.team_id.id]),
-            ]
-        ).filtered(lambda t: t._match(event))
-        if not triggers:
+        decision = self._decide_event(lead, event)
+        if decision["state"] == "no_trigger":
             event.state = "no_trigger"
             return self
-        if not lead.active or lead.stage_id.is_won:
-            event.write(
-                {
-                    "state": "blocked",
-                    "verdict_reason": self._blocked_reason(event, _("won or lost lead")),
-                }
-            )
+        if decision["state"] == "fired":
+            decision["trigger"]._move(lead, event)
+            return decision["trigger"]
+        if decision["blocked"] == "won_lost":
             lead._cpa_ledger(
                 "trigger_blocked",
                 stage=lead.stage_id,
-                message=self._ledger_blocked(triggers, event, _("won or lost lead")),
+                message=self._ledger_blocked(decision["matched"], event, decision["reason"]),
             )
-            return self
-        triggers = triggers.sorted(lambda t: (-t.stage_id.sequence, t.sequence, t.id))
-        reasons = []
-        for trigger in triggers:
-            reason = trigger._refusal(lead)
-            if reason:
-                reasons.append(reason)
-                continue
-            if trigger._move(lead, event):
-                return trigger
-            reasons.append(_("loop guard"))
+        elif decision["blocked"] == "loop_guard":
+            # Same rows as the engine's guard: loop_stopped, then the blocked trigger.
+            lead._automation_loop_guard()
             lead._cpa_ledger(
                 "trigger_blocked",
                 stage=lead.stage_id,
-                message=self._ledger_blocked(trigger, event, _("loop guard")),
+                message=self._ledger_blocked(decision["trigger"], event, _("loop guard")),
             )
-            break
         event.write(
-            {"state": "blocked", "verdict_reason": self._blocked_reason(event, "; ".join(reasons))}
+            {"state": "blocked", "verdict_reason": self._blocked_reason(event, decision["reason"])}
         )
         return self
 
@@ -321,7 +360,12 @@ class CrmStageTrigger(models.Model):
         )
 
     def _blocked_reason(self, event, reason):
-        return f"{event.verdict_reason or event.verdict}; {_('not moved')}: {reason}"[:255]
+        # one sentence for translators (a _() inside an f-string is not extracted)
+        return _(
+            "%(verdict)s; not moved: %(reason)s",
+            verdict=event.verdict_reason or event.verdict,
+            reason=reason,
+        )[:255]
 
     def _refusal(self, lead):
         """Why this trigger must not move ``lead`` (None: it may)."""
@@ -336,16 +380,16 @@ class CrmStageTrigger(models.Model):
             return _("condition not met: %(domain)s", domain=self.filter_domain)
         return None
 
-    def _move(self, lead, event):
-        """Write the stage as the trigger's user; ledger row and chatter note.
-
-        :return: False if the loop guard stopped the move
-        """
+    def _acting_user(self, lead):
+        """Who moves ``lead``: the trigger's user, else the salesperson, else root."""
         self.ensure_one()
-        user = self.user_id or lead.user_id or self.env.ref("base.user_root")
-        guard = getattr(lead, "_automation_loop_guard", None)
-        if guard is not None and not guard():
-            return False
+        return self.user_id or lead.user_id or self.env.ref("base.user_root")
+
+    def _move(self, lead, event):
+        """Write the stage as the trigger's user; ledger row and chatter note (the
+        decision, loop guard included, was taken by ``_decide_event``)."""
+        self.ensure_one()
+        user = self._acting_user(lead)
         old_stage = lead.stage_id
         origin = _("Trigger %(trigger)s", trigger=self.name)
         # As the "change stage as" user (authorship, write_uid, engine's ledger), with
@@ -379,4 +423,3 @@ class CrmStageTrigger(models.Model):
             author_id=user.partner_id.id,
         )
         event.write({"state": "fired", "trigger_id": self.id, "user_id": user.id})
-        return True

@@ -17,5 +17,7 @@ from . import test_activity_template
 from . import test_activity_reminders
 from . import test_activity_report
 from . import test_activity_tours
+from . import test_i18n
+from . import test_board
 from . import test_recipes
 from . import test_import_export

@@ -4,9 +4,11 @@ from datetime import datetime, timedelta
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from .screenshots import TourScreenshotMixin
+
 
 @tagged("post_install", "-at_install")
-class TestActivityDeadlineTour(HttpCase):
+class TestActivityDeadlineTour(TourScreenshotMixin, HttpCase):
     """The pipeline kanban of a salesperson, in headless Chromium."""
 
     def test_salesperson_sees_deadline_and_late_badge(self):
@@ -14,6 +16,7 @@ class TestActivityDeadlineTour(HttpCase):
             self.env,
             login="cpa_tour_seller",
             password="cpa_tour_seller",
+            name="Sofia Seller",
             groups="sales_team.group_sale_salesman",
             tz="Europe/Brussels",
         )

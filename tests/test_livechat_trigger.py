@@ -1,9 +1,10 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import hashlib
 from datetime import timedelta
 
 from odoo import Command, fields
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tests.common import TransactionCase
 
 from .tracking_common import TrackingMixin
@@ -107,3 +108,72 @@ class TestLivechatTrigger(TrackingMixin, TransactionCase):
         lead = chat._convert_visitor_to_lead(self.operator, "/lead 30 chairs")
         self.assertEqual(lead.cpa_channel_id, chat)
         self.assertTrue(lead.cpa_event_ids.filtered(lambda e: e.event_type == "chat_started"))
+
+
+@tagged("post_install", "-at_install")
+class TestLivechatTriggerHttp(TrackingMixin, HttpCase):
+    """The same chat as a website visitor and an operator make it: the livechat routes of
+    Odoo over real HTTP, the chat linked to the lead through the website visitor."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_tracking()
+        cls.salesman.password = "cpa_trk_seller"
+        cls.livechat = cls.env["im_livechat.channel"].create(
+            {"name": "Website chat", "user_ids": [Command.link(cls.salesman.id)]}
+        )
+        # The operator is online: the livechat channel only opens chats with them then.
+        cls.env["bus.presence"].create({"user_id": cls.salesman.id, "status": "online"})
+
+    def _post(self, chat_id, text):
+        return self.make_jsonrpc_request(
+            "/mail/message/post",
+            {
+                "thread_model": "discuss.channel",
+                "thread_id": chat_id,
+                "post_data": {
+                    "body": text,
+                    "message_type": "comment",
+                    "subtype_xmlid": "mail.mt_comment",
+                },
+            },
+        )
+
+    def test_visitor_chat_moves_the_visitor_lead(self):
+        started = self._trigger(
+            self.stage_qualified, "chat_started", livechat_channel_id=self.livechat.id
+        )
+        keyword = self._trigger(self.stage_proposition, "chat_keyword", keywords="quote, devis")
+        lead = self._lead(partner_id=False)
+        # The anonymous visitor of the website (its token is what website.visitor derives
+        # from the request), known to be the lead's visitor (e.g. it sent the lead form).
+        self.authenticate(None, None)
+        token = hashlib.sha1(
+            repr(("127.0.0.1", self.opener.headers.get("User-Agent"), self.session.sid)).encode()
+        ).hexdigest()[:32]
+        visitor = self.env["website.visitor"].create(
+            {"access_token": token, "website_id": self.env["website"].get_current_website().id}
+        )
+        lead.visitor_ids = visitor
+        data = self.make_jsonrpc_request(
+            "/im_livechat/get_session",
+            {"anonymous_name": "Visitor", "channel_id": self.livechat.id, "persisted": True},
+        )
+        chat = self.env["discuss.channel"].browse(data["discuss.channel"][0]["id"])
+        self.assertEqual(chat.livechat_visitor_id, visitor)
+        self._post(chat.id, "Hello, anyone there?")
+        lead.invalidate_recordset()
+        self.assertMovedBy(lead, self.stage_qualified, started, self.salesman)
+        # Keywords: case- and accent-insensitive, in the visitor's words only.
+        self._post(chat.id, "Could I get a QUOTE for 30 chairs?")
+        lead.invalidate_recordset()
+        self.assertMovedBy(lead, self.stage_proposition, keyword, self.salesman)
+        # The operator answers from the backend: the chat is accepted.
+        self.authenticate("cpa_trk_seller", "cpa_trk_seller")
+        self._post(chat.id, "Sure, I am preparing it.")
+        events = self.env["crm.lead.event"].search([("lead_id", "=", lead.id)])
+        self.assertEqual(
+            sorted(events.mapped("event_type")), ["chat_accepted", "chat_keyword", "chat_started"]
+        )
+        self.assertEqual(set(events.mapped("channel_id")), {chat})

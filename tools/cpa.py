@@ -768,7 +768,7 @@ def cmd_pot(_args):
                 ),
                 check=True,
             )
-            subprocess.run(
+            export = subprocess.run(
                 odoo_cmd(
                     venv,
                     src,
@@ -779,11 +779,38 @@ def cmd_pot(_args):
                     f"--modules={MODULE}",
                     "--log-level=warn",
                 ),
-                check=True,
+                check=False,
+                stderr=subprocess.PIPE,
+                text=True,
             )
+            sys.stderr.write(export.stderr)
+            if export.returncode:
+                raise subprocess.CalledProcessError(export.returncode, export.args)
         finally:
             pg.stop()
+    # Bring es.po, pt_BR.po... up to the new template (polib: the venv's Python).
+    subprocess.run(
+        [str(venv / "bin" / "python"), str(REPO / "tools" / "po_files.py"), "merge"], check=True
+    )
+    # Odoo logs a file it cannot scan (e.g. an f-string inside _()) and goes on: its
+    # strings are then missing from the template, so say it and fail.
+    unscanned = sorted(set(re.findall(r"Failed to extract terms from (\S+)", export.stderr)))
+    for path in unscanned:
+        say(f"error: strings of {path} were not extracted (see the traceback above).")
+    if unscanned:
+        return 1
+    say("Translate what is left with: make po-missing")
     return 0
+
+
+def cmd_po_missing(_args):
+    """List the untranslated, fuzzy or broken entries of each language; no set-up needed."""
+    import po_files
+
+    try:
+        return 1 if po_files.report() else 0
+    except (OSError, ValueError) as exc:
+        raise SetupError(str(exc)) from exc
 
 
 def cmd_env(_args):
@@ -803,7 +830,10 @@ def main(argv=None):
     test.add_argument("--dev", action="store_true", help="reuse a development database")
     sub.add_parser("lint", help="pre-commit on all files")
     sub.add_parser("env", help="print the Odoo source and virtual environment paths")
-    sub.add_parser("pot", help="regenerate the translation template i18n/*.pot")
+    sub.add_parser(
+        "pot", help="regenerate the translation template i18n/*.pot and merge it into the .po"
+    )
+    sub.add_parser("po-missing", help="list the entries left to translate in i18n/*.po")
     script = sub.add_parser("script", help="run a bench/ script with the project's Python")
     script.add_argument("path")
     script.add_argument("args", nargs=argparse.REMAINDER)
@@ -815,6 +845,7 @@ def main(argv=None):
         "env": cmd_env,
         "script": cmd_script,
         "pot": cmd_pot,
+        "po-missing": cmd_po_missing,
     }[args.command]
     try:
         return handler(args)

@@ -30,6 +30,39 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_activity_deadli
                 content: "without a late badge",
                 trigger: ".o_kanban_record:contains('Tour: lead on time'):not(:has(.o_cpa_late_badge))",
             },
+            {
+                content: "README screenshot of the pipeline",
+                trigger: ".o_kanban_record:contains('Tour: late lead') .o_cpa_late_badge",
+                run() {
+                    console.info("cpa-screenshot:kanban-deadlines");
+                },
+            },
+            {
+                content: "Open the late lead",
+                trigger: ".o_kanban_record:contains('Tour: late lead') span:contains('Tour: late lead')",
+                run: "click",
+            },
+            {
+                content: "The chatter's activity shows the deadline time",
+                trigger: `.o-mail-Activity .o_cpa_chatter_deadline_time:contains('${lateTime}')`,
+            },
+            {
+                content: "and the red late badge",
+                trigger: ".o-mail-Activity .o_cpa_chatter_late_badge.text-bg-danger:contains('Late')",
+            },
+            {
+                content: "The details give the deadline date and time",
+                trigger: ".o-mail-Activity .fa-info-circle",
+                run: "click",
+            },
+            {
+                content: "to the minute",
+                trigger: `.o-mail-Activity-details:contains('${lateTime}')`,
+                run() {
+                    document.querySelector(".o-mail-Activity").scrollIntoView();
+                    console.info("cpa-screenshot:chatter-deadline");
+                },
+            },
         ];
     },
 });

@@ -1,0 +1,506 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""The automation board: one pipeline's triggers and rules by stage, and the design-time
+analysis of what moves leads between stages (loops, rules that never run, triggers
+aiming at another pipeline)."""
+
+from collections import defaultdict
+
+from odoo import _, api, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.osv import expression
+
+from .crm_lead_event import EVENT_TYPES
+
+# Customer reactions to an email the automation sent (engagement events that can fire
+# triggers). ``email_sent`` is not one: the engine never records its own emails as
+# sent by a salesperson (crm.lead._cpa_email_event skips automatic posts).
+EMAIL_REACTIONS = ("email_open", "link_click")
+# Server action kinds that cannot move a lead (everything else "may move").
+HARMLESS_SERVER_ACTIONS = ("next_activity", "followers", "remove_followers", "sms")
+MAX_CYCLES = 20
+BOARD_MODELS = ("crm.stage.trigger", "crm.automation.rule")
+
+
+class Edge:
+    """A way the automation moves leads (or creates one) from a stage to another."""
+
+    def __init__(self, source, target, message, triggers=None, rules=None, creates=False):
+        self.source, self.target, self.message = source, target, message
+        self.triggers = triggers or []
+        self.rules = rules or []
+        self.creates = creates
+
+
+class CrmAutomationBoard(models.AbstractModel):
+    _name = "crm.automation.board"
+    _description = "CRM Automation Board"
+
+    # ------------------------------------------------------------------
+    # Board data (OWL client action)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def get_board(self, team_id=None):
+        """Stages of a pipeline with their triggers (what brings leads in) and rules
+        (what runs there), the pipeline's warnings and what the user may do.
+
+        :param team_id: crm.team id; None: the user's team, else the first one
+        :return: JSON-ready dict
+        """
+        team = self._get_team(team_id)
+        stages = self._pipeline_stages(team)
+        triggers = self.env["crm.stage.trigger"].search([("stage_id", "in", stages.ids)])
+        rules = self.env["crm.automation.rule"].search([("stage_id", "in", stages.ids)])
+        triggers_by_stage, rules_by_stage = defaultdict(list), defaultdict(list)
+        for trigger in triggers.sorted(lambda t: (t.sequence, t.id)):
+            triggers_by_stage[trigger.stage_id.id].append(self._trigger_values(trigger))
+        for rule in rules.sorted(lambda r: (r.sequence, r.id)):
+            rules_by_stage[rule.stage_id.id].append(self._rule_values(rule))
+        return {
+            "team": {"id": team.id, "name": team.name} if team else False,
+            "teams": [
+                {"id": t.id, "name": t.name}
+                for t in self.env["crm.team"].search([], order="sequence, name")
+            ],
+            "stages": [
+                {
+                    "id": stage.id,
+                    "name": stage.name,
+                    "is_won": stage.is_won,
+                    "fold": stage.fold,
+                    "triggers": triggers_by_stage[stage.id],
+                    "rules": rules_by_stage[stage.id],
+                }
+                for stage in stages
+            ],
+            "warnings": self._analyze(team),
+            "event_types": self.env["crm.stage.trigger"]
+            ._fields["event_type"]
+            ._description_selection(self.env),
+            "action_types": self.env["crm.automation.rule"]
+            ._fields["action_type"]
+            ._description_selection(self.env),
+            "can_edit": self._can_edit(),
+        }
+
+    @api.model
+    def _can_edit(self):
+        return self.env.user.has_group("crm_pipeline_automation.group_automation_manager")
+
+    @api.model
+    def _get_team(self, team_id=None):
+        Team = self.env["crm.team"]
+        if team_id:
+            team = Team.browse(int(team_id)).exists()
+            if not team:
+                raise UserError(_("This sales team does not exist any more."))
+            return team
+        return Team._get_default_team_id(user_id=self.env.uid) or Team.search([], limit=1)
+
+    @api.model
+    def _pipeline_stages(self, team):
+        """A team's pipeline: its stages and the shared ones, in kanban order."""
+        return self.env["crm.stage"].search(
+            ["|", ("team_id", "=", False), ("team_id", "=", team.id)]
+        )
+
+    @api.model
+    def _trigger_values(self, trigger):
+        labels = dict(EVENT_TYPES)
+        detail = (
+            trigger.link_url
+            or trigger.url_patterns
+            or trigger.form_name
+            or trigger.keywords
+            or trigger.mail_template_id.name
+            or ""
+        )
+        return {
+            "id": trigger.id,
+            "name": trigger.name,
+            "event_type": trigger.event_type,
+            "event": labels.get(trigger.event_type, trigger.event_type),
+            "detail": detail.replace("\n", ", "),
+            "state": trigger.state,
+            "condition": trigger.filter_domain not in (False, "", "[]") and trigger.filter_domain,
+            "backward": trigger.allow_backward,
+        }
+
+    @api.model
+    def _rule_values(self, rule):
+        labels = dict(rule._fields["action_type"]._description_selection(self.env))
+        return {
+            "id": rule.id,
+            "name": rule.name,
+            "action_type": rule.action_type,
+            "action": labels.get(rule.action_type, rule.action_type),
+            "timing": rule.timing_description,
+            "state": rule.state,
+            "condition": rule.filter_domain not in (False, "", "[]") and rule.filter_domain,
+            "pending": rule.job_pending_count,
+        }
+
+    @api.model
+    def resequence(self, model, ids):
+        """Write ``sequence`` 10, 20... in the order of ``ids`` (drag and drop, arrows)."""
+        if model not in BOARD_MODELS:
+            raise UserError(_("Only triggers and rules can be reordered here."))
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            raise UserError(_("Invalid order."))
+        records = self.env[model].browse(ids).exists()
+        if len(records) != len(set(ids)):
+            raise UserError(_("Some of these records were deleted meanwhile: reload the board."))
+        for position, record_id in enumerate(ids, start=1):
+            self.env[model].browse(record_id).write({"sequence": position * 10})
+        return True
+
+    @api.model
+    def toggle_state(self, model, record_id):
+        """Draft <-> active; activating a rule may open its confirmation wizard.
+
+        :return: an action to run (wizard) or False
+        """
+        if model not in BOARD_MODELS:
+            raise UserError(_("Only triggers and rules can be enabled here."))
+        if not self._can_edit():
+            raise AccessError(_("Only automation managers can enable or disable automation."))
+        record = self.env[model].browse(int(record_id)).exists()
+        if not record:
+            raise UserError(_("This record was deleted meanwhile: reload the board."))
+        if record.state == "active":
+            record.action_set_draft()
+            return False
+        result = record.action_activate()
+        return result if isinstance(result, dict) else False
+
+    # ------------------------------------------------------------------
+    # Analysis
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _analyze(self, team):
+        """Warnings of a pipeline, for people: loops, rules that can never run,
+        triggers and rules aiming at a stage of another pipeline, server actions that
+        may move leads. Draft and active records count (the board is for design).
+
+        :return: list of {kind, message, trigger_ids, rule_ids}
+        """
+        if not team:
+            return []
+        stages = self._pipeline_stages(team)
+        triggers = self.env["crm.stage.trigger"].search([("stage_id", "in", stages.ids)])
+        rules = self.env["crm.automation.rule"].search([("stage_id", "in", stages.ids)])
+        edges, warnings = self._move_edges(stages, triggers, rules)
+        warnings += self._loop_warnings(edges)
+        warnings += self._never_run_warnings(rules, edges)
+        warnings += self._other_pipeline_warnings(team, stages, rules)
+        return warnings
+
+    @api.model
+    def _label(self, record):
+        if record.state == "draft":
+            return _("“%(name)s” (draft)", name=record.name)
+        return _("“%(name)s”", name=record.name)
+
+    @api.model
+    def _move_edges(self, stages, triggers, rules):
+        """Edges stage -> stage of automatic moves and creations.
+
+        :return: (list of Edge, list of "may move" warnings)
+        """
+        edges, warnings = [], []
+        for rule in rules:
+            method = getattr(self, f"_edges_{rule.action_type}", None)
+            if method:
+                found, warning = method(rule, stages, triggers)
+                edges += [edge for edge in found if edge.source != edge.target or edge.creates]
+                if warning:
+                    warnings.append(warning)
+        return edges, warnings
+
+    @api.model
+    def _trigger_moves(self, trigger, source):
+        """Whether ``trigger`` may move a lead sitting in ``source`` (forward-only)."""
+        target = trigger.stage_id
+        return target != source and (trigger.allow_backward or target.sequence > source.sequence)
+
+    @api.model
+    def _edges_email(self, rule, stages, triggers):
+        """The email can be opened and clicked: triggers on those reactions move on."""
+        edges = []
+        for trigger in triggers.filtered(lambda t: t.event_type in EMAIL_REACTIONS):
+            if trigger.mail_template_id and trigger.mail_template_id != rule.mail_template_id:
+                continue
+            if self._trigger_moves(trigger, rule.stage_id):
+                edges.append(
+                    Edge(
+                        rule.stage_id,
+                        trigger.stage_id,
+                        _(
+                            "rule %(rule)s sends an email, trigger %(trigger)s moves the lead "
+                            "to %(stage)s when it is %(event)s",
+                            rule=self._label(rule),
+                            trigger=self._label(trigger),
+                            stage=trigger.stage_id.name,
+                            event=_("opened")
+                            if trigger.event_type == "email_open"
+                            else _("clicked"),
+                        ),
+                        triggers=[trigger.id],
+                        rules=[rule.id],
+                    )
+                )
+        return edges, None
+
+    @api.model
+    def _edges_update(self, rule, stages, triggers):
+        edges = []
+        # sudo: field metadata (ir.model.fields) is readable by administrators only;
+        # only the stage id leaves this method.
+        lines = rule.update_line_ids.sudo().filtered(lambda line: line.field_id.name == "stage_id")
+        for line in lines:
+            try:
+                target = self.env["crm.stage"].browse(line._convert_value() or [])
+            except ValidationError:
+                # The stage was deleted since: the rule fails when it runs, no move.
+                continue
+            if target:
+                edges.append(self._rule_move_edge(rule, target))
+        return edges, None
+
+    @api.model
+    def _rule_move_edge(self, rule, target):
+        return Edge(
+            rule.stage_id,
+            target,
+            _(
+                "rule %(rule)s moves the lead to %(stage)s",
+                rule=self._label(rule),
+                stage=target.name,
+            ),
+            rules=[rule.id],
+        )
+
+    @api.model
+    def _edges_server_action(self, rule, stages, triggers):
+        action = rule.server_action_id.sudo()
+        if not action or action.state in HARMLESS_SERVER_ACTIONS:
+            return [], None
+        if action.state == "object_write":
+            if action.update_path != "stage_id":
+                return [], None
+            value = (action.value or "").strip()
+            if action.evaluation_type == "value" and value.isdigit():
+                target = self.env["crm.stage"].browse(int(value)).exists()
+                if target:
+                    return [self._rule_move_edge(rule, target)], None
+        return [], {
+            "kind": "may_move",
+            "message": _(
+                "Rule %(rule)s runs the server action “%(action)s”, which may move leads: "
+                "loops through it cannot be checked.",
+                rule=self._label(rule),
+                action=action.name,
+            ),
+            "trigger_ids": [],
+            "rule_ids": [rule.id],
+        }
+
+    @api.model
+    def _edges_create(self, rule, stages, triggers):
+        """repeat_lead / copy_lead create a lead that enters the target stage."""
+        team = rule.target_team_id or rule.target_stage_id.team_id or rule.stage_id.team_id
+        target = rule.target_stage_id or self.env["crm.lead"]._stage_find(
+            team_id=team.id, domain=[("fold", "=", False)]
+        )
+        if target not in stages:
+            return [], None
+        edge = Edge(
+            rule.stage_id,
+            target,
+            _(
+                "rule %(rule)s creates a lead in %(stage)s",
+                rule=self._label(rule),
+                stage=target.name,
+            ),
+            rules=[rule.id],
+            creates=True,
+        )
+        return [edge], None
+
+    _edges_repeat_lead = _edges_create
+    _edges_copy_lead = _edges_create
+
+    @api.model
+    def _cycles(self, edges):
+        """Elementary cycles of the stage graph, each as a list of edges (at most
+        MAX_CYCLES). Each cycle is found once, from its smallest stage."""
+        out = defaultdict(list)
+        for edge in edges:
+            out[edge.source.id].append(edge)
+        cycles = []
+        for start in sorted(out):
+            stack = [(start, [], {start})]
+            while stack and len(cycles) < MAX_CYCLES:
+                node, path, seen = stack.pop()
+                for edge in out[node]:
+                    target = edge.target.id
+                    if target == start:
+                        cycles.append([*path, edge])
+                    elif target > start and target not in seen:
+                        stack.append((target, [*path, edge], seen | {target}))
+        return cycles[:MAX_CYCLES]
+
+    @api.model
+    def _loop_warnings(self, edges):
+        warnings = []
+        for cycle in self._cycles(edges):
+            path = " → ".join([cycle[0].source.name] + [edge.target.name for edge in cycle])
+            creates = any(edge.creates for edge in cycle)
+            warnings.append(
+                {
+                    "kind": "loop",
+                    "message": _(
+                        "Possible loop %(path)s: %(steps)s.%(creates)s",
+                        path=path,
+                        steps="; ".join(edge.message for edge in cycle),
+                        creates=" " + _("Each round creates a new lead.") if creates else "",
+                    ),
+                    "trigger_ids": sorted({t for edge in cycle for t in edge.triggers}),
+                    "rule_ids": sorted({r for edge in cycle for r in edge.rules}),
+                }
+            )
+        return warnings
+
+    @api.model
+    def _stage_leaves(self, domain):
+        """Top-level AND leaves of a domain (a domain with | or ! gives none)."""
+        normalized = expression.normalize_domain(domain)
+        if any(token in ("|", "!") for token in normalized):
+            return []
+        return [token for token in normalized if isinstance(token, list | tuple)]
+
+    @api.model
+    def _never_run_warnings(self, rules, edges):
+        warnings = []
+        for rule in rules:
+            reason = self._never_runs(rule, rules, edges)
+            if reason:
+                warnings.append(
+                    {
+                        "kind": "never_runs",
+                        "message": _(
+                            "Rule %(rule)s can never run: %(reason)s",
+                            rule=self._label(rule),
+                            reason=reason,
+                        ),
+                        "trigger_ids": [],
+                        "rule_ids": [rule.id],
+                    }
+                )
+        return warnings
+
+    @api.model
+    def _never_runs(self, rule, rules, edges):
+        """Why ``rule`` can never run (clear cases only), or None."""
+        domain = rule._get_domain()
+        leaves = self._stage_leaves(domain)
+        if expression.is_false(self.env["crm.lead"], domain) or any(
+            leaf[0] == "id" and leaf[1] in ("=", "in") and leaf[2] in (0, False, [], [0])
+            for leaf in leaves
+        ):
+            return _("its condition %(domain)s is never true.", domain=rule.filter_domain)
+        for field, operator, value in leaves:
+            if field != "stage_id" or operator not in ("=", "in"):
+                continue
+            values = value if isinstance(value, list | tuple) else [value]
+            if all(isinstance(v, int) for v in values) and rule.stage_id.id not in values:
+                return _(
+                    "its condition asks for another stage, but it is checked when the lead "
+                    "is in %(stage)s.",
+                    stage=rule.stage_id.name,
+                )
+        if rule.timing != "immediate" and not rule.keep_running:
+            for other in rules:
+                if (
+                    other != rule
+                    and other.stage_id == rule.stage_id
+                    and other.timing == "immediate"
+                    and not other._get_domain()
+                    and any(
+                        edge.rules == [other.id] and not edge.creates and edge.source != edge.target
+                        for edge in edges
+                    )
+                ):
+                    return _(
+                        "rule %(other)s moves every lead out of %(stage)s at once, which "
+                        "cancels its pending jobs (set “Keep running after exit” to run it "
+                        "anyway).",
+                        other=self._label(other),
+                        stage=rule.stage_id.name,
+                    )
+        return None
+
+    @api.model
+    def _other_pipeline_warnings(self, team, stages, rules):
+        """Triggers that wait for leads of this pipeline to move them to a stage of
+        another one (they never fire: triggers only move leads within their pipeline),
+        and rules moving leads out of their pipeline's stages."""
+        warnings = []
+        Trigger = self.env["crm.stage.trigger"]
+        candidates = Trigger.search(
+            [("stage_id.team_id", "!=", False), ("stage_id.team_id", "!=", team.id)]
+        )
+        for trigger in candidates:
+            teams = self._condition_teams(trigger._get_domain())
+            if team.id in teams:
+                warnings.append(
+                    {
+                        "kind": "other_pipeline",
+                        "message": _(
+                            "Trigger %(trigger)s targets %(stage)s of the pipeline %(other)s "
+                            "but only applies to leads of %(team)s: it never fires (triggers "
+                            "move leads within their own pipeline).",
+                            trigger=self._label(trigger),
+                            stage=trigger.stage_id.name,
+                            other=trigger.stage_id.team_id.name,
+                            team=team.name,
+                        ),
+                        "trigger_ids": [trigger.id],
+                        "rule_ids": [],
+                    }
+                )
+        for rule in rules.filtered(lambda r: r.action_type == "update"):
+            fields_set = rule.update_line_ids.sudo().mapped("field_id.name")
+            if "team_id" in fields_set:
+                continue
+            moves, _warning = self._edges_update(rule, stages, Trigger)
+            for move in moves:
+                if move.target not in stages:
+                    warnings.append(
+                        {
+                            "kind": "other_pipeline",
+                            "message": _(
+                                "Rule %(rule)s moves leads to %(stage)s of the pipeline "
+                                "%(other)s without changing their sales team: they leave "
+                                "their pipeline.",
+                                rule=self._label(rule),
+                                stage=move.target.name,
+                                other=move.target.team_id.name,
+                            ),
+                            "trigger_ids": [],
+                            "rule_ids": [rule.id],
+                        }
+                    )
+        return warnings
+
+    @api.model
+    def _condition_teams(self, domain):
+        """Team ids a condition restricts leads to (top-level team_id = / in leaves)."""
+        teams = set()
+        for field, operator, value in self._stage_leaves(domain):
+            if field == "team_id" and operator in ("=", "in"):
+                values = value if isinstance(value, list | tuple) else [value]
+                teams.update(v for v in values if isinstance(v, int))
+        return teams
