@@ -51,6 +51,7 @@
         "security/crm_restricted_pipeline_security.xml",
         "views/crm_team_views.xml",
         "views/crm_lead_salesperson_views.xml",
+        "views/crm_automation_exchange_views.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",

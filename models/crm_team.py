@@ -1,6 +1,7 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import fields, models
+from odoo import _, models
 
 
 class CrmTeam(models.Model):
@@ -14,3 +15,20 @@ class CrmTeam(models.Model):
         "or search its leads, nor their engagement events, automation jobs and ledger. "
         "Sales administrators see all leads.",
     )
+    def action_export_automation(self):
+        """Download the automation of this pipeline as a JSON file."""
+        self.ensure_one()
+        wizard = self.env["crm.automation.export.wizard"].create({"team_id": self.id})
+        return wizard.action_export()
+
+    def action_import_automation(self):
+        """Open the import wizard on this pipeline."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Import automation"),
+            "res_model": "crm.automation.import.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_team_id": self.id, "default_source": "file"},
+        }

@@ -21,3 +21,5 @@ from . import test_i18n
 from . import test_board
 from . import test_salesperson_view
 from . import test_restricted_pipeline
+from . import test_recipes
+from . import test_import_export
