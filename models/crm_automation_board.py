@@ -10,8 +10,6 @@ from odoo import _, api, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 
-from .crm_lead_event import EVENT_TYPES
-
 # Customer reactions to an email the automation sent (engagement events that can fire
 # triggers). ``email_sent`` is not one: the engine never records its own emails as
 # sent by a salesperson (crm.lead._cpa_email_event skips automatic posts).
@@ -107,7 +105,8 @@ class CrmAutomationBoard(models.AbstractModel):
 
     @api.model
     def _trigger_values(self, trigger):
-        labels = dict(EVENT_TYPES)
+        # Labels in the user's language (the module constant holds the English source).
+        labels = dict(trigger._fields["event_type"]._description_selection(self.env))
         detail = (
             trigger.link_url
             or trigger.url_patterns

@@ -1,7 +1,6 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import fields, models
-from odoo import _, models
+from odoo import _, fields, models
 
 
 class CrmTeam(models.Model):
@@ -15,6 +14,7 @@ class CrmTeam(models.Model):
         "or search its leads, nor their engagement events, automation jobs and ledger. "
         "Sales administrators see all leads.",
     )
+
     def action_export_automation(self):
         """Download the automation of this pipeline as a JSON file."""
         self.ensure_one()

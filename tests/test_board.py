@@ -10,6 +10,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import SQL
 
 from .common import NOW, AutomationCase
+from .screenshots import TourScreenshotMixin
 
 PRICING = "https://example.com/pricing?plan=pro"
 
@@ -504,7 +505,7 @@ class TestAutomationAnalysis(AutomationCase):
 
 
 @tagged("post_install", "-at_install")
-class TestAutomationBoardTour(HttpCase):
+class TestAutomationBoardTour(TourScreenshotMixin, HttpCase):
     """A manager builds automation on the board, in headless Chromium."""
 
     def test_manager_builds_trigger_and_delayed_rule_and_sees_loop(self):
@@ -560,3 +561,49 @@ class TestAutomationBoardTour(HttpCase):
         self.assertEqual(lead.stage_id, new)
         self.assertEqual(lead.automation_visit, 1)
         self.assertFalse(lead.automation_job_ids)
+
+
+@tagged("post_install", "-at_install")
+class TestAutomationBoardSpanishTour(TourScreenshotMixin, HttpCase):
+    """The board of a Spanish-speaking manager, in headless Chromium."""
+
+    def test_board_renders_in_spanish(self):
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"]._load_module_terms(
+            ["crm_pipeline_automation"], ["es_ES"], overwrite=True
+        )
+        self.addCleanup(self.registry.clear_cache)
+        manager = new_test_user(
+            self.env,
+            login="cpa_board_es",
+            password="cpa_board_es",
+            name="Elena Gestora",
+            groups="sales_team.group_sale_manager",
+            lang="es_ES",
+        )
+        team = self.env["crm.team"].create(
+            {"name": "Equipo ES", "use_leads": True, "user_id": manager.id, "sequence": 0}
+        )
+        self.env["crm.team.member"].create({"crm_team_id": team.id, "user_id": manager.id})
+        Stage = self.env["crm.stage"]
+        Stage.create({"name": "Nuevo", "sequence": 301, "team_id": team.id})
+        qualified = Stage.create({"name": "Calificado", "sequence": 302, "team_id": team.id})
+        self.env["crm.stage.trigger"].create(
+            {"name": "Enlace de precios", "stage_id": qualified.id, "event_type": "link_click"}
+        )
+        self.env["crm.automation.rule"].create(
+            {
+                "name": "Llamar al cliente",
+                "stage_id": qualified.id,
+                "timing": "delay",
+                "delay_count": 6,
+                "delay_unit": "months",
+                "action_type": "tags",
+                "tag_add_ids": [Command.create({"name": "Recompra"})],
+            }
+        )
+        self.start_tour(
+            "/odoo/action-crm_pipeline_automation.crm_automation_board_action",
+            "crm_pipeline_automation_board_es_tour",
+            login=manager.login,
+        )

@@ -87,6 +87,9 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
         {
             content: "and marks the cards of the loop",
             trigger: `${column("Board Qualified")} .o_cpa_card_warned[data-name='Welcome email opened']`,
+            run() {
+                console.info("cpa-screenshot:board");
+            },
         },
         {
             content: "Test on a lead: what entering Board Qualified would do",
@@ -119,6 +122,9 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
         {
             content: "The draft rule of Board New is not in the test",
             trigger: ".modal .o_cpa_dry_run_result:not(:contains('Send the welcome email'))",
+            run() {
+                console.info("cpa-screenshot:board-dry-run");
+            },
         },
     ],
 });
