@@ -17,3 +17,4 @@ from . import test_activity_template
 from . import test_activity_reminders
 from . import test_activity_report
 from . import test_activity_tours
+from . import test_reliability

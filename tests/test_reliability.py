@@ -1,0 +1,108 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Reliability under concurrency, retries, late and out-of-order deliveries (the
+multi-worker side of it is in bench/reliability.py)."""
+
+import json
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from unittest.mock import patch
+
+import psycopg2
+from freezegun import freeze_time
+
+from odoo import fields, sql_db
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.mail.tests.common import MockEmail
+
+from ..models import tracking_token
+from .test_calls import SECRET, signed_headers
+from .test_mail_tracking import BODY, BROWSER
+from .tracking_common import TrackingMixin
+
+SERIALIZATION_FAILURE = (
+    "DO $$ BEGIN RAISE EXCEPTION 'concurrent update (test)' "
+    "USING ERRCODE = 'serialization_failure'; END $$"
+)
+
+
+@tagged("post_install", "-at_install")
+class TestReliability(TrackingMixin, MockEmail, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_tracking()
+        cls.env.company.country_id = cls.env.ref("base.be")
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("crm_pipeline_automation.call_source.pbx.secret", SECRET)
+        params.set_param("crm_pipeline_automation.verdict_min_seconds_after_send", 0)
+
+    def _call(self, payload, **sign):
+        body = json.dumps(payload).encode()
+        return self.url_open(
+            "/cpa/webhook/call/pbx", data=body, headers=signed_headers(body, **sign)
+        )
+
+    # ------------------------------------------------------------------ retries
+
+    def test_webhook_retried_after_serialization_failure_reads_its_body_again(self):
+        """Odoo retries a request that hit a serialization failure (two workers
+        recording the same call): the retry must see the same signed body, not an
+        empty stream (which answered 403 "bad signature" and lost the call)."""
+        lead = self._lead(phone="+32470123456")
+        Event = type(self.env["crm.lead.event"])
+        original = Event._record_call
+        attempts = []
+
+        def record_call(model, source, data):
+            attempts.append(source)
+            if len(attempts) == 1:
+                # What PostgreSQL raises when a concurrent transaction committed the
+                # same row first; Odoo then rolls back and replays the request.
+                model.env.cr.execute(SERIALIZATION_FAILURE)
+            return original(model, source, data)
+
+        # mute: the injected failure is logged as a "bad query" by odoo.sql_db
+        with patch.object(Event, "_record_call", record_call), mute_logger("odoo.sql_db"):
+            response = self._call({"id": "retry-1", "type": "incoming", "from": "+32470123456"})
+        self.assertEqual(len(attempts), 2, "the request was retried")
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json(), {"status": "recorded"})
+        self.assertEqual(lead.cpa_event_ids.mapped("external_ref"), ["pbx:retry-1"])
+
+    def test_beacon_retried_after_serialization_failure_reads_its_body_again(self):
+        self.env["ir.config_parameter"].sudo().set_param(
+            "crm_pipeline_automation.snippet_domains", "shop.example.com"
+        )
+        lead = self._lead()
+        Event = type(self.env["crm.lead.event"])
+        original = Event._record_url_visited
+        attempts = []
+
+        def record_url_visited(model, *args, **kwargs):
+            attempts.append(args)
+            if len(attempts) == 1:
+                model.env.cr.execute(SERIALIZATION_FAILURE)
+            return original(model, *args, **kwargs)
+
+        body = json.dumps({"t": lead._cpa_lead_token(), "u": "https://shop.example.com/p"})
+        with (
+            patch.object(Event, "_record_url_visited", record_url_visited),
+            mute_logger("odoo.sql_db"),
+        ):
+            response = self.url_open(
+                "/cpa/beacon",
+                data=body.encode(),
+                headers={
+                    "Content-Type": "text/plain",
+                    "Origin": "https://shop.example.com",
+                    "User-Agent": BROWSER,
+                },
+            )
+        self.assertEqual(len(attempts), 2)
+        self.assertEqual(response.status_code, 204)
+        self.assertEqual(lead.cpa_event_ids.mapped("url"), ["https://shop.example.com/p"])
+
