@@ -158,6 +158,15 @@ class CrmLeadEvent(models.Model):
                 "ON crm_lead_event (lead_id, event_type, date)"
             )
         )
+        # One row per unknown caller number for which a lead is being created: the
+        # serialization point of concurrent webhook calls from that number (see
+        # _cpa_claim_caller). Not a model: nobody reads it, the autovacuum empties it.
+        self.env.cr.execute(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS crm_lead_event_caller_claim "
+                "(phone varchar PRIMARY KEY, claimed_at timestamp NOT NULL)"
+            )
+        )
 
     def _compute_display_name(self):
         labels = dict(self._fields["event_type"]._description_selection(self.env))
@@ -283,6 +292,16 @@ class CrmLeadEvent(models.Model):
             name: int(params.get_param(PARAM % name, default) or default)
             for name, default in verdicts.THRESHOLDS.items()
         }
+
+    @api.autovacuum
+    def _gc_caller_claims(self):
+        """Claims of unknown callers only matter while their transaction runs."""
+        self.env.cr.execute(
+            SQL(
+                "DELETE FROM crm_lead_event_caller_claim "
+                "WHERE claimed_at < now() AT TIME ZONE 'UTC' - interval '1 day'"
+            )
+        )
 
     @api.autovacuum
     def _gc_events(self):
@@ -542,6 +561,7 @@ class CrmLeadEvent(models.Model):
             return "duplicate"
         leads = Lead.with_context(active_test=True)._cpa_find_by_phone(phone)
         if not leads and self._cpa_call_source_param(source, "create_lead"):
+            self._cpa_claim_caller(phone)
             leads = Lead.create(self._cpa_call_lead_values(source, phone, kind))
         if not leads:
             return "no_lead"
@@ -557,6 +577,25 @@ class CrmLeadEvent(models.Model):
             seconds=duration,
         )
         return "recorded" if events else "duplicate"
+
+    @api.model
+    def _cpa_claim_caller(self, phone):
+        """Serialize the creation of a lead for the unknown caller ``phone``.
+
+        Two webhook requests for calls from the same unknown number, in two workers,
+        would both find no lead and create one each. Both upsert the number's claim
+        row: the second waits for the first transaction, then (repeatable read: the
+        row changed after its snapshot) fails with a serialization error; Odoo retries
+        that request with a fresh snapshot, which finds the lead just created.
+        """
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO crm_lead_event_caller_claim (phone, claimed_at) "
+                "VALUES (%s, now() AT TIME ZONE 'UTC') "
+                "ON CONFLICT (phone) DO UPDATE SET claimed_at = EXCLUDED.claimed_at",
+                phone,
+            )
+        )
 
     @api.model
     def _cpa_call_source_param(self, source, name):

@@ -106,3 +106,46 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
         self.assertEqual(response.status_code, 204)
         self.assertEqual(lead.cpa_event_ids.mapped("url"), ["https://shop.example.com/p"])
 
+    # ------------------------------------------------------------------ unknown callers
+
+    def test_unknown_caller_lead_created_once_across_transactions(self):
+        """Two workers receiving calls from the same unknown number: the second one
+        fails with a serialization error (Odoo retries it and then finds the lead)
+        instead of creating a second lead."""
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("crm_pipeline_automation.call_source.pbx.create_lead", "1")
+        phone = "+32491777001"
+        # Another worker claimed the number and committed (a real second connection).
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        try:
+            other.execute(
+                "INSERT INTO crm_lead_event_caller_claim (phone, claimed_at) "
+                "VALUES (%s, now()) ON CONFLICT (phone) DO UPDATE SET claimed_at = now()",
+                [phone],
+            )
+            other.commit()
+            Lead = self.env["crm.lead"]
+            with (
+                self.assertRaises(psycopg2.errors.SerializationFailure),
+                mute_logger("odoo.sql_db"),
+                self.env.cr.savepoint(),
+            ):
+                self.Event._record_call("pbx", {"id": "u-9", "type": "incoming", "from": phone})
+            self.assertFalse(Lead.search([("phone", "=", phone)]))
+        finally:
+            other.execute("DELETE FROM crm_lead_event_caller_claim WHERE phone = %s", [phone])
+            other.commit()
+            other.close()
+        # Without a concurrent claim: one lead, and the next call finds it.
+        self.assertEqual(
+            self.Event._record_call("pbx", {"id": "u-10", "type": "incoming", "from": phone}),
+            "recorded",
+        )
+        self.assertEqual(
+            self.Event._record_call("pbx", {"id": "u-11", "type": "missed", "from": phone}),
+            "recorded",
+        )
+        lead = self.env["crm.lead"].search([("phone", "=", phone)])
+        self.assertEqual(len(lead), 1)
+        self.assertEqual(len(lead.cpa_event_ids), 2)
+
