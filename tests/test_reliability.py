@@ -149,3 +149,38 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
         self.assertEqual(len(lead), 1)
         self.assertEqual(len(lead.cpa_event_ids), 2)
 
+    # ------------------------------------------------------------------ clock and order
+
+    def test_late_and_out_of_order_calls_never_move_backwards(self):
+        """A later-stage event first, then an earlier one delivered late (old
+        timestamp, still inside the replay window): forward-only holds; redeliveries
+        of the same call change nothing."""
+        to_proposition = self._trigger(self.stage_proposition, "call_incoming")
+        self._trigger(self.stage_qualified, "call_missed")
+        lead = self._lead(phone="+32470123456")
+        now = int(time.time())
+        first = {"id": "o-2", "type": "incoming", "from": "+32470123456", "time": now - 60}
+        late = {"id": "o-1", "type": "missed", "from": "+32470123456", "time": now - 240}
+        self.assertEqual(self._call(first).json(), {"status": "recorded"})
+        self.assertEqual(lead.stage_id, self.stage_proposition)
+        response = self._call(late, timestamp=now - 280)  # signed 280 s ago: accepted
+        self.assertEqual(response.json(), {"status": "recorded"})
+        self.assertEqual(lead.stage_id, self.stage_proposition, "never moved backwards")
+        late_event = lead.cpa_event_ids.filtered(lambda e: e.external_ref == "pbx:o-1")
+        self.assertEqual(late_event.state, "blocked")
+        self.assertIn("is not after", late_event.verdict_reason)
+        self.assertEqual(
+            late_event.date,
+            datetime.fromtimestamp(late["time"], tz=timezone.utc).replace(tzinfo=None),
+        )
+        # Redeliveries (the telephony system retries): same answer, nothing new.
+        for payload in (first, late, first):
+            self.assertEqual(self._call(payload).json(), {"status": "duplicate"})
+        self.assertEqual(len(lead.cpa_event_ids), 2)
+        self.assertEqual(len(self._ledger(lead)), 1)
+        self.assertEqual(self._ledger(lead).message.count(to_proposition.name), 1)
+        # Outside the replay window: refused, nothing recorded.
+        stale = dict(first, id="o-3")
+        self.assertEqual(self._call(stale, timestamp=now - 400).status_code, 403)
+        self.assertEqual(len(lead.cpa_event_ids), 2)
+
