@@ -47,6 +47,7 @@
         "views/crm_activity_report_views.xml",
         "views/crm_lead_kanban_views.xml",
         "views/crm_automation_rule_activity_views.xml",
+        "data/ir_cron_held_events_data.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",

@@ -6,9 +6,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
+import psycopg2
+
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from . import automation_dispatch
 from . import engagement_verdict as verdicts
 
 _logger = logging.getLogger(__name__)
@@ -101,6 +104,7 @@ class CrmLeadEvent(models.Model):
     state = fields.Selection(
         [
             ("new", "Recorded"),
+            ("held", "Waiting for the burst window"),
             ("fired", "Moved the lead"),
             ("no_trigger", "No matching trigger"),
             ("blocked", "Blocked"),
@@ -178,7 +182,9 @@ class CrmLeadEvent(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _record(self, leads, event_type, source, *, dedup_key=None, fire=True, **values):
+    def _record(
+        self, leads, event_type, source, *, dedup_key=None, fire=True, hold=False, **values
+    ):
         """Record one event per lead of ``leads`` and fire the matching triggers.
 
         Leads whose email or partner is blacklisted (opted out), and archived leads,
@@ -189,6 +195,8 @@ class CrmLeadEvent(models.Model):
         :param source: key of ``source``
         :param dedup_key: string unique per fact and lead (the lead id is appended)
         :param fire: run the triggers (machine events never do)
+        :param hold: keep the event ``held`` (no score, no trigger) until the burst
+            window has passed: ``_cron_fire_held_events`` decides then
         :param values: other field values (verdict, url, phone...)
         :return: crm.lead.event created (duplicates and opted-out leads excluded)
         """
@@ -198,6 +206,8 @@ class CrmLeadEvent(models.Model):
         if values.get("text"):
             values["text"] = values["text"][:TEXT_EXCERPT]
         values.setdefault("verdict", verdicts.HUMAN)
+        if hold and fire:
+            values["state"] = "held"
         vals_list = []
         for lead in leads:
             vals = dict(values, lead_id=lead.id, event_type=event_type, source=source)
@@ -206,6 +216,9 @@ class CrmLeadEvent(models.Model):
             vals_list.append(vals)
         events = self._create_dedup(vals_list)
         if not events:
+            return events
+        if hold and fire:
+            self._schedule_held_events()
             return events
         events._add_score()
         if fire:
@@ -284,6 +297,67 @@ class CrmLeadEvent(models.Model):
         for event in self - machine:
             self.env["crm.stage.trigger"]._fire_event(event)
             Template._create_for_event(event.lead_id, event.event_type)
+
+    @api.model
+    def _schedule_held_events(self):
+        """Wake the held events cron when the burst window of a new click closes."""
+        cron = self.env.ref("crm_pipeline_automation.ir_cron_crm_lead_event_fire_held", False)
+        if cron:
+            window = self._thresholds()["verdict_burst_window_seconds"]
+            cron.sudo()._trigger(fields.Datetime.now() + timedelta(seconds=window + 1))
+
+    @api.model
+    def _cron_fire_held_events(self, limit=500):
+        """Score and fire the held clicks whose burst window has passed.
+
+        By then no later click can make them part of a burst: their verdict is final
+        (a burst re-marked them machine: they are ignored). Rows are claimed with
+        ``FOR UPDATE SKIP LOCKED``, one savepoint per event, one commit per batch
+        outside tests: a crash leaves the rest held for the next run, none fires twice.
+
+        :return: number of events decided
+        """
+        window = self._thresholds()["verdict_burst_window_seconds"]
+        commit = not automation_dispatch.in_test_mode()
+        done = 0
+        while True:
+            closed = fields.Datetime.now() - timedelta(seconds=window + 1)
+            self.env.flush_all()
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    rows = self.env.execute_query(
+                        SQL(
+                            "SELECT id FROM crm_lead_event WHERE state = 'held' AND date <= %s "
+                            "ORDER BY date, id LIMIT %s FOR UPDATE SKIP LOCKED",
+                            closed,
+                            limit,
+                        )
+                    )
+            except psycopg2.errors.SerializationFailure:
+                # A held row changed after our snapshot (a burst re-marked it, another
+                # worker decided it): start again with a fresh snapshot.
+                if not commit:
+                    break
+                self.env.cr.rollback()
+                continue
+            if not rows:
+                break
+            for event in self.browse([row[0] for row in rows]):
+                try:
+                    with self.env.cr.savepoint():
+                        event.state = "new"
+                        event._add_score()
+                        event._fire()
+                except Exception:
+                    _logger.exception("Held engagement event %s could not fire", event.id)
+                    event.state = "blocked"
+                done += 1
+            if commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            if len(rows) < limit:
+                break
+        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        return done
 
     @api.model
     def _thresholds(self):
@@ -409,7 +483,8 @@ class CrmLeadEvent(models.Model):
             user_agent, ip, time.time() - sent_at, recent_links, link_count, thresholds
         )
         if verdict == verdicts.MACHINE and reason.startswith("burst"):
-            # The earlier clicks of the burst were the same scanner.
+            # The earlier clicks of the burst were the same scanner (still held: see
+            # below, they have moved nothing).
             recent.filtered(lambda e: e.verdict != verdicts.MACHINE).write(
                 {"verdict": verdicts.MACHINE, "verdict_reason": reason}
             )
@@ -418,6 +493,9 @@ class CrmLeadEvent(models.Model):
             "link_click",
             "email",
             dedup_key=f"click{message_id}.{partner_id}.{link.id}.{verdict}",
+            # A click that may still turn out to be the first of a burst moves nothing
+            # before the burst window has passed.
+            hold=verdict != verdicts.MACHINE and verdicts.burst_possible(link_count, thresholds),
             verdict=verdict,
             verdict_reason=reason,
             url=link.url,

@@ -184,3 +184,77 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
         self.assertEqual(self._call(stale, timestamp=now - 400).status_code, 403)
         self.assertEqual(len(lead.cpa_event_ids), 2)
 
+    # ------------------------------------------------------------------ bursts
+
+    def _send(self, lead):
+        with self.mock_mail_gateway(mail_unlink_sent=True):
+            lead.with_user(self.salesman).message_post(
+                body=BODY,
+                partner_ids=self.partner.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+        sent = [mail for mail in self._mails if self.partner.email in str(mail["email_to"])]
+        return re.findall(r'href="[^"]*(/cpa/c/[^"]+)"', sent[0]["body"])
+
+    def _click(self, link):
+        response = self.url_open(link, headers={"User-Agent": BROWSER}, allow_redirects=False)
+        self.assertEqual(response.status_code, 302)
+
+    def _clicks(self, lead):
+        return lead.cpa_event_ids.filtered(lambda e: e.event_type == "link_click")
+
+    def _after_window(self, seconds=7):
+        return freeze_time(fields.Datetime.now() + timedelta(seconds=seconds))
+
+    def test_first_click_of_a_burst_never_moves_the_lead(self):
+        """The first click of what becomes a burst used to fire its trigger before
+        the burst was seen: clicks now wait for the burst window."""
+        self._trigger(self.stage_qualified, link_url="https://example.com/pricing*")
+        lead = self._lead()
+        links = self._send(lead)
+        self._click(links[0])  # the trigger's link, clicked first by the scanner
+        self.assertEqual(lead.stage_id, self.stage_new, "held during the burst window")
+        click = self._clicks(lead)
+        self.assertEqual((click.state, click.verdict), ("held", "human"))
+        self._click(links[1])
+        self._click(links[2])
+        clicks = self._clicks(lead)
+        self.assertEqual(len(clicks), 3)
+        self.assertEqual(set(clicks.mapped("verdict")), {"machine"})
+        with self._after_window():
+            self.Event._cron_fire_held_events()
+        self.assertEqual(lead.stage_id, self.stage_new)
+        self.assertEqual(set(clicks.mapped("state")), {"ignored"})
+        self.assertEqual(lead.engagement_score, 0, "machines earn no points")
+        self.assertFalse(self._notes(lead))
+
+    def test_human_click_moves_once_its_window_has_passed(self):
+        trigger = self._trigger(self.stage_qualified, link_url="https://example.com/pricing*")
+        lead = self._lead()
+        links = self._send(lead)
+        self._click(links[0])
+        self.assertEqual(self.Event._cron_fire_held_events(), 0, "window still open")
+        self.assertEqual(lead.stage_id, self.stage_new)
+        cron = self.env.ref("crm_pipeline_automation.ir_cron_crm_lead_event_fire_held")
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]),
+            "the cron is woken when the window closes",
+        )
+        with self._after_window():
+            self.assertEqual(self.Event._cron_fire_held_events(), 1)
+            self.assertEqual(self.Event._cron_fire_held_events(), 0, "decided once")
+        self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
+        self.assertEqual(self._clicks(lead).state, "fired")
+        self.assertEqual(lead.engagement_score, 3)
+
+    def test_single_link_email_click_is_not_held(self):
+        """An email with one link cannot make a burst: its click moves at once."""
+        trigger = self._trigger(self.stage_qualified)
+        lead = self._lead()
+        link = self.env["link.tracker"].create({"url": "https://example.com/one"})
+        token = tracking_token.sign(
+            self.env, "click", [lead.id, 0, 0, 0, int(time.time()) - 60, 1, link.id]
+        )
+        self._click(f"/cpa/c/{token}")
+        self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
