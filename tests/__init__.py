@@ -18,3 +18,4 @@ from . import test_activity_reminders
 from . import test_activity_report
 from . import test_activity_tours
 from . import test_reliability
+from . import test_access
