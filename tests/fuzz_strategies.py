@@ -39,9 +39,7 @@ def token_like(rng, sign, scope, count, ids=()):
     :param ids: interesting numbers (existing lead and link ids, now)
     """
     roll = rng.random()
-    numbers = [
-        rng.choice([0, 1, 2**31, 2**31 - 1, 10**10, *ids]) for _ in range(max(count, 1))
-    ]
+    numbers = [rng.choice([0, 1, 2**31, 2**31 - 1, 10**10, *ids]) for _ in range(max(count, 1))]
     token = sign(scope, numbers)
     if roll < 0.3:
         return text(rng, 120)
@@ -82,9 +80,7 @@ def call_payload(rng, phone):
         "type": rng.choice(["incoming", "outgoing", "missed", text(rng, 8), None]),
         "from": rng.choice([phone, text(rng, 20), 3, None, "+" + "9" * 40]),
         "to": rng.choice(["+3225550000", text(rng, 12), None]),
-        "time": rng.choice(
-            [None, 0, -1, 10**20, "2026-01-12T10:00:00Z", text(rng, 10), 1.5, True]
-        ),
+        "time": rng.choice([None, 0, -1, 10**20, "2026-01-12T10:00:00Z", text(rng, 10), 1.5, True]),
         "duration": rng.choice([0, -5, 10**9, "x", None, 30]),
     }
 

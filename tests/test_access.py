@@ -64,16 +64,13 @@ def addon_public_methods(env, model_name):
         if name.startswith("_"):
             continue
         func = getattr(type(env[model_name]), name, None)
-        if not inspect.isfunction(func) or not func.__module__.startswith(
-            f"odoo.addons.{MODULE}."
-        ):
+        if not inspect.isfunction(func) or not func.__module__.startswith(f"odoo.addons.{MODULE}."):
             continue
         if getattr(func, "_api_model", False) or getattr(func, "_api", None) == "model":
             continue
         params = list(inspect.signature(func).parameters.values())[1:]
         if any(
-            p.default is inspect.Parameter.empty
-            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
             for p in params
         ):
             continue
@@ -209,12 +206,16 @@ class TestAccess(TrackingMixin, HttpCase):
                 Model = self.env[name].with_user(user)
                 records = Model.browse(self.records[name])
                 for operation in ("read", "write", "create", "unlink"):
-                    with self.subTest(user=user.login, model=name, operation=operation):
-                        with self.assertRaises(AccessError):
-                            records.check_access(operation)
-                with self.subTest(user=user.login, model=name, operation="search"):
-                    with self.assertRaises(AccessError):
-                        Model.search([])
+                    with (
+                        self.subTest(user=user.login, model=name, operation=operation),
+                        self.assertRaises(AccessError),
+                    ):
+                        records.check_access(operation)
+                with (
+                    self.subTest(user=user.login, model=name, operation="search"),
+                    self.assertRaises(AccessError),
+                ):
+                    Model.search([])
                 for method in addon_public_methods(self.env, name):
                     with self.subTest(user=user.login, model=name, method=method):
                         self.assertRefused(getattr(records, method), f"{name}.{method}")
@@ -232,15 +233,18 @@ class TestAccess(TrackingMixin, HttpCase):
                     self.assertRpcRefused(self._jsonrpc(name, method, [ids]), f"{name}.{method}")
         # Nothing changed behind the refusals.
         self.assertTrue(self.trigger.exists() and self.rule.exists() and self.template.exists())
-        self.assertEqual(self.env["crm.automation.job"].search_count([("state", "=", "pending")]), 1)
+        self.assertEqual(
+            self.env["crm.automation.job"].search_count([("state", "=", "pending")]), 1
+        )
 
     def test_portal_refused_over_xmlrpc(self):
         for name in addon_models(self.env):
             ids = self.records[name]
             for method, args, kwargs in ORM_CALLS:
+                call_args = args(ids)
                 with self.subTest(model=name, method=method):
                     self.assertFaultRefused(
-                        lambda n=name, m=method, a=args(ids), k=kwargs: self._xmlrpc(
+                        lambda n=name, m=method, a=call_args, k=kwargs: self._xmlrpc(
                             self.portal.login, n, m, a, k
                         ),
                         f"{name}.{method}",
@@ -277,15 +281,12 @@ class TestAccess(TrackingMixin, HttpCase):
             with self.subTest(model=name, operation="read"):
                 self.assertTrue(records.read(["display_name"]))
             for operation in ("write", "create", "unlink"):
-                with self.subTest(model=name, operation=operation):
-                    with self.assertRaises(AccessError):
-                        records.check_access(operation)
-            with self.subTest(model=name, operation="write call"):
-                with self.assertRaises(AccessError):
-                    records.write({"sequence": 99} if "sequence" in Model._fields else {})
-            with self.subTest(model=name, operation="unlink call"):
-                with self.assertRaises(AccessError):
-                    records.unlink()
+                with self.subTest(model=name, operation=operation), self.assertRaises(AccessError):
+                    records.check_access(operation)
+            with self.subTest(model=name, operation="write call"), self.assertRaises(AccessError):
+                records.write({"sequence": 99} if "sequence" in Model._fields else {})
+            with self.subTest(model=name, operation="unlink call"), self.assertRaises(AccessError):
+                records.unlink()
         with self.assertRaises(AccessError):
             self.env["crm.stage.trigger"].with_user(self.seller).create(
                 {
@@ -299,8 +300,10 @@ class TestAccess(TrackingMixin, HttpCase):
                 {"name": "Seller template"}
             )
         # Jobs: run, cancel and retry are for managers.
-        job = self.env["crm.automation.job"].with_user(self.seller).browse(
-            self.records["crm.automation.job"]
+        job = (
+            self.env["crm.automation.job"]
+            .with_user(self.seller)
+            .browse(self.records["crm.automation.job"])
         )
         for method in ("action_run_now", "action_cancel", "action_retry"):
             with self.subTest(method=method):
