@@ -14,11 +14,11 @@ from freezegun import freeze_time
 
 from odoo import fields, sql_db
 from odoo.tests import HttpCase, tagged
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
 from odoo.addons.mail.tests.common import MockEmail
 
-from ..models import tracking_token
+from ..models import automation_dispatch, tracking_token
 from .test_calls import SECRET, signed_headers
 from .test_mail_tracking import BODY, BROWSER
 from .tracking_common import TrackingMixin
@@ -258,3 +258,21 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
         )
         self._click(f"/cpa/c/{token}")
         self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
+
+    # ------------------------------------------------------------------ cron time limit
+
+    def test_dispatcher_runs_fit_in_the_cron_worker_time_limit(self):
+        """Odoo chains up to 10 runs of a cron that reports remaining work within one
+        watchdog period of the cron worker: a 120 s budget per run got the worker
+        killed (kill -9 by the master, batch rolled back, cron timeouts counted)."""
+        budget = automation_dispatch.run_time_budget
+        cases = (
+            ({"limit_time_real_cron": -1, "limit_time_real": 120}, 6.0),  # Odoo defaults
+            ({"limit_time_real_cron": 300, "limit_time_real": 120}, 15.0),
+            ({"limit_time_real_cron": 0, "limit_time_real": 3600}, 120),
+            ({"limit_time_real_cron": -1, "limit_time_real": 0}, 120),  # no limit
+            ({"limit_time_real_cron": 5, "limit_time_real": 0}, 1.0),
+        )
+        for options, expected in cases:
+            with self.subTest(**options), patch.dict(config.options, options):
+                self.assertEqual(budget(120), expected)
