@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -48,6 +49,16 @@ import cpa  # the project's own set-up code: cluster, config, paths
 import reliability_http as http_parts
 
 ADMIN = ("admin", "admin")
+LOG_RECORD_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+# What Odoo retries by itself (odoo.service.model.PG_CONCURRENCY_EXCEPTIONS_TO_RETRY,
+# the dispatcher and the held events cron): not a failure unless a client saw one.
+RETRIED_CONFLICTS = (
+    "could not serialize access",
+    "deadlock detected",
+    "could not obtain lock",
+    "current transaction is aborted",
+    "concurrent update",
+)
 
 
 def log(msg):
@@ -187,24 +198,33 @@ class Server:
         """(errors, retried conflicts, HTTP 500 lines) of the server log after line
         ``since``.
 
-        A "could not serialize access" is PostgreSQL refusing one of two concurrent
-        updates of a row; Odoo retries the whole request (up to 5 times) and logs the
-        failed attempt at ERROR level: counted apart, the clients' errors say whether a
-        request finally failed.
+        A "could not serialize access" (or a deadlock, or a lock timeout) is
+        PostgreSQL refusing one of two concurrent updates of a row; Odoo retries the
+        whole request or cron batch and logs the failed attempt at ERROR level (a
+        "bad query" record, the query spread over several lines): counted apart, the
+        clients' errors say whether a request finally failed.
         """
         text = self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
         lines = text.splitlines()[since:]
+        # One record = a line starting with a timestamp and its continuation lines.
+        records, current = [], None
+        for line in lines:
+            if LOG_RECORD_RE.match(line):
+                current = [line]
+                records.append(current)
+            elif current is not None:
+                current.append(line)
         errors, conflicts = [], 0
-        for i, line in enumerate(lines):
-            if " ERROR " not in line and " CRITICAL " not in line:
+        for index, record in enumerate(records):
+            head = record[0]
+            if " ERROR " not in head and " CRITICAL " not in head:
                 continue
-            following = lines[i + 1] if i + 1 < len(lines) else ""
-            if "could not serialize access" in following or (
-                "current transaction is aborted" in following
-            ):
+            following = records[index + 1][0] if index + 1 < len(records) else ""
+            body = "\n".join(record + [following])
+            if any(marker in body for marker in RETRIED_CONFLICTS):
                 conflicts += 1
             else:
-                errors.append(line)
+                errors.append(" | ".join(record)[:600])
         http_500 = [line for line in lines if '" 500 ' in line]
         return errors, conflicts, http_500
 

@@ -7,6 +7,7 @@ website form that creates leads, and random paths under /cpa/. Each case checks:
 no redirect outside the stored link URLs (the click route) or the server itself.
 """
 
+import contextlib
 import json
 import time
 from urllib.parse import urlsplit
@@ -123,7 +124,9 @@ class Fuzzer:
 
             def build(example, scope=scope, count=count, prefix=prefix):
                 rng, headers, suffix = example
-                token = fuzz.token_like(rng, self.sign, scope, rng.choice([count, count - 1, count + 1]), self.ids())
+                token = fuzz.token_like(
+                    rng, self.sign, scope, rng.choice([count, count - 1, count + 1]), self.ids()
+                )
                 path = prefix + fuzz.path_segment(token) + suffix
                 return "GET", path, {"headers": self.clean_headers(headers)}
 
@@ -143,11 +146,11 @@ class Fuzzer:
 
         def build(example):
             rng, encoding, raw, headers, size = example
-            body = raw if raw is not None else fuzz.beacon_body(rng, self.sign, lead_token, self.ids())
-            try:
+            body = (
+                raw if raw is not None else fuzz.beacon_body(rng, self.sign, lead_token, self.ids())
+            )
+            with contextlib.suppress(UnicodeDecodeError, UnicodeEncodeError):
                 body = body.decode("utf-8").encode(encoding)
-            except (UnicodeDecodeError, UnicodeEncodeError):
-                pass
             if size:
                 body = body + b" " * size
             headers = dict(self.clean_headers(headers))
@@ -200,10 +203,8 @@ class Fuzzer:
             elif mode == "no_headers":
                 headers = {}
             elif mode == "other_encoding":
-                try:
+                with contextlib.suppress(UnicodeDecodeError, UnicodeEncodeError):
                     body = body.decode("utf-8").encode(rng.choice(ENCODINGS))
-                except (UnicodeDecodeError, UnicodeEncodeError):
-                    pass
                 headers = Signer.webhook_headers(body, time.time() - age)
             return "POST", f"/cpa/webhook/call/{source}", {"data": body, "headers": headers}
 
@@ -213,7 +214,15 @@ class Fuzzer:
                 st.randoms(use_true_random=False),
                 st.one_of(st.none(), st.none(), st.none(), st.binary(max_size=10000)),
                 st.sampled_from(
-                    ["signed", "signed", "signed", "bad_signature", "bad_timestamp", "no_headers", "other_encoding"]
+                    [
+                        "signed",
+                        "signed",
+                        "signed",
+                        "bad_signature",
+                        "bad_timestamp",
+                        "no_headers",
+                        "other_encoding",
+                    ]
                 ),
                 st.one_of(
                     st.just(SOURCE),
@@ -228,13 +237,21 @@ class Fuzzer:
     def fuzz_website_form(self):
         def build(example):
             rng, fields, extra = example
-            data = {name: value for name, value in zip(FORM_FIELDS, fields, strict=False) if value is not None}
+            data = {
+                name: value
+                for name, value in zip(FORM_FIELDS, fields, strict=False)
+                if value is not None
+            }
             data.update(extra)
             if rng.random() < 0.5:
                 data["cpa_form"] = self.fuzz.text(rng, 40)
             headers = {"User-Agent": BROWSER, "Referer": self.server.url + "/contactus"}
             if rng.random() < 0.3:
-                return "POST", "/website/form/crm.lead", {"data": self.fuzz.text(rng, 500).encode(), "headers": headers}
+                return (
+                    "POST",
+                    "/website/form/crm.lead",
+                    {"data": self.fuzz.text(rng, 500).encode(), "headers": headers},
+                )
             return "POST", "/website/form/crm.lead", {"data": data, "headers": headers}
 
         self.run(

@@ -289,7 +289,9 @@ class TrackingLoad:
         if self.http_500:
             problems.append(f"{self.http_500} HTTP 500 answers")
         if missing:
-            problems.append(f"{len(missing)} accepted events not stored, e.g. {sorted(missing)[:3]}")
+            problems.append(
+                f"{len(missing)} accepted events not stored, e.g. {sorted(missing)[:3]}"
+            )
         if twice:
             problems.append(f"{len(twice)} events stored twice, e.g. {twice[:3]}")
         if unexpected:
@@ -350,7 +352,11 @@ def part_order(server, rpc, make_pipeline, make_leads, nb_leads=40, senders=4, u
         "crm.stage.trigger",
         "create",
         [
-            {"name": "incoming to Three", "stage_id": stages["Three"], "event_type": "call_incoming"},
+            {
+                "name": "incoming to Three",
+                "stage_id": stages["Three"],
+                "event_type": "call_incoming",
+            },
             {"name": "missed to Two", "stage_id": stages["Two"], "event_type": "call_missed"},
         ],
     )
@@ -370,7 +376,9 @@ def part_order(server, rpc, make_pipeline, make_leads, nb_leads=40, senders=4, u
         )
         for payload, timestamp in deliveries:
             payload = dict(payload, **{"from": phones[lead], "to": "+3225550000"})
-            results = concurrently(senders, lambda _i, p=payload, t=timestamp: post_call(server, p, t))
+            results = concurrently(
+                senders, lambda _i, p=payload, t=timestamp: post_call(server, p, t)
+            )
             for status, answer in results:
                 answers[(status, answer)] += 1
                 if answer == "recorded":
@@ -403,13 +411,14 @@ def part_order(server, rpc, make_pipeline, make_leads, nb_leads=40, senders=4, u
         (lead_ids, stages["Two"]),
     )[0]
     (fired,) = server.sql(
-        "SELECT count(*) FROM crm_automation_log WHERE lead_id = ANY(%s) AND kind = 'trigger_fired'",
+        "SELECT count(*) FROM crm_automation_log "
+        "WHERE lead_id = ANY(%s) AND kind = 'trigger_fired'",
         (lead_ids,),
     )[0]
     events = dict(
         server.sql(
-            "SELECT external_ref, count(*) FROM crm_lead_event WHERE external_ref LIKE 'pbx:ord-%%' "
-            "GROUP BY 1"
+            "SELECT external_ref, count(*) FROM crm_lead_event "
+            "WHERE external_ref LIKE 'pbx:ord-%%' GROUP BY 1"
         )
     )
     blocked = server.sql(
@@ -417,9 +426,7 @@ def part_order(server, rpc, make_pipeline, make_leads, nb_leads=40, senders=4, u
         "AND state = 'blocked'"
     )[0][0]
     unknown_leads = dict(
-        server.sql(
-            "SELECT phone, count(*) FROM crm_lead WHERE phone LIKE '+32479%%' GROUP BY 1"
-        )
+        server.sql("SELECT phone, count(*) FROM crm_lead WHERE phone LIKE '+32479%%' GROUP BY 1")
     )
     (unknown_events,) = server.sql(
         "SELECT count(*) FROM crm_lead_event WHERE external_ref LIKE 'pbx:unk-%%'"
