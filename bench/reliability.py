@@ -634,6 +634,7 @@ def part_order(server, senders):
     figures, problems = http_parts.part_order(
         server, rpc, make_pipeline, make_leads, senders=senders
     )
+    log("order: " + json.dumps(figures, default=float))
     return figures, problems + server_log_problems(server, log_start)
 
 
@@ -647,6 +648,7 @@ def part_fuzz(server, cases):
     figures, problems = reliability_fuzz.part_fuzz(
         server, rpc, make_pipeline, make_leads, cases=cases
     )
+    log("fuzz: " + json.dumps(figures, default=float))
     return figures, problems + server_log_problems(server, log_start)
 
 

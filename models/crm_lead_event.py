@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import psycopg2
 
 from odoo import _, api, fields, models
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
 from . import automation_dispatch
@@ -17,6 +18,9 @@ from . import engagement_verdict as verdicts
 _logger = logging.getLogger(__name__)
 
 PARAM = "crm_pipeline_automation.%s"
+# Write conflicts tolerated per run of the held events cron before it leaves the rest
+# to its next run.
+MAX_HELD_CONFLICTS = 5
 
 
 def url_host(url):
@@ -319,8 +323,8 @@ class CrmLeadEvent(models.Model):
         """
         window = self._thresholds()["verdict_burst_window_seconds"]
         commit = not automation_dispatch.in_test_mode()
-        done = 0
-        while True:
+        done, conflicts = 0, 0
+        while conflicts <= MAX_HELD_CONFLICTS:
             closed = fields.Datetime.now() - timedelta(seconds=window + 1)
             self.env.flush_all()
             try:
@@ -342,21 +346,37 @@ class CrmLeadEvent(models.Model):
                 continue
             if not rows:
                 break
+            conflict = False
             for event in self.browse([row[0] for row in rows]):
                 try:
                     with self.env.cr.savepoint():
                         event.state = "new"
                         event._add_score()
                         event._fire()
+                except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                    # The lead was written by another transaction after our snapshot
+                    # (a salesperson, a route, the dispatcher): rolled back to the
+                    # savepoint, the event stays held and is tried again with a fresh
+                    # snapshot after this batch's commit.
+                    conflict = True
+                    conflicts += 1
+                    break
                 except Exception:
                     _logger.exception("Held engagement event %s could not fire", event.id)
                     event.state = "blocked"
                 done += 1
             if commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-            if len(rows) < limit:
+            elif conflict:
                 break
-        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+            if len(rows) < limit and not conflict:
+                break
+        self.env.flush_all()
+        closed = fields.Datetime.now() - timedelta(seconds=window + 1)
+        (remaining,) = self.env.execute_query(
+            SQL("SELECT count(*) FROM crm_lead_event WHERE state = 'held' AND date <= %s", closed)
+        )[0]
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         return done
 
     @api.model

@@ -276,3 +276,30 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
         for options, expected in cases:
             with self.subTest(**options), patch.dict(config.options, options):
                 self.assertEqual(budget(120), expected)
+
+    def test_held_click_survives_a_write_conflict(self):
+        """A held click whose lead is being written by another transaction when the
+        cron fires it stays held and fires on the next run (it was marked blocked,
+        and lost, before)."""
+        trigger = self._trigger(self.stage_qualified, link_url="https://example.com/pricing*")
+        lead = self._lead()
+        links = self._send(lead)
+        self._click(links[0])
+        Event = type(self.env["crm.lead.event"])
+        original = Event._fire
+        calls = []
+
+        def fire(events):
+            calls.append(events.ids)
+            if len(calls) == 1:
+                events.env.cr.execute(SERIALIZATION_FAILURE)
+            return original(events)
+
+        with self._after_window(), patch.object(Event, "_fire", fire):
+            with mute_logger("odoo.sql_db"):
+                self.assertEqual(self.Event._cron_fire_held_events(), 0)
+            self.assertEqual(self._clicks(lead).state, "held")
+            self.assertEqual(lead.stage_id, self.stage_new)
+            self.assertEqual(self.Event._cron_fire_held_events(), 1)
+        self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
+        self.assertEqual(lead.engagement_score, 3, "scored once")
