@@ -20,3 +20,4 @@ from . import mail_activity
 from . import crm_lead_activity
 from . import crm_activity_deadline_report
 from . import crm_automation_rule_activity
+from . import ir_http

@@ -303,3 +303,14 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
             self.assertEqual(self.Event._cron_fire_held_events(), 1)
         self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
         self.assertEqual(lead.engagement_score, 3, "scored once")
+
+    # ------------------------------------------------------------------ hostile paths
+
+    def test_unknown_path_with_a_nul_character_is_a_404(self):
+        """Found by the reliability fuzzer: a path matching no route and containing
+        %00 went to Odoo's fallback (attachment lookup) and answered 500."""
+        for path in ("/cpa/o/1.2%00x/extra", "/cpa/%00", "/shop%00x", "/cpa/c/a%00b/c"):
+            with self.subTest(path=path):
+                response = self.url_open(path, allow_redirects=False)
+                self.assertEqual(response.status_code, 404)
+                self.assertNotIn("Traceback", response.text)
