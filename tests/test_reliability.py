@@ -314,3 +314,15 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
                 response = self.url_open(path, allow_redirects=False)
                 self.assertEqual(response.status_code, 404)
                 self.assertNotIn("Traceback", response.text)
+
+    def test_website_form_without_subject_creates_a_lead(self):
+        """Found by the reliability fuzzer: a lead form post without ``name`` answered
+        500 (NOT NULL violation inside Odoo's savepoint)."""
+        response = self.url_open(
+            "/website/form/crm.lead",
+            data={"email_from": "nameless@example.com", "description": "hello"},
+            headers={"User-Agent": BROWSER},
+        )
+        self.assertEqual(response.status_code, 200, response.text[:300])
+        lead = self.env["crm.lead"].search([("email_from", "=", "nameless@example.com")])
+        self.assertEqual(lead.name, "nameless@example.com")
