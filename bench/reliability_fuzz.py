@@ -9,10 +9,17 @@ no redirect outside the stored link URLs (the click route) or the server itself.
 
 import contextlib
 import json
+import os
+import tempfile
 import time
 from urllib.parse import urlsplit
 
 import requests
+
+# Hypothesis keeps a cache folder: not in the repository.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "cpa-hypothesis")
+)
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reliability_http import (
