@@ -239,6 +239,11 @@ class CrmLeadEvent(models.Model):
                 events |= self.create(vals)
                 continue
             row = {"state": "new", "date": now, **vals}
+            # Texts come from public requests; PostgreSQL refuses NUL in a string.
+            row = {
+                name: value.replace("\x00", "") if isinstance(value, str) else value
+                for name, value in row.items()
+            }
             row.update(
                 create_uid=self.env.uid, create_date=now, write_uid=self.env.uid, write_date=now
             )

@@ -326,3 +326,15 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
         self.assertEqual(response.status_code, 200, response.text[:300])
         lead = self.env["crm.lead"].search([("email_from", "=", "nameless@example.com")])
         self.assertEqual(lead.name, "nameless@example.com")
+
+    def test_nul_characters_in_public_texts_are_dropped(self):
+        """Found by the reliability fuzzer: a form name (hidden input cpa_form) with a
+        NUL character answered 500 (PostgreSQL refuses NUL in a string)."""
+        response = self.url_open(
+            "/website/form/crm.lead",
+            data={"name": "Nul form", "email_from": "nul@example.com", "cpa_form": "demo\x00x"},
+            headers={"User-Agent": BROWSER},
+        )
+        self.assertEqual(response.status_code, 200, response.text[:300])
+        lead = self.env["crm.lead"].search([("email_from", "=", "nul@example.com")])
+        self.assertEqual(lead.cpa_event_ids.form_name, "demox")
