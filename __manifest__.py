@@ -52,6 +52,7 @@
         "views/crm_team_views.xml",
         "views/crm_lead_salesperson_views.xml",
         "views/crm_automation_exchange_views.xml",
+        "data/ir_cron_held_events_data.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",

@@ -1,25 +1,35 @@
 """Reliability harness: a real Odoo with 2 HTTP workers and 2 cron workers, under load
 and faults, checked for lost or doubled work.
 
-Run it with `make reliability` (or `python3 tools/cpa.py script bench/reliability.py
-[--part load|crash|all] [--duration SECONDS] [--leads N]`). It builds a throwaway
-PostgreSQL cluster and database, starts `odoo-bin --workers=2 --max-cron-threads=2`, and:
+Run it with `make reliability ARGS='--part all'` (or `python3 tools/cpa.py script
+bench/reliability.py [--part load|crash|order|fuzz|all] [--duration SECONDS] [--leads N]
+[--http-clients N] [--rpc-clients N] [--cases N]`). It builds a throwaway PostgreSQL
+cluster and database, starts `odoo-bin --workers=2 --max-cron-threads=2`, and:
 
-- load: concurrent XML-RPC clients move leads between stages for a fixed time while the
-  cron workers dispatch immediate and delayed jobs; afterwards every due job ran exactly
-  once (side effects counted), none is stuck in "running", and no request failed;
+- load: for a fixed time, concurrent HTTP clients hit the open pixel, click, beacon and
+  call webhook routes for the leads (with deliberate duplicate deliveries) while XML-RPC
+  clients move the leads between stages and the cron workers dispatch immediate and
+  delayed jobs; afterwards every accepted event is stored exactly once, every due job
+  ran exactly once (side effects counted), none is stuck in "running", no HTTP 500;
 - crash: thousands of due jobs with side effects (activity, copy to another pipeline,
   email); `kill -9` of the cron worker in the middle of a dispatch batch; after the
-  restart every job is done and no side effect happened twice.
+  restart every job is done and no side effect happened twice;
+- order: webhook events out of order (the later stage's first) and late (old timestamp
+  inside the replay window), each delivered by several threads at once, and concurrent
+  calls from unknown numbers: no lead moves backwards, one event per call, one move, one
+  lead per unknown caller;
+- fuzz: hypothesis over every public route (bench/reliability_fuzz.py), at least
+  `--cases` cases each: no 5xx, no traceback, no lead data, no foreign redirect.
 
-It prints the figures and exits non-zero when an invariant is broken. Not part of
-`make test` (it needs minutes and a multi-process server).
+It prints the figures, a summary table, and exits non-zero when an invariant is
+broken. Not part of `make test` (it needs minutes and a multi-process server).
 """
 
 import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -36,8 +46,19 @@ import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import cpa  # the project's own set-up code: cluster, config, paths
+import reliability_http as http_parts
 
 ADMIN = ("admin", "admin")
+LOG_RECORD_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+# What Odoo retries by itself (odoo.service.model.PG_CONCURRENCY_EXCEPTIONS_TO_RETRY,
+# the dispatcher and the held events cron): not a failure unless a client saw one.
+RETRIED_CONFLICTS = (
+    "could not serialize access",
+    "deadlock detected",
+    "could not obtain lock",
+    "current transaction is aborted",
+    "concurrent update",
+)
 
 
 def log(msg):
@@ -110,6 +131,35 @@ class Server:
                 time.sleep(1)
         raise RuntimeError("Odoo did not start")
 
+    def is_worker(self, pid):
+        """Whether ``pid`` is a worker process forked by our Odoo master (never kill
+        anything else, nor the master itself)."""
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        return bool(self.proc) and pid != self.proc.pid and ppid == self.proc.pid
+
+    def alive(self):
+        try:
+            with urllib.request.urlopen(f"{self.url}/web/health", timeout=10) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def log_tail(self, count):
+        if not self.logfile.exists():
+            return []
+        lines = self.logfile.read_text(errors="replace").splitlines()
+        return [line[:200] for line in lines[-count:]]
+
+    def restart(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=60)
+        self.start()
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -138,27 +188,43 @@ class Server:
             cr.execute(query, params)
             return cr.fetchall() if cr.description else None
 
-    def log_errors(self):
-        """(errors, retried conflicts, HTTP 500 lines) of the server log.
+    def log_lines(self):
+        """Number of lines of the server log so far (start of a part)."""
+        if not self.logfile.exists():
+            return 0
+        return len(self.logfile.read_text(errors="replace").splitlines())
 
-        A "could not serialize access" is PostgreSQL refusing one of two concurrent
-        updates of a row; Odoo retries the whole request (up to 5 times) and logs the
-        failed attempt at ERROR level: counted apart, the clients' errors say whether a
-        request finally failed.
+    def log_errors(self, since=0):
+        """(errors, retried conflicts, HTTP 500 lines) of the server log after line
+        ``since``.
+
+        A "could not serialize access" (or a deadlock, or a lock timeout) is
+        PostgreSQL refusing one of two concurrent updates of a row; Odoo retries the
+        whole request or cron batch and logs the failed attempt at ERROR level (a
+        "bad query" record, the query spread over several lines): counted apart, the
+        clients' errors say whether a request finally failed.
         """
         text = self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
-        lines = text.splitlines()
+        lines = text.splitlines()[since:]
+        # One record = a line starting with a timestamp and its continuation lines.
+        records, current = [], None
+        for line in lines:
+            if LOG_RECORD_RE.match(line):
+                current = [line]
+                records.append(current)
+            elif current is not None:
+                current.append(line)
         errors, conflicts = [], 0
-        for i, line in enumerate(lines):
-            if " ERROR " not in line and " CRITICAL " not in line:
+        for index, record in enumerate(records):
+            head = record[0]
+            if " ERROR " not in head and " CRITICAL " not in head:
                 continue
-            following = lines[i + 1] if i + 1 < len(lines) else ""
-            if "could not serialize access" in following or (
-                "current transaction is aborted" in following
-            ):
+            following = records[index + 1][0] if index + 1 < len(records) else ""
+            body = "\n".join(record + [following])
+            if any(marker in body for marker in RETRIED_CONFLICTS):
                 conflicts += 1
             else:
-                errors.append(line)
+                errors.append(" | ".join(record)[:600])
         http_500 = [line for line in lines if '" 500 ' in line]
         return errors, conflicts, http_500
 
@@ -192,7 +258,9 @@ def make_pipeline(rpc, name, stage_names):
     return team, dict(zip(stage_names, stages, strict=True))
 
 
-def make_leads(rpc, team, stage, count, prefix):
+def make_leads(rpc, team, stage, count, prefix, phone_prefix=None):
+    """``count`` opportunities; with ``phone_prefix``, lead i has the number
+    http_parts.phone(phone_prefix, i) (webhook calls find it)."""
     ids = []
     for start in range(0, count, 500):
         ids += rpc(
@@ -206,6 +274,9 @@ def make_leads(rpc, team, stage, count, prefix):
                     "stage_id": stage,
                     "user_id": rpc.uid,
                     "email_from": f"{prefix.lower()}{i}@example.com",
+                    "phone": http_parts.phone(phone_prefix, i)
+                    if phone_prefix is not None
+                    else False,
                 }
                 for i in range(start, min(start + 500, count))
             ],
@@ -248,9 +319,10 @@ def disable_network_crons(rpc):
         rpc("ir.cron", "write", crons, {"active": False})
 
 
-def part_load(server, duration, nb_leads, clients=4):
+def part_load(server, duration, nb_leads, clients=2, http_clients=6):
     rpc = server.rpc()
     disable_network_crons(rpc)
+    log_start = server.log_lines()
     team, stages = make_pipeline(rpc, "Load", ["A", "B", "C"])
     tag = rpc("crm.tag", "create", [{"name": "touched B"}])[0]
     activity_type = todo_type(rpc)
@@ -285,8 +357,23 @@ def part_load(server, duration, nb_leads, clients=4):
             },
         ],
     )
-    lead_ids = make_leads(rpc, team, stages["A"], nb_leads, "Load")
-    log(f"load: {clients} clients move {nb_leads} leads between 3 stages for {duration}s ...")
+    # Engagement moves leads too, concurrently with the XML-RPC moves (forward only).
+    rpc(
+        "crm.stage.trigger",
+        "create",
+        [
+            {"name": "load click", "stage_id": stages["B"], "event_type": "link_click"},
+            {"name": "load call", "stage_id": stages["C"], "event_type": "call_incoming"},
+        ],
+    )
+    link_ids = http_parts.setup_public_routes(rpc)
+    lead_ids = make_leads(rpc, team, stages["A"], nb_leads, "Load", phone_prefix=0)
+    phones = {lead: http_parts.phone(0, i) for i, lead in enumerate(lead_ids)}
+    tracking = http_parts.TrackingLoad(server, lead_ids, phones, link_ids, clients=http_clients)
+    log(
+        f"load: {http_clients} HTTP clients (pixel, click, beacon, webhook) and {clients} "
+        f"XML-RPC clients moving leads, on {nb_leads} leads for {duration}s ..."
+    )
     latencies, errors, moves = [], [], [0]
     lock = threading.Lock()
     stop_at = time.time() + duration
@@ -309,12 +396,16 @@ def part_load(server, duration, nb_leads, clients=4):
                 moves[0] += len(batch)
 
     started = time.time()
+    tracking.start(stop_at)
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    tracking.join()
     elapsed = time.time() - started
+    log("load: waiting for the held clicks to pass their burst window ...")
+    tracking.wait_held(timeout=180)
     log("load: waiting for the due jobs to be dispatched (delayed ones need a minute) ...")
     time.sleep(65)
     waited = wait_jobs_settled(server, 300)
@@ -341,8 +432,9 @@ def part_load(server, duration, nb_leads, clients=4):
         "SELECT extract(epoch FROM max(done_at) - min(done_at)) FROM crm_automation_job "
         "WHERE state = 'done'"
     )[0]
-    srv_errors, conflicts, http_500 = server.log_errors()
+    srv_errors, conflicts, http_500 = server.log_errors(log_start)
     done = rows.get("done", 0)
+    tracking_figures, tracking_problems = tracking.check()
     figures = {
         "duration_s": round(elapsed, 1),
         "moves": moves[0],
@@ -357,9 +449,10 @@ def part_load(server, duration, nb_leads, clients=4):
         "server_errors": len(srv_errors),
         "retried_conflicts": conflicts,
         "http_500": len(http_500),
+        "routes": tracking_figures,
     }
     log("load: " + json.dumps(figures, default=float))
-    problems = []
+    problems = list(tracking_problems)
     if errors:
         problems.append(f"{len(errors)} client errors, e.g. {errors[0]}")
     if running:
@@ -379,14 +472,29 @@ def part_load(server, duration, nb_leads, clients=4):
 
 
 def find_dispatching_worker(server):
-    """PID of the Odoo process whose transaction holds claimed job rows right now."""
+    """PIDs of the cron worker processes busy while job rows are claimed right now.
+
+    The application name of a connection is "odoo-<pid>" of the process that opened
+    the database, and the registry is opened by the master before it forks
+    (preload): the cursor holding the claimed job rows is named after the master, so
+    killing that PID killed the whole server. Each cron worker also opens its own
+    connection (named after itself) to lock the ir.cron row it runs: those are the
+    busy cron workers, one of them in the middle of the dispatch batch.
+    """
+    (claimed,) = server.sql(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = 'crm_automation_job' AND l.mode = 'RowShareLock'"
+    )[0]
+    if not claimed:
+        return []
     rows = server.sql(
         "SELECT DISTINCT a.application_name FROM pg_locks l "
         "JOIN pg_class c ON c.oid = l.relation JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE c.relname = 'crm_automation_job' AND l.mode = 'RowShareLock' "
+        "WHERE c.relname = 'ir_cron' AND l.mode = 'RowShareLock' "
         "AND a.application_name LIKE 'odoo-%%'"
     )
-    return [int(name.split("-", 1)[1]) for (name,) in rows]
+    pids = [int(name.split("-", 1)[1]) for (name,) in rows]
+    return [pid for pid in pids if server.is_worker(pid)]
 
 
 def part_crash(server, nb_leads):
@@ -457,6 +565,9 @@ def part_crash(server, nb_leads):
         time.sleep(0.05)
     if not killed:
         return {"killed": 0}, ["could not catch a worker in the middle of a batch"]
+    time.sleep(2)
+    if not server.alive():
+        return {"killed": len(killed)}, ["the server died with the killed worker"]
     log("crash: waiting for the restarted cron workers to finish the jobs ...")
     waited = wait_jobs_settled(server, 600)
     states = dict(
@@ -515,36 +626,137 @@ def part_crash(server, nb_leads):
     return figures, problems
 
 
+def part_order(server, senders):
+    rpc = server.rpc()
+    disable_network_crons(rpc)
+    log_start = server.log_lines()
+    log(f"order: late and out-of-order calls, each delivered by {senders} threads at once ...")
+    figures, problems = http_parts.part_order(
+        server, rpc, make_pipeline, make_leads, senders=senders
+    )
+    log("order: " + json.dumps(figures, default=float))
+    return figures, problems + server_log_problems(server, log_start)
+
+
+def part_fuzz(server, cases):
+    import reliability_fuzz  # hypothesis is only needed by this part
+
+    rpc = server.rpc()
+    disable_network_crons(rpc)
+    log_start = server.log_lines()
+    log(f"fuzz: {cases} hypothesis cases per public route over HTTP ...")
+    figures, problems = reliability_fuzz.part_fuzz(
+        server, rpc, make_pipeline, make_leads, cases=cases
+    )
+    log("fuzz: " + json.dumps(figures, default=float))
+    return figures, problems + server_log_problems(server, log_start)
+
+
+def server_log_problems(server, since):
+    errors, _conflicts, http_500 = server.log_errors(since)
+    if not errors and not http_500:
+        return []
+    for line in (errors + http_500)[:5]:
+        log("  " + line[:300])
+    return [f"server log: {len(errors)} errors, {len(http_500)} HTTP 500"]
+
+
+ALL_PARTS = ("load", "crash", "order", "fuzz")
+SUMMARY = {
+    "load": lambda f: (
+        f"{f['routes']['events_per_s']} events/s stored ({f['routes']['accepted_per_s']} "
+        f"requests/s accepted); "
+        + ", ".join(
+            f"{route} p50/p99 {v['p50_ms']}/{v['p99_ms']} ms"
+            for route, v in f["routes"]["latency"].items()
+        )
+        + f"; {f['moves_per_s']} moves/s (p50/p99 {f['write_p50_ms']}/{f['write_p99_ms']} ms);"
+        f" {f['jobs_per_s']} jobs/s; errors {f['routes']['http_errors'] + f['client_errors']},"
+        f" HTTP 500 {f['http_500'] + f['routes']['http_500']}"
+    ),
+    "crash": lambda f: (
+        f"{f['jobs']} jobs, {f['killed_workers']} worker(s) killed; side effects twice: "
+        f"{sum(f['leads_with_side_effect_twice'].values())}; settled in {f['settled_after_s']} s"
+    ),
+    "order": lambda f: (
+        f"{f['deliveries']} deliveries ({f['deliveries_per_s']}/s); {f['moves']} moves for "
+        f"{f['leads']} leads; {f['late_events_blocked']} late events blocked; "
+        f"{f['leads_for_unknown_callers']} leads for {f['unknown_callers']} unknown callers"
+    ),
+    "fuzz": lambda f: (
+        ", ".join(f"{route} {n}" for route, n in f["cases"].items())
+        + f" cases; {f['requests_per_s']} requests/s"
+    ),
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=("load", "crash", "all"), default="all")
+    parser.add_argument(
+        "--part",
+        default="all",
+        help="load, crash, order, fuzz, a comma-separated list of them, or all (default)",
+    )
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument("--leads", type=int, default=1000)
+    parser.add_argument("--http-clients", type=int, default=6, help="load: route clients")
+    parser.add_argument("--rpc-clients", type=int, default=2, help="load: XML-RPC movers")
+    parser.add_argument("--senders", type=int, default=4, help="order: threads per delivery")
+    parser.add_argument("--cases", type=int, default=1000, help="fuzz: cases per route")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
+    parts = ALL_PARTS if args.part == "all" else tuple(args.part.split(","))
+    if not parts or set(parts) - set(ALL_PARTS):
+        parser.error(f"--part: choose among {', '.join(ALL_PARTS)} or all")
     workdir = Path(tempfile.mkdtemp(prefix="cpa-reliability-"))
     os.chmod(workdir, 0o755)
     server = Server(workdir)
-    problems = {}
+    results = {}
     try:
         server.setup()
         server.start()
-        if args.part in ("load", "all"):
-            _figures, problems["load"] = part_load(server, args.duration, args.leads)
-        if args.part in ("crash", "all"):
-            _figures, problems["crash"] = part_crash(server, max(args.leads, 1000))
+        runners = {
+            "load": lambda: part_load(
+                server, args.duration, args.leads, args.rpc_clients, args.http_clients
+            ),
+            "crash": lambda: part_crash(server, max(args.leads, 1000)),
+            "order": lambda: part_order(server, args.senders),
+            "fuzz": lambda: part_fuzz(server, args.cases),
+        }
+        for part in parts:
+            started = time.time()
+            if not server.alive():
+                log(f"the server does not answer any more: restarting it for {part}")
+                log("  last lines of its log: " + " | ".join(server.log_tail(5)))
+                server.restart()
+            try:
+                figures, problems = runners[part]()
+            except Exception as exc:  # a broken part must not hide the others
+                log(f"{part}: aborted: {exc!r}")
+                figures, problems = None, [f"aborted: {exc!r}"]
+            results[part] = (figures, problems, time.time() - started)
+            log(f"{part}: {'ok' if not problems else 'FAILED'} in {time.time() - started:.0f}s")
     finally:
         server.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             log(f"work folder kept: {workdir}")
-    failed = {part: p for part, p in problems.items() if p}
+    log("summary:")
+    log(f"  {'part':<6} {'result':<7} {'time':>6}  figures")
+    for part, (figures, problems, seconds) in results.items():
+        try:
+            line = SUMMARY[part](figures) if figures else "-"
+        except (KeyError, TypeError) as exc:
+            line = f"(figures incomplete: {exc!r})"
+        result = "ok" if not problems else "FAILED"
+        log(f"  {part:<6} {result:<7} {seconds:>5.0f}s  {line}")
+    failed = {part: p for part, (_f, p, _s) in results.items() if p}
     for part, items in failed.items():
         for item in items:
             log(f"FAIL {part}: {item}")
     log("all invariants held" if not failed else "invariants broken")
-    return 1 if failed else 0
+    return 1 if failed or len(results) < len(parts) else 0
 
 
 if __name__ == "__main__":

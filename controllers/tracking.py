@@ -136,7 +136,9 @@ class CrmPipelineTracking(http.Controller):
         if length is None or length > MAX_BEACON_BYTES:
             return _status(413 if length else 411)
         try:
-            data = json.loads(httprequest.get_data(cache=False, as_text=False)[:MAX_BEACON_BYTES])
+            # Cached (bounded above): a request retried after a serialization failure
+            # reads the same body again.
+            data = json.loads(httprequest.get_data()[:MAX_BEACON_BYTES])
         except (ValueError, UnicodeDecodeError, BadRequest):
             return _status(400)
         if (

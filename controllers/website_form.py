@@ -12,6 +12,12 @@ class CrmPipelineWebsiteForm(WebsiteForm):
         """A website form created a lead: form_submitted for it and for the visitor's
         other leads. The form is named by its hidden input ``cpa_form``, else by the
         path of the page it was sent from."""
+        if model.sudo().model == "crm.lead" and not values.get("name"):
+            # A form without a subject field (or a hostile post) would violate the
+            # NOT NULL name of crm.lead inside Odoo's savepoint: a 500, no lead.
+            values["name"] = (
+                values.get("contact_name") or values.get("email_from") or "Website form"
+            )
         result = super().insert_record(request, model, values, custom, meta=meta)
         if result and model.sudo().model == "crm.lead":
             httprequest = request.httprequest

@@ -29,3 +29,4 @@ from . import crm_lead_salesperson
 from . import crm_automation_exchange
 from . import crm_lead_touch
 from . import mail_activity_touch
+from . import ir_http

@@ -12,6 +12,27 @@ transaction commits, the row is no longer ``pending`` and is never claimed again
 from odoo import modules
 from odoo.tools import SQL, config
 
+# Odoo's cron runner calls a cron that reports remaining work up to this many times in a
+# row (odoo/addons/base/models/ir_cron.py MAX_BATCH_PER_CRON_JOB), all within one
+# watchdog period of the cron worker (limit_time_real_cron, else limit_time_real).
+CRON_RUNS_PER_WAKEUP = 10
+
+
+def run_time_budget(maximum):
+    """Seconds one dispatcher run may spend claiming batches.
+
+    Past the cron worker's real-time limit the master kills the worker (its current
+    batch is rolled back and run again later, and repeated timeouts count as cron
+    failures), and that limit covers all the runs Odoo chains while work remains: keep
+    those runs together within half of it.
+    """
+    limit = config["limit_time_real_cron"]
+    if not limit or limit < 0:
+        limit = config["limit_time_real"]
+    if not limit or limit <= 0:
+        return maximum
+    return max(1.0, min(maximum, limit * 0.5 / CRON_RUNS_PER_WAKEUP))
+
 
 def in_test_mode():
     """True when running inside Odoo's test suite: never commit there."""

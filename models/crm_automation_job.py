@@ -9,17 +9,16 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
-from odoo.tools import config
 
 from . import automation_dispatch
 
 _logger = logging.getLogger(__name__)
 
 PARAM = "crm_pipeline_automation.%s"
-# A dispatcher run stops claiming after this share of the cron worker's real-time limit
-# and reports the rest as remaining, so that Odoo's cron runner calls it again (and
-# other crons get a turn); the batch in progress must still finish before the limit.
-RUN_TIME_SHARE = 0.5
+# A dispatcher run stops claiming after this many seconds (less under a short cron
+# time limit: automation_dispatch.run_time_budget) and reports the rest as remaining,
+# so that Odoo's cron runner calls it again (and other crons get a turn).
+RUN_TIME_BUDGET = 120
 # At most this many distinct wake-up moments per write, the minutely cron covers the rest.
 MAX_TRIGGERS = 50
 
@@ -157,18 +156,6 @@ class CrmAutomationJob(models.Model):
         return len(self._dispatch_due_jobs())
 
     @api.model
-    def _run_time_budget(self):
-        """Seconds a dispatcher run may start batches in: half of the real-time limit
-        of cron workers (``limit_time_real_cron``, -1 meaning ``limit_time_real``; Odoo
-        kills a cron past it), 5 minutes when unlimited (0), 10 seconds at least."""
-        limit = config.get("limit_time_real_cron", -1)
-        if limit is None or limit < 0:  # -1: same as HTTP workers
-            limit = config.get("limit_time_real") or 0
-        if limit <= 0:
-            return 300
-        return max(10, limit * RUN_TIME_SHARE)
-
-    @api.model
     def _dispatch_due_jobs(self, batch_size=None, time_budget=None):
         """Claim and run due jobs batch by batch; return the ids run.
 
@@ -180,10 +167,14 @@ class CrmAutomationJob(models.Model):
         batch_size = batch_size or int(params.get_param(PARAM % "job_batch_size", 200))
         commit = not automation_dispatch.in_test_mode()
         if time_budget is None:
-            time_budget = self._run_time_budget()
+            time_budget = automation_dispatch.run_time_budget(RUN_TIME_BUDGET)
         deadline = time.monotonic() + time_budget
         run_ids, seen, after = [], set(), None
-        while time.monotonic() < deadline:
+        last_batch_seconds = 0.0
+        # A batch is not claimed if, as long as the last one, it would end past the
+        # budget: the run stays within it instead of overshooting by one batch.
+        while time.monotonic() + last_batch_seconds < deadline:
+            batch_started = time.monotonic()
             now = fields.Datetime.now()
             # The claim reads the table directly: write pending ORM changes first.
             self.env.flush_all()
@@ -211,6 +202,7 @@ class CrmAutomationJob(models.Model):
                 # a crash later loses at most the next batch (pending again).
                 self.env.cr.commit()  # pylint: disable=invalid-commit
                 self.env["crm.lead"]._automation_reset_transaction_counters()
+            last_batch_seconds = time.monotonic() - batch_started
         self.env.flush_all()
         remaining = automation_dispatch.count_due(self.env.cr, fields.Datetime.now())
         self.env["ir.cron"]._notify_progress(done=len(run_ids), remaining=remaining)

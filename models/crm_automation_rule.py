@@ -835,6 +835,8 @@ class CrmAutomationRule(models.Model):
 
     def action_view_jobs(self):
         self.ensure_one()
+        # A button, but callable over RPC by anyone logged in: readers only.
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "crm_pipeline_automation.crm_automation_job_action"
         )

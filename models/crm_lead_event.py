@@ -6,14 +6,21 @@ import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
+import psycopg2
+
 from odoo import _, api, fields, models
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
+from . import automation_dispatch
 from . import engagement_verdict as verdicts
 
 _logger = logging.getLogger(__name__)
 
 PARAM = "crm_pipeline_automation.%s"
+# Write conflicts tolerated per run of the held events cron before it leaves the rest
+# to its next run.
+MAX_HELD_CONFLICTS = 5
 
 
 def url_host(url):
@@ -101,6 +108,7 @@ class CrmLeadEvent(models.Model):
     state = fields.Selection(
         [
             ("new", "Recorded"),
+            ("held", "Waiting for the burst window"),
             ("fired", "Moved the lead"),
             ("no_trigger", "No matching trigger"),
             ("blocked", "Blocked"),
@@ -158,6 +166,15 @@ class CrmLeadEvent(models.Model):
                 "ON crm_lead_event (lead_id, event_type, date)"
             )
         )
+        # One row per unknown caller number for which a lead is being created: the
+        # serialization point of concurrent webhook calls from that number (see
+        # _cpa_claim_caller). Not a model: nobody reads it, the autovacuum empties it.
+        self.env.cr.execute(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS crm_lead_event_caller_claim "
+                "(phone varchar PRIMARY KEY, claimed_at timestamp NOT NULL)"
+            )
+        )
 
     def _compute_display_name(self):
         labels = dict(self._fields["event_type"]._description_selection(self.env))
@@ -169,7 +186,9 @@ class CrmLeadEvent(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _record(self, leads, event_type, source, *, dedup_key=None, fire=True, **values):
+    def _record(
+        self, leads, event_type, source, *, dedup_key=None, fire=True, hold=False, **values
+    ):
         """Record one event per lead of ``leads`` and fire the matching triggers.
 
         Leads whose email or partner is blacklisted (opted out), and archived leads,
@@ -180,6 +199,8 @@ class CrmLeadEvent(models.Model):
         :param source: key of ``source``
         :param dedup_key: string unique per fact and lead (the lead id is appended)
         :param fire: run the triggers (machine events never do)
+        :param hold: keep the event ``held`` (no score, no trigger) until the burst
+            window has passed: ``_cron_fire_held_events`` decides then
         :param values: other field values (verdict, url, phone...)
         :return: crm.lead.event created (duplicates and opted-out leads excluded)
         """
@@ -189,6 +210,8 @@ class CrmLeadEvent(models.Model):
         if values.get("text"):
             values["text"] = values["text"][:TEXT_EXCERPT]
         values.setdefault("verdict", verdicts.HUMAN)
+        if hold and fire:
+            values["state"] = "held"
         vals_list = []
         for lead in leads:
             vals = dict(values, lead_id=lead.id, event_type=event_type, source=source)
@@ -197,6 +220,9 @@ class CrmLeadEvent(models.Model):
             vals_list.append(vals)
         events = self._create_dedup(vals_list)
         if not events:
+            return events
+        if hold and fire:
+            self._schedule_held_events()
             return events
         events._add_score()
         if fire:
@@ -213,6 +239,11 @@ class CrmLeadEvent(models.Model):
                 events |= self.create(vals)
                 continue
             row = {"state": "new", "date": now, **vals}
+            # Texts come from public requests; PostgreSQL refuses NUL in a string.
+            row = {
+                name: value.replace("\x00", "") if isinstance(value, str) else value
+                for name, value in row.items()
+            }
             row.update(
                 create_uid=self.env.uid, create_date=now, write_uid=self.env.uid, write_date=now
             )
@@ -277,12 +308,99 @@ class CrmLeadEvent(models.Model):
             Template._create_for_event(event.lead_id, event.event_type)
 
     @api.model
+    def _schedule_held_events(self):
+        """Wake the held events cron when the burst window of a new click closes."""
+        cron = self.env.ref("crm_pipeline_automation.ir_cron_crm_lead_event_fire_held", False)
+        if cron:
+            window = self._thresholds()["verdict_burst_window_seconds"]
+            cron.sudo()._trigger(fields.Datetime.now() + timedelta(seconds=window + 1))
+
+    @api.model
+    def _cron_fire_held_events(self, limit=500):
+        """Score and fire the held clicks whose burst window has passed.
+
+        By then no later click can make them part of a burst: their verdict is final
+        (a burst re-marked them machine: they are ignored). Rows are claimed with
+        ``FOR UPDATE SKIP LOCKED``, one savepoint per event, one commit per batch
+        outside tests: a crash leaves the rest held for the next run, none fires twice.
+
+        :return: number of events decided
+        """
+        window = self._thresholds()["verdict_burst_window_seconds"]
+        commit = not automation_dispatch.in_test_mode()
+        done, conflicts = 0, 0
+        while conflicts <= MAX_HELD_CONFLICTS:
+            closed = fields.Datetime.now() - timedelta(seconds=window + 1)
+            self.env.flush_all()
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    rows = self.env.execute_query(
+                        SQL(
+                            "SELECT id FROM crm_lead_event WHERE state = 'held' AND date <= %s "
+                            "ORDER BY date, id LIMIT %s FOR UPDATE SKIP LOCKED",
+                            closed,
+                            limit,
+                        )
+                    )
+            except psycopg2.errors.SerializationFailure:
+                # A held row changed after our snapshot (a burst re-marked it, another
+                # worker decided it): start again with a fresh snapshot.
+                if not commit:
+                    break
+                self.env.cr.rollback()
+                continue
+            if not rows:
+                break
+            conflict = False
+            for event in self.browse([row[0] for row in rows]):
+                try:
+                    with self.env.cr.savepoint():
+                        event.state = "new"
+                        event._add_score()
+                        event._fire()
+                except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                    # The lead was written by another transaction after our snapshot
+                    # (a salesperson, a route, the dispatcher): rolled back to the
+                    # savepoint, the event stays held and is tried again with a fresh
+                    # snapshot after this batch's commit.
+                    conflict = True
+                    conflicts += 1
+                    break
+                except Exception:
+                    _logger.exception("Held engagement event %s could not fire", event.id)
+                    event.state = "blocked"
+                done += 1
+            if commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            elif conflict:
+                break
+            if len(rows) < limit and not conflict:
+                break
+        self.env.flush_all()
+        closed = fields.Datetime.now() - timedelta(seconds=window + 1)
+        (remaining,) = self.env.execute_query(
+            SQL("SELECT count(*) FROM crm_lead_event WHERE state = 'held' AND date <= %s", closed)
+        )[0]
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        return done
+
+    @api.model
     def _thresholds(self):
         params = self.env["ir.config_parameter"].sudo()
         return {
             name: int(params.get_param(PARAM % name, default) or default)
             for name, default in verdicts.THRESHOLDS.items()
         }
+
+    @api.autovacuum
+    def _gc_caller_claims(self):
+        """Claims of unknown callers only matter while their transaction runs."""
+        self.env.cr.execute(
+            SQL(
+                "DELETE FROM crm_lead_event_caller_claim "
+                "WHERE claimed_at < now() AT TIME ZONE 'UTC' - interval '1 day'"
+            )
+        )
 
     @api.autovacuum
     def _gc_events(self):
@@ -390,7 +508,8 @@ class CrmLeadEvent(models.Model):
             user_agent, ip, time.time() - sent_at, recent_links, link_count, thresholds
         )
         if verdict == verdicts.MACHINE and reason.startswith("burst"):
-            # The earlier clicks of the burst were the same scanner.
+            # The earlier clicks of the burst were the same scanner (still held: see
+            # below, they have moved nothing).
             recent.filtered(lambda e: e.verdict != verdicts.MACHINE).write(
                 {"verdict": verdicts.MACHINE, "verdict_reason": reason}
             )
@@ -399,6 +518,9 @@ class CrmLeadEvent(models.Model):
             "link_click",
             "email",
             dedup_key=f"click{message_id}.{partner_id}.{link.id}.{verdict}",
+            # A click that may still turn out to be the first of a burst moves nothing
+            # before the burst window has passed.
+            hold=verdict != verdicts.MACHINE and verdicts.burst_possible(link_count, thresholds),
             verdict=verdict,
             verdict_reason=reason,
             url=link.url,
@@ -542,6 +664,7 @@ class CrmLeadEvent(models.Model):
             return "duplicate"
         leads = Lead.with_context(active_test=True)._cpa_find_by_phone(phone)
         if not leads and self._cpa_call_source_param(source, "create_lead"):
+            self._cpa_claim_caller(phone)
             leads = Lead.create(self._cpa_call_lead_values(source, phone, kind))
         if not leads:
             return "no_lead"
@@ -557,6 +680,25 @@ class CrmLeadEvent(models.Model):
             seconds=duration,
         )
         return "recorded" if events else "duplicate"
+
+    @api.model
+    def _cpa_claim_caller(self, phone):
+        """Serialize the creation of a lead for the unknown caller ``phone``.
+
+        Two webhook requests for calls from the same unknown number, in two workers,
+        would both find no lead and create one each. Both upsert the number's claim
+        row: the second waits for the first transaction, then (repeatable read: the
+        row changed after its snapshot) fails with a serialization error; Odoo retries
+        that request with a fresh snapshot, which finds the lead just created.
+        """
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO crm_lead_event_caller_claim (phone, claimed_at) "
+                "VALUES (%s, now() AT TIME ZONE 'UTC') "
+                "ON CONFLICT (phone) DO UPDATE SET claimed_at = EXCLUDED.claimed_at",
+                phone,
+            )
+        )
 
     @api.model
     def _cpa_call_source_param(self, source, name):

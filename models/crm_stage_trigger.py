@@ -176,6 +176,8 @@ class CrmStageTrigger(models.Model):
 
     def action_view_events(self):
         self.ensure_one()
+        # A button, but callable over RPC by anyone logged in: readers only.
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "crm_pipeline_automation.crm_lead_event_action"
         )

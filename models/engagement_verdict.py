@@ -155,6 +155,14 @@ def is_burst(recent_links, total_links, thresholds):
     return total_links >= 2 and recent_links >= total_links
 
 
+def burst_possible(total_links, thresholds):
+    """Whether clicks on an email of ``total_links`` links (0: unknown) can form a burst:
+    if not, a click needs no waiting for the burst window."""
+    if not total_links:
+        return True
+    return is_burst(total_links, total_links, thresholds)
+
+
 def normalize_text(text):
     """Lower case without accents, spaces collapsed: keyword matching."""
     text = unicodedata.normalize("NFKD", text or "")

@@ -23,3 +23,5 @@ from . import test_salesperson_view
 from . import test_restricted_pipeline
 from . import test_recipes
 from . import test_import_export
+from . import test_reliability
+from . import test_access

@@ -3,7 +3,6 @@
 import threading
 from contextlib import closing
 from datetime import timedelta
-from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -11,7 +10,6 @@ from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.sql_db import db_connect
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
-from odoo.tools import config
 
 from .common import NOW, AutomationCase
 
@@ -54,22 +52,6 @@ class TestJobDispatch(AutomationCase):
             )
         self.assertFalse(run)
         self.assertEqual(progress.remaining, 3)
-
-    def test_time_budget_follows_cron_time_limit(self):
-        """Odoo kills a cron worker past limit_time_real_cron (else limit_time_real): a
-        dispatcher run stops starting batches at half of it."""
-        budget = self.Job._run_time_budget
-        options = config.options
-        with patch.dict(options, {"limit_time_real_cron": -1, "limit_time_real": 120}):
-            self.assertEqual(budget(), 60)
-        with patch.dict(options, {"limit_time_real_cron": 900, "limit_time_real": 120}):
-            self.assertEqual(budget(), 450)
-        with patch.dict(options, {"limit_time_real_cron": 0, "limit_time_real": 120}):
-            self.assertEqual(budget(), 300)
-        with patch.dict(options, {"limit_time_real_cron": -1, "limit_time_real": 0}):
-            self.assertEqual(budget(), 300)
-        with patch.dict(options, {"limit_time_real_cron": 8, "limit_time_real": 120}):
-            self.assertEqual(budget(), 10)
 
     def test_not_due_jobs_wait(self):
         jobs = self._due_jobs(2)
