@@ -128,6 +128,15 @@ class TestAccess(TrackingMixin, HttpCase):
         )
         cls.lead.write({"stage_id": cls.stage_qualified.id})
         cls.Event._record(cls.lead, "url_visited", "manual", url="https://shop.example.com/a")
+        # The wizards of managers (transient records), created as the superuser.
+        cls.env["crm.automation.rule.activate"].create({"rule_id": cls.rule.id})
+        cls.env["crm.automation.export.wizard"].create({"team_id": cls.team.id})
+        import_wizard = cls.env["crm.automation.import.wizard"].create(
+            {"source": "recipe", "team_id": cls.team.id}
+        )
+        cls.env["crm.automation.import.stage"].create(
+            {"wizard_id": import_wizard.id, "key": "new", "target_stage_id": cls.stage_new.id}
+        )
         cls.records = {}
         for name in addon_models(cls.env):
             cls.records[name] = cls.env[name].sudo().search([], limit=1).ids

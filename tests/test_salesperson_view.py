@@ -9,6 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import AutomationCase
+from .screenshots import TourScreenshotMixin
 
 
 @tagged("post_install", "-at_install")
@@ -179,7 +180,7 @@ class TestSalespersonView(AutomationCase):
 
 
 @tagged("post_install", "-at_install")
-class TestSalespersonViewTour(HttpCase):
+class TestSalespersonViewTour(TourScreenshotMixin, HttpCase):
     """A salesperson's pipeline card and lead form, in headless Chromium."""
 
     @classmethod

@@ -20,6 +20,9 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_salesperson_tou
         {
             content: "and the next automation with its countdown",
             trigger: `${CARD} .o_cpa_next_automation:contains('Tour: call the customer'):contains('in ')`,
+            run() {
+                console.info("cpa-screenshot:kanban-badges");
+            },
         },
         {
             content: "Open the lead",
@@ -46,6 +49,10 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_salesperson_tou
         {
             content: "without a Cancel button for a salesperson",
             trigger: ".o_cpa_pending_jobs:not(:has(.o_cpa_cancel_job))",
+            run() {
+                document.querySelector(".o_cpa_pending_jobs").scrollIntoView();
+                console.info("cpa-screenshot:lead-timeline");
+            },
         },
     ],
 });
