@@ -12,6 +12,13 @@ class CrmPipelineWebsiteForm(WebsiteForm):
         """A website form created a lead: form_submitted for it and for the visitor's
         other leads. The form is named by its hidden input ``cpa_form``, else by the
         path of the page it was sent from."""
+        # PostgreSQL refuses NUL in a string: a hostile post would answer 500.
+        values = {
+            key: value.replace("\x00", "") if isinstance(value, str) else value
+            for key, value in values.items()
+        }
+        if isinstance(custom, str):
+            custom = custom.replace("\x00", "")
         if model.sudo().model == "crm.lead" and not values.get("name"):
             # A form without a subject field (or a hostile post) would violate the
             # NOT NULL name of crm.lead inside Odoo's savepoint: a 500, no lead.

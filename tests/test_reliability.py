@@ -338,3 +338,21 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
         self.assertEqual(response.status_code, 200, response.text[:300])
         lead = self.env["crm.lead"].search([("email_from", "=", "nul@example.com")])
         self.assertEqual(lead.cpa_event_ids.form_name, "demox")
+
+    def test_nul_characters_in_lead_form_fields_are_dropped(self):
+        """Found by the reliability fuzzer: NUL characters in the lead's own fields of
+        a form post (contact name, email, custom fields) answered 500."""
+        response = self.url_open(
+            "/website/form/crm.lead",
+            data={
+                "name": "Nul\x00 fields",
+                "contact_name": "Ann\x00a",
+                "email_from": "nul2@exam\x00ple.com",
+                "Favourite colour": "bl\x00ue",
+            },
+            headers={"User-Agent": BROWSER},
+        )
+        self.assertEqual(response.status_code, 200, response.text[:300])
+        lead = self.env["crm.lead"].search([("email_from", "=", "nul2@example.com")])
+        self.assertEqual((lead.name, lead.contact_name), ("Nul fields", "Anna"))
+        self.assertIn("blue", lead.description)
