@@ -356,3 +356,15 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
         lead = self.env["crm.lead"].search([("email_from", "=", "nul2@example.com")])
         self.assertEqual((lead.name, lead.contact_name), ("Nul fields", "Anna"))
         self.assertIn("blue", lead.description)
+
+    def test_webhook_signature_with_non_ascii_characters_is_refused(self):
+        """Found by the reliability fuzzer: a signature header with non-ASCII characters
+        made the constant-time comparison raise (500) instead of refusing it (403)."""
+        body = json.dumps({"event": "call_incoming", "from": "+3247012345"}).encode()
+        headers = signed_headers(body)
+        headers["X-CPA-Signature"] = "sha256=" + "é" * 64
+        response = self.url_open(
+            "/cpa/webhook/call/pbx", data=body, headers={k: v.encode() for k, v in headers.items()}
+        )
+        self.assertEqual(response.status_code, 403)
+        self.assertNotIn("Traceback", response.text)
