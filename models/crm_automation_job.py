@@ -169,6 +169,8 @@ class CrmAutomationJob(models.Model):
         if time_budget is None:
             time_budget = automation_dispatch.run_time_budget(RUN_TIME_BUDGET)
         deadline = time.monotonic() + time_budget
+        # Jobs planned by mass edits first: they become rows, the due ones run below.
+        self.env["crm.automation.job.plan"].sudo()._expand_waiting(deadline, commit)
         run_ids, seen, after = [], set(), None
         last_batch_seconds = 0.0
         # A batch is not claimed if, as long as the last one, it would end past the
@@ -204,7 +206,10 @@ class CrmAutomationJob(models.Model):
                 self.env["crm.lead"]._automation_reset_transaction_counters()
             last_batch_seconds = time.monotonic() - batch_started
         self.env.flush_all()
-        remaining = automation_dispatch.count_due(self.env.cr, fields.Datetime.now())
+        remaining = (
+            automation_dispatch.count_due(self.env.cr, fields.Datetime.now())
+            + self.env["crm.automation.job.plan"]._waiting_jobs()
+        )
         self.env["ir.cron"]._notify_progress(done=len(run_ids), remaining=remaining)
         return run_ids
 

@@ -491,7 +491,9 @@ class CrmAutomationRule(models.Model):
             current ``automation_visit``
         :param entered_at: naive UTC datetime of the entry
         :param return_due: return the ids of the jobs due now (small writes run them
-            at once); big writes leave them to the dispatcher and skip the RETURNING
+            at once); big writes leave them to the dispatcher and skip the RETURNING;
+            when they plan more than ``job_plan_threshold`` jobs, the dispatcher also
+            inserts the job rows (``crm.automation.job.plan``)
         :return: list of ids of the inserted jobs due now
         """
         Log = self.env["crm.automation.log"]
@@ -500,6 +502,20 @@ class CrmAutomationRule(models.Model):
         rule_ids, lead_ids, run_ats = plan.rule_ids, plan.lead_ids, plan.run_ats
         Log._log_many(skipped)
         if not (uniform or rule_ids):
+            return []
+        moments = set(run_ats)
+        for _rule_ids, group_run_ats in uniform.values():
+            moments.update(group_run_ats)
+        count = len(rule_ids) + sum(
+            len(group_lead_ids) * len(group_rule_ids)
+            for group_lead_ids, (group_rule_ids, _run_ats) in uniform.items()
+        )
+        Plan = self.env["crm.automation.job.plan"]
+        if not return_due and count > Plan._threshold():
+            # A mass edit: the jobs are decided here and created by the dispatcher
+            # (crm.automation.job.plan), the write pays for one row.
+            Plan._defer(plan, entered_at)
+            self.env["crm.automation.job"]._wake_dispatcher(moments)
             return []
         self.env.flush_all()
         # Raw INSERT ... SELECT: one statement for all (rule, lead) pairs of a bulk
@@ -552,9 +568,6 @@ class CrmAutomationRule(models.Model):
             )
         self.env["crm.automation.job"].invalidate_model()
         self.env["crm.lead"].invalidate_model(["automation_job_ids"])
-        moments = set(run_ats)
-        for _rule_ids, group_run_ats in uniform.values():
-            moments.update(group_run_ats)
         self.env["crm.automation.job"]._wake_dispatcher(moments)
         now = fields.Datetime.now()
         return [job_id for job_id, run_at in rows if run_at <= now]

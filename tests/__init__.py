@@ -5,6 +5,7 @@ from . import test_automation_rule
 from . import test_automation_actions
 from . import test_business_hours
 from . import test_job_dispatch
+from . import test_job_plan
 from . import test_demo_recipe
 from . import test_stage_trigger
 from . import test_mail_tracking

@@ -137,6 +137,10 @@ class TestAccess(TrackingMixin, HttpCase):
         cls.env["crm.automation.import.stage"].create(
             {"wizard_id": import_wizard.id, "key": "new", "target_stage_id": cls.stage_new.id}
         )
+        # A mass edit's plan of jobs (waiting for the dispatcher).
+        cls.env["crm.automation.job.plan"].create(
+            {"entered_at": "2026-01-12 10:00:00", "job_count": 0, "plan": {"groups": []}}
+        )
         cls.records = {}
         for name in addon_models(cls.env):
             cls.records[name] = cls.env[name].sudo().search([], limit=1).ids
