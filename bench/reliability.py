@@ -546,8 +546,17 @@ def part_crash(server, nb_leads):
     )
     lead_ids = make_leads(rpc, team, stages["Start"], nb_leads, "Crash")
     total = 3 * nb_leads
+    # The move is a mass edit: its jobs go through a plan that the cron workers expand
+    # (crm.automation.job.plan), then run; the kill comes in the middle of a batch.
+    rpc(
+        "ir.config_parameter",
+        "set_param",
+        "crm_pipeline_automation.job_plan_threshold",
+        str(total // 2),
+    )
     log(f"crash: moving {nb_leads} leads into a stage with 3 rules ({total} jobs) ...")
     rpc("crm.lead", "write", lead_ids, {"stage_id": stages["Rules"]})
+    log_start = server.log_lines()
     killed = []
     deadline = time.time() + 300
     while time.time() < deadline and not killed:
@@ -605,8 +614,14 @@ def part_crash(server, nb_leads):
             "AND subject LIKE 'CRASH mail %%'"
         )[0][0],
     }
+    expanded = [
+        line
+        for line in server.logfile.read_text(errors="replace").splitlines()[log_start:]
+        if "jobs of a mass edit" in line
+    ]
     figures = {
         "jobs": total,
+        "plans_expanded": len(expanded),
         "killed_workers": len(killed),
         "states": states,
         "leads_with_side_effect": once,
@@ -615,6 +630,8 @@ def part_crash(server, nb_leads):
     }
     log("crash: " + json.dumps(figures, default=float))
     problems = []
+    if not expanded:
+        problems.append("the mass edit did not go through a plan of jobs")
     if states.get("done", 0) != total:
         problems.append(f"{states} instead of {total} done")
     for kind, count in once.items():

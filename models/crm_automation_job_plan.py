@@ -189,6 +189,9 @@ class CrmAutomationJobPlan(models.Model):
             ]
         )
         count = self.job_count
+        _logger.info(
+            "Created %s jobs of a mass edit (plan %s, %s cancelled)", count, self.id, len(cancelled)
+        )
         self.env.execute_query(SQL("DELETE FROM crm_automation_job_plan WHERE id = %s", self.id))
         self.invalidate_recordset()
         self.env["crm.automation.job"].invalidate_model()
@@ -244,4 +247,3 @@ class CrmAutomationJobPlan(models.Model):
         return self.env.execute_query(
             SQL("SELECT COALESCE(sum(job_count), 0) FROM crm_automation_job_plan")
         )[0][0]
-

@@ -43,9 +43,7 @@ class TestJobPlan(AutomationCase):
 
     def test_mass_edit_plans_then_dispatcher_creates_jobs(self):
         now_rule = self._rule(self.stage_qualified)
-        later = self._rule(
-            self.stage_qualified, timing="delay", delay_count=1, delay_unit="hours"
-        )
+        later = self._rule(self.stage_qualified, timing="delay", delay_count=1, delay_unit="hours")
         deadline = self.env["ir.model.fields"]._get("crm.lead", "date_deadline")
         relative = self._rule(
             self.stage_qualified,
@@ -93,9 +91,7 @@ class TestJobPlan(AutomationCase):
                 ("pending", NOW + timedelta(hours=1), lead.automation_visit, NOW),
             )
             # Due times that depend on the lead are kept per lead.
-            self.assertEqual(
-                self._jobs(lead, relative).run_at, relative._compute_run_at(lead, NOW)
-            )
+            self.assertEqual(self._jobs(lead, relative).run_at, relative._compute_run_at(lead, NOW))
         self.assertEqual(len(self.Job.search([("lead_id", "in", leads.ids)])), 75)
         # Nothing twice: another run has nothing to create or run.
         self.assertFalse(self._dispatch())
@@ -183,7 +179,9 @@ class TestJobPlan(AutomationCase):
         planned = self.env["crm.automation.rule"]._plan_jobs(
             [(rule, leads) for rule in self.stage_qualified.automation_rule_ids], NOW
         )
-        expected = {(rule_id, lead_id, run_at) for rule_id, lead_id, run_at, _m in planned.decisions()}
+        expected = {
+            (rule_id, lead_id, run_at) for rule_id, lead_id, run_at, _m in planned.decisions()
+        }
         leads.write({"stage_id": self.stage_qualified.id})
         self.Plan._expand_waiting()
         jobs = self.Job.search([("lead_id", "in", leads.ids)])
@@ -204,8 +202,12 @@ class TestJobPlanConcurrency(TransactionCase):
             params.set_param(THRESHOLD, 5)
             params.set_param(IMMEDIATE, 5)
             team = env["crm.team"].create({"name": "Plan concurrency team"})
-            stage_a = env["crm.stage"].create({"name": "Plan A", "sequence": 211, "team_id": team.id})
-            stage_b = env["crm.stage"].create({"name": "Plan B", "sequence": 212, "team_id": team.id})
+            stage_a = env["crm.stage"].create(
+                {"name": "Plan A", "sequence": 211, "team_id": team.id}
+            )
+            stage_b = env["crm.stage"].create(
+                {"name": "Plan B", "sequence": 212, "team_id": team.id}
+            )
             rule = env["crm.automation.rule"].create(
                 {
                     "name": "Plan later",
