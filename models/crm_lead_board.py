@@ -31,6 +31,20 @@ DETAIL_FIELD = {
 class CrmLead(models.Model):
     _inherit = "crm.lead"
 
+    @api.model
+    def _get_view(self, view_id=None, view_type="form", **options):
+        """Kanban: one ``<header>`` with every module's buttons. The kanban view shows
+        the buttons of its last ``<header>`` only, and modules add theirs each in their
+        own (crm_iap_mine's "Generate Leads", this addon's "Automation"): merged, none
+        hides the other."""
+        arch, view = super()._get_view(view_id, view_type, **options)
+        if view_type == "kanban":
+            headers = arch.xpath("/kanban/header")
+            for extra in headers[1:]:
+                headers[0].extend(list(extra))
+                extra.getparent().remove(extra)
+        return arch, view
+
     def action_open_automation_board(self):
         """ "Automation" button of the pipeline: the board of the pipeline shown (the
         action's sales team), else of the user's team."""

@@ -106,6 +106,35 @@ class TestAutomationState(AutomationCase):
         self.assertEqual(rule.state, "active")
         self.assertFalse(self._jobs(lead, rule))
 
+    def test_automation_button_shares_the_kanban_header(self):
+        """Another module's kanban header (crm_iap_mine adds "Generate Leads" the same
+        way) does not hide the Automation button, nor the other way round."""
+        self.env["ir.ui.view"].create(
+            {
+                "name": "another module's kanban button",
+                "model": "crm.lead",
+                "inherit_id": self.env.ref("crm.crm_case_kanban_view_leads").id,
+                "arch": '<xpath expr="//kanban" position="inside"><header>'
+                '<button name="action_archive" type="object" string="Other module button"/>'
+                "</header></xpath>",
+            }
+        )
+        manager = new_test_user(
+            self.env,
+            login="cpa_header_manager",
+            groups="sales_team.group_sale_manager,"
+            "crm_pipeline_automation.group_automation_manager",
+        )
+        view = self.env.ref("crm.crm_case_kanban_view_leads")
+        arch = (
+            self.env["crm.lead"]
+            .with_user(manager)
+            .get_views([(view.id, "kanban")])["views"]["kanban"]["arch"]
+        )
+        self.assertEqual(arch.count("<header"), 1, arch)
+        self.assertIn('name="action_open_automation_board"', arch)
+        self.assertIn("Other module button", arch)
+
     def test_salesperson_cannot_activate(self):
         rule = self._rule(self.stage_qualified, state="draft")
         with self.assertRaises(AccessError):
