@@ -15,7 +15,6 @@ It takes the test lock, starts the `make test-dev` PostgreSQL cluster, runs itse
 Odoo's virtual environment on this checkout's test-dev database, and rolls everything back.
 """
 
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,32 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def outer():
     sys.path.insert(0, str(REPO / "tools"))
-    import fcntl
-    import hashlib
-
     import cpa
 
-    src, venv = cpa.odoo_src(), cpa.venv_dir()
-    cpa.TEST_LOCK.touch(exist_ok=True)
-    with open(cpa.TEST_LOCK) as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        pg = cpa.Postgres(cpa.persistent_cluster_dir("pg-dev"), persistent=True).start()
-        try:
-            dbname = "cpa_test_dev_" + hashlib.sha1(str(cpa.REPO).encode()).hexdigest()[:8]
-            if not pg.database_exists(venv, dbname):
-                cpa.say(f"No database {dbname}: run `make test-dev` once first.")
-                return 2
-            config = cpa.write_config(
-                cpa.cache_dir() / "logs" / f"bench-{dbname}.conf", src, pg, {"db_name": dbname}
-            )
-            env = {"PYTHONPATH": str(src)}
-            return subprocess.run(
-                [str(venv / "bin" / "python"), __file__, "--inner", str(config), dbname],
-                env={**__import__("os").environ, **env},
-                check=False,
-            ).returncode
-        finally:
-            pg.stop()
+    return cpa.run_inner_on_dev_database(__file__)
 
 
 def insert_activities(env, lead, user, template, total, now):

@@ -730,6 +730,29 @@ def cmd_lint(_args):
     ).returncode
 
 
+def run_inner_on_dev_database(script):
+    """Run ``script --inner <config> <database>`` with the project's Python on the kept
+    database of ``make test-dev`` (benches measuring on it), under the test lock."""
+    src, venv = odoo_src(), venv_dir()
+    with test_lock():
+        pg = Postgres(persistent_cluster_dir("pg-dev"), persistent=True).start()
+        try:
+            dbname = f"cpa_test_dev_{repo_key()}"
+            if not pg.database_exists(venv, dbname):
+                say(f"No database {dbname}: run `make test-dev` once first.")
+                return 2
+            config = write_config(
+                cache_dir() / "logs" / f"bench-{dbname}.conf", src, pg, {"db_name": dbname}
+            )
+            return subprocess.run(
+                [str(venv / "bin" / "python"), str(script), "--inner", str(config), dbname],
+                env={**os.environ, "PYTHONPATH": str(src)},
+                check=False,
+            ).returncode
+        finally:
+            pg.stop()
+
+
 def cmd_script(args):
     """Run a project script (bench/) with the project's Python, one heavy run at a time."""
     venv = venv_dir()
