@@ -1,7 +1,11 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import re
+
 from odoo import models
 from odoo.http import request
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class IrHttp(models.AbstractModel):
@@ -9,13 +13,15 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _serve_fallback(cls):
-        """No fallback for a path with a NUL character: 404 instead of a 500.
+        """No fallback for a path with a control character: 404 instead of a 500.
 
         The fallback (attachments, website pages, redirects) looks the path up in the
         database, and PostgreSQL refuses NUL in a string: every unknown path containing
-        ``%00`` (the reliability fuzzer sends them to /cpa/...) answered 500. Such a
-        path can be no stored URL.
+        ``%00`` answered 500. The website's fallback also redirects to the normalised
+        path (``/a//`` to ``/a/``), and a Location header with a newline (``%0A``,
+        ``%0D``) is refused by werkzeug: 500 again. The reliability fuzzer sends such
+        paths to /cpa/...; no stored URL or page contains a control character.
         """
-        if "\x00" in request.httprequest.path:
+        if CONTROL_CHARACTERS.search(request.httprequest.path):
             return None
         return super()._serve_fallback()

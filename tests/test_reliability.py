@@ -315,6 +315,26 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
                 self.assertEqual(response.status_code, 404)
                 self.assertNotIn("Traceback", response.text)
 
+    def test_unknown_paths_with_control_characters_are_a_404(self):
+        """Found by the reliability fuzzer: unknown paths with a newline, other control
+        characters or characters outside the BMP answered 500."""
+        for method, path in (
+            ("GET", "/cpa/%0A/%29%F3%9E%BB%B0%C2%97%E8%91%9F/%0A/"),
+            ("GET", "/cpa/%5Et%0C%24%C3%9F%C3%89%C2%BC~t%3C%C3%80%C2%94v"),
+            ("POST", "/cpa/9%F0%90%90%AF%C3%B2%C3%A2%C3%89%5C%C3%AE%0A//"),
+            ("HEAD", "/cpa/%3EA%01%C2%BE%C2%81%EF%AD%B0k%F0%B1%B7%8F"),
+            ("PUT", "/cpa/%F2%AC%A3%B3/%7BAY/c%0D%C2%81%EE%82%91%C3%90/"),
+            ("GET", "/cpa/%0A"),
+            ("GET", "/cpa/%F0%90%90%AF"),
+            ("GET", "/cpa/a%01b"),
+        ):
+            with self.subTest(method=method, path=path):
+                response = self.opener.request(
+                    method, self.base_url() + path, allow_redirects=False, timeout=30
+                )
+                self.assertIn(response.status_code, (404, 405), response.text[:300])
+                self.assertNotIn("Traceback", response.text)
+
     def test_website_form_without_subject_creates_a_lead(self):
         """Found by the reliability fuzzer: a lead form post without ``name`` answered
         500 (NOT NULL violation inside Odoo's savepoint)."""
