@@ -2,6 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import re
 
+from werkzeug.exceptions import NotFound
+
 from odoo import models
 from odoo.http import request
 
@@ -10,6 +12,19 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 class IrHttp(models.AbstractModel):
     _inherit = "ir.http"
+
+    @classmethod
+    def _match(cls, path):
+        """No route for a path with a control character: 404 instead of a 500.
+
+        Before matching, the frontend routing redirects ``//`` to ``/`` and language
+        prefixes away, and werkzeug refuses a Location header with a newline: every
+        such path (``/cpa/%0A//x``, sent by the reliability fuzzer) answered 500. No URL
+        of Odoo or of this addon contains a control character (RFC 3986 has none).
+        """
+        if CONTROL_CHARACTERS.search(path):
+            raise NotFound()
+        return super()._match(path)
 
     @classmethod
     def _serve_fallback(cls):

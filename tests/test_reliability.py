@@ -324,6 +324,16 @@ class TestReliability(TrackingMixin, MockEmail, HttpCase):
             ("POST", "/cpa/9%F0%90%90%AF%C3%B2%C3%A2%C3%89%5C%C3%AE%0A//"),
             ("HEAD", "/cpa/%3EA%01%C2%BE%C2%81%EF%AD%B0k%F0%B1%B7%8F"),
             ("PUT", "/cpa/%F2%AC%A3%B3/%7BAY/c%0D%C2%81%EE%82%91%C3%90/"),
+            ("GET", "/cpa/%0A//%29%F3%9E%BB%B0%C2%97%E8%91%9F/"),
+            ("PATCH", "/cpa//%0A/%C3%8C%F0%AA%BF%AFU%F3%A2%AF%AC%F0%A6%B7%A0"),
+            (
+                "GET",
+                "/cpa//%E2%AC%92%04%F3%93%84%8D%C3%B8%F2%B1%B6%BEK%F2%82%81%9C/%0A%F1%9B%A9%BB%3C",
+            ),
+            (
+                "PUT",
+                "/cpa//%E2%AC%92%04%F3%93%84%8D%C3%B8%F2%B1%B6%BEK%F2%82%81%9C/%0A%F1%9B%A9%BB%3C",
+            ),
             ("GET", "/cpa/%0A"),
             ("GET", "/cpa/%F0%90%90%AF"),
             ("GET", "/cpa/a%01b"),
