@@ -15,16 +15,20 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _match(cls, path):
-        """No route for a path with a control character: 404 instead of a 500.
+        """No redirect of a path with a control character: 404 instead of a 500.
 
         Before matching, the frontend routing redirects ``//`` to ``/`` and language
-        prefixes away, and werkzeug refuses a Location header with a newline: every
-        such path (``/cpa/%0A//x``, sent by the reliability fuzzer) answered 500. No URL
-        of Odoo or of this addon contains a control character (RFC 3986 has none).
+        prefixes away, and werkzeug refuses to build a Location header with a newline:
+        every such path (``/cpa/%0A//x``, sent by the reliability fuzzer) answered 500.
+        Paths that match a route as they are still reach it (a malformed tracking
+        token is a 400).
         """
-        if CONTROL_CHARACTERS.search(path):
-            raise NotFound()
-        return super()._match(path)
+        try:
+            return super()._match(path)
+        except ValueError:
+            if CONTROL_CHARACTERS.search(path):
+                raise NotFound() from None
+            raise
 
     @classmethod
     def _serve_fallback(cls):
