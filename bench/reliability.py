@@ -655,15 +655,17 @@ def part_order(server, senders):
     return figures, problems + server_log_problems(server, log_start)
 
 
-def part_fuzz(server, cases):
+def part_fuzz(server, cases, targets=None):
     import reliability_fuzz  # hypothesis is only needed by this part
+
+    targets = targets or reliability_fuzz.TARGETS
 
     rpc = server.rpc()
     disable_network_crons(rpc)
     log_start = server.log_lines()
     log(f"fuzz: {cases} hypothesis cases per public route over HTTP ...")
     figures, problems = reliability_fuzz.part_fuzz(
-        server, rpc, make_pipeline, make_leads, cases=cases
+        server, rpc, make_pipeline, make_leads, cases=cases, targets=targets
     )
     log("fuzz: " + json.dumps(figures, default=float))
     return figures, problems + server_log_problems(server, log_start)
@@ -720,6 +722,11 @@ def main():
     parser.add_argument("--rpc-clients", type=int, default=2, help="load: XML-RPC movers")
     parser.add_argument("--senders", type=int, default=4, help="order: threads per delivery")
     parser.add_argument("--cases", type=int, default=1000, help="fuzz: cases per route")
+    parser.add_argument(
+        "--fuzz-targets",
+        help="fuzz: comma-separated among pixel_click, beacon, webhook, website_form, paths"
+        " (default all)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     parts = ALL_PARTS if args.part == "all" else tuple(args.part.split(","))
@@ -738,7 +745,11 @@ def main():
             ),
             "crash": lambda: part_crash(server, max(args.leads, 1000)),
             "order": lambda: part_order(server, args.senders),
-            "fuzz": lambda: part_fuzz(server, args.cases),
+            "fuzz": lambda: part_fuzz(
+                server,
+                args.cases,
+                tuple(args.fuzz_targets.split(",")) if args.fuzz_targets else None,
+            ),
         }
         for part in parts:
             started = time.time()

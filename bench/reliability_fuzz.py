@@ -124,7 +124,7 @@ class Fuzzer:
             clean[name] = "".join(ch for ch in value if ch not in "\r\n\x00")
         return clean
 
-    def fuzz_pixel_and_click(self):
+    def fuzz_pixel_click(self):
         fuzz = self.fuzz
         for route, scope, prefix in (("pixel", "open", "/cpa/o/"), ("click", "click", "/cpa/c/")):
             count = fuzz.TOKEN_FORMATS[scope]
@@ -288,7 +288,10 @@ class Fuzzer:
         )
 
 
-def part_fuzz(server, rpc, make_pipeline, make_leads, cases=1000):
+TARGETS = ("pixel_click", "beacon", "webhook", "website_form", "paths")
+
+
+def part_fuzz(server, rpc, make_pipeline, make_leads, cases=1000, targets=TARGETS):
     team, stages = make_pipeline(rpc, "Fuzz", ["New", "Next"])
     rpc(
         "crm.stage.trigger",
@@ -300,11 +303,8 @@ def part_fuzz(server, rpc, make_pipeline, make_leads, cases=1000):
     secrets = ["Fuzzsecret", "fuzzsecret"] + [phone(2, i) for i in range(3)]
     fuzzer = Fuzzer(server, lead_ids, secrets, link_ids, cases)
     started = time.time()
-    fuzzer.fuzz_pixel_and_click()
-    fuzzer.fuzz_beacon()
-    fuzzer.fuzz_webhook()
-    fuzzer.fuzz_website_form()
-    fuzzer.fuzz_paths()
+    for target in targets:
+        getattr(fuzzer, f"fuzz_{target}")()
     elapsed = time.time() - started
     figures = {
         "cases": fuzzer.counts,
