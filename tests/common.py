@@ -2,9 +2,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Fixtures and factories of the automation tests, reusable by other modules' tests."""
 
+import threading
+from contextlib import closing
 from datetime import datetime
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
+from odoo.sql_db import db_connect
 from odoo.tests import new_test_user
 from odoo.tests.common import TransactionCase
 
@@ -131,3 +134,35 @@ class AutomationCase(TransactionCase):
     def _dispatch(self):
         """Run the dispatcher as the cron does; return the ids of the jobs run."""
         return self.Job._dispatch_due_jobs()
+
+
+def run_on_two_connections(registry, dbname, work):
+    """Run ``work(env)`` at the same moment in two threads, each on its own database
+    connection, both transactions held open until both are done (as two workers), then
+    committed; return {"one": result or exception, "two": ...}."""
+    start, barrier = threading.Barrier(2, timeout=60), threading.Barrier(2, timeout=120)
+    results = {}
+
+    def worker(name):
+        threading.current_thread().dbname = dbname
+        with closing(db_connect(dbname).cursor()) as cr:
+            # The test runner holds the registry lock: give the cursor its transaction
+            # directly instead of letting Environment look it up.
+            cr.transaction = api.Transaction(registry)
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            try:
+                start.wait()
+                results[name] = work(env)
+                barrier.wait()
+                cr.commit()  # pylint: disable=invalid-commit
+            except Exception as exc:
+                results[name] = exc
+                barrier.abort()
+                cr.rollback()
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=150)
+    return results

@@ -1,6 +1,5 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import threading
 from contextlib import closing
 from datetime import timedelta
 
@@ -11,7 +10,7 @@ from odoo.sql_db import db_connect
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
-from .common import NOW, AutomationCase
+from .common import NOW, AutomationCase, run_on_two_connections
 
 
 @tagged("post_install", "-at_install")
@@ -123,35 +122,11 @@ class TestJobDispatchConcurrency(TransactionCase):
         dbname = self.env.cr.dbname
         data = self._setup_committed()
         try:
-            start, barrier = threading.Barrier(2, timeout=60), threading.Barrier(2, timeout=120)
-            results = {}
-
-            registry = self.registry
-
-            def dispatcher(name):
-                threading.current_thread().dbname = dbname
-                with closing(db_connect(dbname).cursor()) as cr:
-                    # The test runner holds the registry lock: give the cursor its
-                    # transaction directly instead of letting Environment look it up.
-                    cr.transaction = api.Transaction(registry)
-                    env = api.Environment(cr, SUPERUSER_ID, {})
-                    try:
-                        start.wait()
-                        results[name] = env["crm.automation.job"]._dispatch_due_jobs(batch_size=3)
-                        # Hold the claimed rows until both are done, as two workers
-                        # running at the same time would.
-                        barrier.wait()
-                        cr.commit()  # pylint: disable=invalid-commit
-                    except Exception as exc:
-                        results[name] = exc
-                        barrier.abort()
-                        cr.rollback()
-
-            threads = [threading.Thread(target=dispatcher, args=(name,)) for name in ("one", "two")]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=150)
+            results = run_on_two_connections(
+                self.registry,
+                dbname,
+                lambda env: env["crm.automation.job"]._dispatch_due_jobs(batch_size=3),
+            )
             for name in ("one", "two"):
                 self.assertIsInstance(results.get(name), list, results.get(name))
             one, two = set(results["one"]), set(results["two"])

@@ -2,7 +2,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Mass edits: the jobs are planned in the write and created by the dispatcher."""
 
-import threading
 from contextlib import closing
 from datetime import timedelta
 
@@ -13,7 +12,7 @@ from odoo.sql_db import db_connect
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
-from .common import NOW, AutomationCase
+from .common import NOW, AutomationCase, run_on_two_connections
 
 THRESHOLD = "crm_pipeline_automation.job_plan_threshold"
 IMMEDIATE = "crm_pipeline_automation.immediate_run_threshold"
@@ -254,31 +253,11 @@ class TestJobPlanConcurrency(TransactionCase):
         data = self._setup_committed()
         try:
             self.assertEqual(len(data["plans"]), 3)
-            start, barrier = threading.Barrier(2, timeout=60), threading.Barrier(2, timeout=120)
-            results = {}
-            registry = self.registry
-
-            def dispatcher(name):
-                threading.current_thread().dbname = dbname
-                with closing(db_connect(dbname).cursor()) as cr:
-                    cr.transaction = api.Transaction(registry)
-                    env = api.Environment(cr, SUPERUSER_ID, {})
-                    try:
-                        start.wait()
-                        results[name] = env["crm.automation.job.plan"]._expand_waiting()
-                        # Hold the claimed plans until both are done.
-                        barrier.wait()
-                        cr.commit()  # pylint: disable=invalid-commit
-                    except Exception as exc:
-                        results[name] = exc
-                        barrier.abort()
-                        cr.rollback()
-
-            threads = [threading.Thread(target=dispatcher, args=(name,)) for name in ("one", "two")]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=150)
+            results = run_on_two_connections(
+                self.registry,
+                dbname,
+                lambda env: env["crm.automation.job.plan"]._expand_waiting(),
+            )
             for name in ("one", "two"):
                 self.assertIsInstance(results.get(name), int, results.get(name))
             self.assertEqual(results["one"] + results["two"], self.LEADS)
