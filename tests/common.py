@@ -166,3 +166,57 @@ def run_on_two_connections(registry, dbname, work):
     for thread in threads:
         thread.join(timeout=150)
     return results
+
+
+class CommittedPipelineCase(TransactionCase):
+    """Data other database connections must see: created and committed on a connection
+    of its own, deleted again when the test ends."""
+
+    def _committed_pipeline(self, name, count, rule_vals, move):
+        """A team with stages "<name> A" and "<name> B", a rule on B (values returned by
+        ``rule_vals(env)``) and ``count`` leads in A; ``move(env, leads, stage_b)`` runs
+        in the same transaction and returns more ids to keep (jobs, plans, tags).
+
+        :return: dict of ids: team, stages, rule, leads, and what ``move`` returned
+        """
+        with closing(db_connect(self.env.cr.dbname).cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            team = env["crm.team"].create({"name": f"{name} team"})
+            stage_a = env["crm.stage"].create(
+                {"name": f"{name} A", "sequence": 201, "team_id": team.id}
+            )
+            stage_b = env["crm.stage"].create(
+                {"name": f"{name} B", "sequence": 202, "team_id": team.id}
+            )
+            rule = env["crm.automation.rule"].create(
+                {"name": f"{name} rule", "stage_id": stage_b.id, **rule_vals(env)}
+            )
+            leads = env["crm.lead"].create(
+                [
+                    {"name": f"{name} {i}", "team_id": team.id, "stage_id": stage_a.id}
+                    for i in range(count)
+                ]
+            )
+            data = {
+                "team": team.id,
+                "stages": (stage_a | stage_b).ids,
+                "rule": rule.id,
+                "leads": leads.ids,
+                **move(env, leads, stage_b),
+            }
+            # Committed on purpose: the other connections must see it.
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._delete_committed, data)
+        return data
+
+    def _delete_committed(self, data):
+        with closing(db_connect(self.env.cr.dbname).cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["crm.automation.job.plan"].browse(data.get("plans", [])).exists().unlink()
+            # Ledger rows and jobs go with their leads (ON DELETE CASCADE).
+            env["crm.lead"].with_context(active_test=False).browse(data["leads"]).unlink()
+            env["crm.automation.rule"].browse(data["rule"]).unlink()
+            env["crm.stage"].browse(data["stages"]).unlink()
+            env["crm.team"].browse(data["team"]).unlink()
+            env["crm.tag"].browse(data.get("tags", [])).unlink()
+            cr.commit()  # pylint: disable=invalid-commit

@@ -8,9 +8,8 @@ from freezegun import freeze_time
 from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.sql_db import db_connect
 from odoo.tests import tagged
-from odoo.tests.common import TransactionCase
 
-from .common import NOW, AutomationCase, run_on_two_connections
+from .common import NOW, AutomationCase, CommittedPipelineCase, run_on_two_connections
 
 
 @tagged("post_install", "-at_install")
@@ -59,91 +58,56 @@ class TestJobDispatch(AutomationCase):
 
 
 @tagged("post_install", "-at_install")
-class TestJobDispatchConcurrency(TransactionCase):
+class TestJobDispatchConcurrency(CommittedPipelineCase):
     """Two dispatchers on two real database connections run every job exactly once."""
 
     JOBS = 40
 
     def _setup_committed(self):
-        """Create the data on its own connection and commit it (threads must see it)."""
-        with closing(db_connect(self.env.cr.dbname).cursor()) as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-            team = env["crm.team"].create({"name": "Concurrency team"})
-            stage_a = env["crm.stage"].create(
-                {"name": "Conc A", "sequence": 201, "team_id": team.id}
-            )
-            stage_b = env["crm.stage"].create(
-                {"name": "Conc B", "sequence": 202, "team_id": team.id}
-            )
+        """40 leads entered a stage whose rule tags them an hour later; all due now."""
+
+        def rule_vals(env):
             tag = env["crm.tag"].create({"name": "Concurrency"})
-            rule = env["crm.automation.rule"].create(
-                {
-                    "name": "Tag later",
-                    "stage_id": stage_b.id,
-                    "action_type": "tags",
-                    "tag_add_ids": [Command.link(tag.id)],
-                    "timing": "delay",
-                    "delay_count": 1,
-                    "delay_unit": "hours",
-                }
-            )
-            leads = env["crm.lead"].create(
-                [
-                    {"name": f"Conc {i}", "team_id": team.id, "stage_id": stage_a.id}
-                    for i in range(self.JOBS)
-                ]
-            )
-            leads.write({"stage_id": stage_b.id})
-            jobs = env["crm.automation.job"].search([("rule_id", "=", rule.id)])
-            jobs.sudo().write({"run_at": fields.Datetime.now() - timedelta(minutes=1)})
-            # Committed on purpose: the dispatchers' own connections must see it.
-            cr.commit()  # pylint: disable=invalid-commit
             return {
-                "team": team.id,
-                "stages": (stage_a | stage_b).ids,
-                "tag": tag.id,
-                "rule": rule.id,
-                "leads": leads.ids,
-                "jobs": jobs.ids,
+                "action_type": "tags",
+                "tag_add_ids": [Command.link(tag.id)],
+                "timing": "delay",
+                "delay_count": 1,
+                "delay_unit": "hours",
             }
 
-    def _cleanup(self, data):
-        with closing(db_connect(self.env.cr.dbname).cursor()) as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            # Ledger rows and jobs go with their leads (ON DELETE CASCADE).
-            env["crm.lead"].with_context(active_test=False).browse(data["leads"]).unlink()
-            env["crm.automation.rule"].browse(data["rule"]).unlink()
-            env["crm.stage"].browse(data["stages"]).unlink()
-            env["crm.team"].browse(data["team"]).unlink()
-            env["crm.tag"].browse(data["tag"]).unlink()
-            cr.commit()  # pylint: disable=invalid-commit
+        def move(env, leads, stage_b):
+            leads.write({"stage_id": stage_b.id})
+            jobs = env["crm.automation.job"].search([("lead_id", "in", leads.ids)])
+            jobs.sudo().write({"run_at": fields.Datetime.now() - timedelta(minutes=1)})
+            tag = stage_b.automation_rule_ids.tag_add_ids
+            return {"jobs": jobs.ids, "tag": tag.id, "tags": tag.ids}
+
+        return self._committed_pipeline("Conc", self.JOBS, rule_vals, move)
 
     def test_two_dispatchers_exactly_once(self):
         dbname = self.env.cr.dbname
         data = self._setup_committed()
-        try:
-            results = run_on_two_connections(
-                self.registry,
-                dbname,
-                lambda env: env["crm.automation.job"]._dispatch_due_jobs(batch_size=3),
+        results = run_on_two_connections(
+            self.registry,
+            dbname,
+            lambda env: env["crm.automation.job"]._dispatch_due_jobs(batch_size=3),
+        )
+        for name in ("one", "two"):
+            self.assertIsInstance(results.get(name), list, results.get(name))
+        one, two = set(results["one"]), set(results["two"])
+        self.assertFalse(one & two, "a job ran in both dispatchers")
+        self.assertEqual((one | two) & set(data["jobs"]), set(data["jobs"]))
+        self.assertTrue(one and two, "both dispatchers should have taken a share")
+        with closing(db_connect(dbname).cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            jobs = env["crm.automation.job"].browse(data["jobs"])
+            self.assertEqual(set(jobs.mapped("state")), {"done"})
+            self.assertEqual(set(jobs.mapped("attempts")), {1})
+            done = env["crm.automation.log"].search(
+                [("job_id", "in", data["jobs"]), ("kind", "=", "rule_done")]
             )
-            for name in ("one", "two"):
-                self.assertIsInstance(results.get(name), list, results.get(name))
-            one, two = set(results["one"]), set(results["two"])
-            self.assertFalse(one & two, "a job ran in both dispatchers")
-            self.assertEqual((one | two) & set(data["jobs"]), set(data["jobs"]))
-            self.assertTrue(one and two, "both dispatchers should have taken a share")
-            with closing(db_connect(dbname).cursor()) as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                jobs = env["crm.automation.job"].browse(data["jobs"])
-                self.assertEqual(set(jobs.mapped("state")), {"done"})
-                self.assertEqual(set(jobs.mapped("attempts")), {1})
-                done = env["crm.automation.log"].search(
-                    [("job_id", "in", data["jobs"]), ("kind", "=", "rule_done")]
-                )
-                self.assertEqual(sorted(done.job_id.ids), sorted(data["jobs"]))
-                self.assertEqual(len(done), self.JOBS)
-                leads = env["crm.lead"].browse(data["leads"])
-                self.assertTrue(all(data["tag"] in lead.tag_ids.ids for lead in leads))
-        finally:
-            self._cleanup(data)
+            self.assertEqual(sorted(done.job_id.ids), sorted(data["jobs"]))
+            self.assertEqual(len(done), self.JOBS)
+            leads = env["crm.lead"].browse(data["leads"])
+            self.assertTrue(all(data["tag"] in lead.tag_ids.ids for lead in leads))

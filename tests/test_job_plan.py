@@ -10,9 +10,8 @@ from freezegun import freeze_time
 from odoo import SUPERUSER_ID, Command, api
 from odoo.sql_db import db_connect
 from odoo.tests import tagged
-from odoo.tests.common import TransactionCase
 
-from .common import NOW, AutomationCase, run_on_two_connections
+from .common import NOW, AutomationCase, CommittedPipelineCase, run_on_two_connections
 
 THRESHOLD = "crm_pipeline_automation.job_plan_threshold"
 IMMEDIATE = "crm_pipeline_automation.immediate_run_threshold"
@@ -188,85 +187,51 @@ class TestJobPlan(AutomationCase):
 
 
 @tagged("post_install", "-at_install")
-class TestJobPlanConcurrency(TransactionCase):
+class TestJobPlanConcurrency(CommittedPipelineCase):
     """Two dispatchers on two real connections expand each plan once."""
 
     LEADS = 30
 
     def _setup_committed(self):
-        with closing(db_connect(self.env.cr.dbname).cursor()) as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+        """Three mass edits of 10 leads into a stage with a delayed rule: three plans."""
+
+        def move(env, leads, stage_b):
             params = env["ir.config_parameter"]
             old = {key: params.get_param(key) for key in (THRESHOLD, IMMEDIATE)}
             params.set_param(THRESHOLD, 5)
             params.set_param(IMMEDIATE, 5)
-            team = env["crm.team"].create({"name": "Plan concurrency team"})
-            stage_a = env["crm.stage"].create(
-                {"name": "Plan A", "sequence": 211, "team_id": team.id}
-            )
-            stage_b = env["crm.stage"].create(
-                {"name": "Plan B", "sequence": 212, "team_id": team.id}
-            )
-            rule = env["crm.automation.rule"].create(
-                {
-                    "name": "Plan later",
-                    "stage_id": stage_b.id,
-                    "action_type": "tags",
-                    "timing": "delay",
-                    "delay_count": 1,
-                    "delay_unit": "days",
-                }
-            )
-            leads = env["crm.lead"].create(
-                [
-                    {"name": f"Plan conc {i}", "team_id": team.id, "stage_id": stage_a.id}
-                    for i in range(self.LEADS)
-                ]
-            )
-            # Three mass edits: three plans.
             for chunk in (leads[:10], leads[10:20], leads[20:]):
                 chunk.write({"stage_id": stage_b.id})
             for key, value in old.items():
                 params.set_param(key, value)
-            plans = env["crm.automation.job.plan"].search([])
-            cr.commit()  # pylint: disable=invalid-commit
+            return {"plans": env["crm.automation.job.plan"].search([]).ids}
+
+        def rule_vals(env):
             return {
-                "team": team.id,
-                "stages": (stage_a | stage_b).ids,
-                "rule": rule.id,
-                "leads": leads.ids,
-                "plans": plans.ids,
+                "action_type": "tags",
+                "timing": "delay",
+                "delay_count": 1,
+                "delay_unit": "days",
             }
 
-    def _cleanup(self, data):
-        with closing(db_connect(self.env.cr.dbname).cursor()) as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            env["crm.automation.job.plan"].browse(data["plans"]).exists().unlink()
-            env["crm.lead"].with_context(active_test=False).browse(data["leads"]).unlink()
-            env["crm.automation.rule"].browse(data["rule"]).unlink()
-            env["crm.stage"].browse(data["stages"]).unlink()
-            env["crm.team"].browse(data["team"]).unlink()
-            cr.commit()  # pylint: disable=invalid-commit
+        return self._committed_pipeline("Plan", self.LEADS, rule_vals, move)
 
     def test_two_dispatchers_expand_each_plan_once(self):
         dbname = self.env.cr.dbname
         data = self._setup_committed()
-        try:
-            self.assertEqual(len(data["plans"]), 3)
-            results = run_on_two_connections(
-                self.registry,
-                dbname,
-                lambda env: env["crm.automation.job.plan"]._expand_waiting(),
-            )
-            for name in ("one", "two"):
-                self.assertIsInstance(results.get(name), int, results.get(name))
-            self.assertEqual(results["one"] + results["two"], self.LEADS)
-            with closing(db_connect(dbname).cursor()) as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                self.assertFalse(env["crm.automation.job.plan"].browse(data["plans"]).exists())
-                jobs = env["crm.automation.job"].search([("rule_id", "=", data["rule"])])
-                self.assertEqual(len(jobs), self.LEADS)
-                self.assertEqual(sorted(jobs.lead_id.ids), sorted(data["leads"]))
-                self.assertEqual(set(jobs.mapped("state")), {"pending"})
-        finally:
-            self._cleanup(data)
+        self.assertEqual(len(data["plans"]), 3)
+        results = run_on_two_connections(
+            self.registry,
+            dbname,
+            lambda env: env["crm.automation.job.plan"]._expand_waiting(),
+        )
+        for name in ("one", "two"):
+            self.assertIsInstance(results.get(name), int, results.get(name))
+        self.assertEqual(results["one"] + results["two"], self.LEADS)
+        with closing(db_connect(dbname).cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            self.assertFalse(env["crm.automation.job.plan"].browse(data["plans"]).exists())
+            jobs = env["crm.automation.job"].search([("rule_id", "=", data["rule"])])
+            self.assertEqual(len(jobs), self.LEADS)
+            self.assertEqual(sorted(jobs.lead_id.ids), sorted(data["leads"]))
+            self.assertEqual(set(jobs.mapped("state")), {"pending"})
