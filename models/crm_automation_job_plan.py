@@ -55,7 +55,8 @@ class CrmAutomationJobPlan(models.Model):
 
     @api.model
     def _defer(self, plan, entered_at):
-        """Store the jobs of ``plan`` (a ``JobPlan``) for the dispatcher.
+        """Store the jobs of ``plan`` (a ``JobPlan``) for the dispatcher (the caller
+        wakes it).
 
         The visit of each lead is the one it has now (incremented by this write).
         """
@@ -89,19 +90,13 @@ class CrmAutomationJobPlan(models.Model):
             "visits": [visits[lead_id] for lead_id in plan.lead_ids],
             "run_ats": [to_string(run_at) for run_at in plan.run_ats],
         }
-        count = len(plan.rule_ids) + sum(
-            len(group["rules"]) * len(group["leads"]) for group in groups
-        )
-        record = self.sudo().create(
+        return self.sudo().create(
             {
                 "entered_at": entered_at,
-                "job_count": count,
+                "job_count": plan.job_count(),
                 "plan": {"groups": groups, "pairs": pairs},
             }
         )
-        # The dispatcher expands it at its next run: now.
-        self.env["crm.automation.job"]._wake_dispatcher([fields.Datetime.now()])
-        return record
 
     # ------------------------------------------------------------------
     # Expansion (the dispatcher)

@@ -57,6 +57,12 @@ class JobPlan:
         ]
         return result
 
+    def job_count(self):
+        """Number of jobs to create."""
+        return len(self.rule_ids) + sum(
+            len(lead_ids) * len(rule_ids) for lead_ids, (rule_ids, _run_ats) in self.uniform.items()
+        )
+
 
 class _KeepMissing(dict):
     """Format map leaving unknown ``{placeholders}`` untouched."""
@@ -506,16 +512,13 @@ class CrmAutomationRule(models.Model):
         moments = set(run_ats)
         for _rule_ids, group_run_ats in uniform.values():
             moments.update(group_run_ats)
-        count = len(rule_ids) + sum(
-            len(group_lead_ids) * len(group_rule_ids)
-            for group_lead_ids, (group_rule_ids, _run_ats) in uniform.items()
-        )
         Plan = self.env["crm.automation.job.plan"]
-        if not return_due and count > Plan._threshold():
+        if not return_due and plan.job_count() > Plan._threshold():
             # A mass edit: the jobs are decided here and created by the dispatcher
-            # (crm.automation.job.plan), the write pays for one row.
+            # (crm.automation.job.plan), the write pays for one row; the dispatcher
+            # starts now to create them.
             Plan._defer(plan, entered_at)
-            self.env["crm.automation.job"]._wake_dispatcher(moments)
+            self.env["crm.automation.job"]._wake_dispatcher(moments | {entered_at})
             return []
         self.env.flush_all()
         # Raw INSERT ... SELECT: one statement for all (rule, lead) pairs of a bulk
