@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reliability_http import (
     BROWSER,
+    FUZZ,
     LINK_URLS,
     SOURCE,
     Signer,
-    fuzz_strategies,
     phone,
     setup_public_routes,
 )
@@ -46,7 +46,7 @@ class Fuzzer:
         self.link_ids = link_ids
         self.cases = cases
         self.signer = Signer(server)
-        self.fuzz = fuzz_strategies()
+        self.fuzz = FUZZ
         self.session = requests.Session()
         self.counts = {}
         self.statuses = {}

@@ -42,6 +42,9 @@ def fuzz_strategies():
     return module
 
 
+FUZZ = fuzz_strategies()
+
+
 def percentile(values, pct):
     if not values:
         return 0.0
@@ -73,15 +76,7 @@ class Signer:
 
     @staticmethod
     def webhook_headers(body, timestamp=None):
-        timestamp = str(int(time.time()) if timestamp is None else int(timestamp))
-        digest = hmac.new(
-            SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
-        return {
-            "Content-Type": "application/json",
-            "X-CPA-Timestamp": timestamp,
-            "X-CPA-Signature": f"sha256={digest}",
-        }
+        return FUZZ.signed_headers(body, SECRET, timestamp)
 
 
 def phone(prefix, index):

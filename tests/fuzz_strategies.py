@@ -6,11 +6,15 @@ HTTP against a multi-worker server).
 
 Plain Python, no Odoo import: the bench loads this file by path. Every generator takes
 a ``random.Random`` so that both drivers replay the same kinds of cases; ``sign(scope,
-numbers)`` builds a validly signed token (the drivers know the database secret).
+numbers)`` builds a validly signed token (the drivers know the database secret);
+``signed_headers`` signs call webhook requests.
 """
 
+import hashlib
+import hmac
 import json
 import string
+import time
 from urllib.parse import quote
 
 ALPHABET = string.printable + "éü中\u202e\x00\x7f"
@@ -89,6 +93,18 @@ def header_value(rng):
     """A header value the HTTP client accepts (latin-1, no line breaks)."""
     value = text(rng, 40).encode("latin-1", "ignore").decode("latin-1")
     return "".join(ch for ch in value if ch not in "\r\n\x00")
+
+
+def signed_headers(body, secret, timestamp=None):
+    """Headers of a call webhook request signed as the README's contract says:
+    HMAC-SHA256 of "<timestamp>.<body>" with the source's secret."""
+    timestamp = str(int(time.time() if timestamp is None else timestamp))
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return {
+        "Content-Type": "application/json",
+        "X-CPA-Timestamp": timestamp,
+        "X-CPA-Signature": f"sha256={digest.hexdigest()}",
+    }
 
 
 def path_segment(value):

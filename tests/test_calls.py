@@ -1,27 +1,18 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import hashlib
-import hmac
 import json
 import time
 
 from odoo.tests import HttpCase, tagged
 
+from . import fuzz_strategies
 from .tracking_common import TrackingMixin
 
 SECRET = "pbx-secret-for-tests"
 
 
 def signed_headers(body, secret=SECRET, timestamp=None):
-    timestamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = hmac.new(
-        secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
-    return {
-        "Content-Type": "application/json",
-        "X-CPA-Timestamp": timestamp,
-        "X-CPA-Signature": f"sha256={signature}",
-    }
+    return fuzz_strategies.signed_headers(body, secret, timestamp)
 
 
 @tagged("post_install", "-at_install")
