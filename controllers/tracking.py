@@ -16,7 +16,7 @@ from werkzeug.exceptions import BadRequest
 from odoo import http
 from odoo.http import request
 
-from ..models import tracking_token
+from ..engine import tokens as tracking_token
 
 _logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
-from . import automation_timing
+from ..engine import timing as automation_timing
 
 _logger = logging.getLogger(__name__)
 

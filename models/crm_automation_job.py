@@ -10,11 +10,11 @@ from markupsafe import Markup
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 
-from . import automation_dispatch
+from ..engine import dispatch as automation_dispatch
+from ..engine import params
 
 _logger = logging.getLogger(__name__)
 
-PARAM = "crm_pipeline_automation.%s"
 # A dispatcher run stops claiming after this many seconds (less under a short cron
 # time limit: automation_dispatch.run_time_budget) and reports the rest as remaining,
 # so that Odoo's cron runner calls it again (and other crons get a turn).
@@ -54,7 +54,6 @@ class CrmAutomationJob(models.Model):
     state = fields.Selection(
         [
             ("pending", "Pending"),
-            ("running", "Running"),
             ("done", "Done"),
             ("cancelled", "Cancelled"),
             ("failed", "Failed"),
@@ -163,8 +162,7 @@ class CrmAutomationJob(models.Model):
         the current batch, which is then pending again: the commit is what releases
         the claimed rows to ``done``).
         """
-        params = self.env["ir.config_parameter"].sudo()
-        batch_size = batch_size or int(params.get_param(PARAM % "job_batch_size", 200))
+        batch_size = batch_size or params.get_int(self.env, "job_batch_size")
         commit = not automation_dispatch.in_test_mode()
         if time_budget is None:
             time_budget = automation_dispatch.run_time_budget(RUN_TIME_BUDGET)
@@ -343,9 +341,8 @@ class CrmAutomationJob(models.Model):
 
     def _register_failure(self, exc):
         """Count a failed attempt: retry later with exponential backoff, or fail."""
-        params = self.env["ir.config_parameter"].sudo()
-        max_attempts = int(params.get_param(PARAM % "job_max_attempts", 5))
-        base_minutes = int(params.get_param(PARAM % "job_retry_base_minutes", 5))
+        max_attempts = params.get_int(self.env, "job_max_attempts")
+        base_minutes = params.get_int(self.env, "job_retry_base_minutes")
         attempts = self.attempts + 1
         error = f"{type(exc).__name__}: {exc}"
         _logger.warning(

@@ -23,11 +23,11 @@ import time
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from ..engine import params
+
 _logger = logging.getLogger(__name__)
 
-PARAM = "crm_pipeline_automation.%s"
 # Writes planning more (rule, lead) jobs than this hand the job rows to the dispatcher.
-DEFAULT_THRESHOLD = 5000
 
 
 class CrmAutomationJobPlan(models.Model):
@@ -47,11 +47,7 @@ class CrmAutomationJobPlan(models.Model):
 
     @api.model
     def _threshold(self):
-        return int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param(PARAM % "job_plan_threshold", DEFAULT_THRESHOLD)
-        )
+        return params.get_int(self.env, "job_plan_threshold")
 
     @api.model
     def _defer(self, plan, entered_at):

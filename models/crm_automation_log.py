@@ -7,6 +7,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..engine import params
+
 _logger = logging.getLogger(__name__)
 
 # Columns written by _log_many, with their SQL array types (see _log_columns).
@@ -192,11 +194,7 @@ class CrmAutomationLog(models.Model):
     @api.autovacuum
     def _gc_ledger(self):
         """Delete ledger rows older than the retention (system parameter, days; 0 keeps all)."""
-        days = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("crm_pipeline_automation.ledger_retention_days", 365)
-        )
+        days = params.get_int(self.env, "ledger_retention_days")
         if days <= 0:
             return
         limit = fields.Datetime.now() - timedelta(days=days)

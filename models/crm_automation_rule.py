@@ -12,7 +12,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from . import automation_timing, lead_condition
+from ..engine import conditions as lead_condition
+from ..engine import timing as automation_timing
 
 _logger = logging.getLogger(__name__)
 

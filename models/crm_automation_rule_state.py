@@ -3,6 +3,8 @@
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from ..engine import params
+
 STATES = [("draft", "Draft"), ("active", "Active")]
 
 
@@ -146,11 +148,7 @@ class CrmAutomationRule(models.Model):
         if not leads:
             return 0
         Lead = self.env["crm.lead"]
-        threshold = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("crm_pipeline_automation.immediate_run_threshold", 20)
-        )
+        threshold = params.get_int(self.env, "immediate_run_threshold")
         small = len(leads) <= threshold
         due_ids = self.sudo()._schedule_jobs([(self.sudo(), leads)], fields.Datetime.now(), small)
         if due_ids and small:

@@ -6,7 +6,8 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
-PARAM = "crm_pipeline_automation.%s"
+from ..engine import params
+
 # Context key: set while the engine itself writes leads it already handled.
 SKIP_KEY = "crm_automation_skip"
 # Cursor-cache key of the per-transaction automatic-move counters (loop guard).
@@ -141,9 +142,7 @@ class CrmLead(models.Model):
         rule_leads = leads._automation_rules_to_schedule(old_stages)
         if not rule_leads:
             return
-        threshold = int(
-            self.env["ir.config_parameter"].sudo().get_param(PARAM % "immediate_run_threshold", 20)
-        )
+        threshold = params.get_int(self.env, "immediate_run_threshold")
         small = len(leads) <= threshold
         due_ids = (
             self.env["crm.automation.rule"].sudo()._schedule_jobs(rule_leads, now, return_due=small)
@@ -282,9 +281,8 @@ class CrmLead(models.Model):
             the entry it simulates without touching them)
         :return: {lead id: reason} of the leads stopped
         """
-        params = self.env["ir.config_parameter"].sudo()
-        max_tx = int(params.get_param(PARAM % "loop_max_moves_per_transaction", 10))
-        max_hour = int(params.get_param(PARAM % "loop_max_moves_per_hour", 30))
+        max_tx = params.get_int(self.env, "loop_max_moves_per_transaction")
+        max_hour = params.get_int(self.env, "loop_max_moves_per_hour")
         counters = self.env.cr.cache.get(MOVES_KEY) or {}
         since = fields.Datetime.now() - timedelta(hours=1)
         ids = [lead_id for lead_id in self.ids if isinstance(lead_id, int)]

@@ -12,12 +12,12 @@ from odoo import _, api, fields, models
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
-from . import automation_dispatch
-from . import engagement_verdict as verdicts
+from ..engine import dispatch as automation_dispatch
+from ..engine import params
+from ..engine import verdict as verdicts
 
 _logger = logging.getLogger(__name__)
 
-PARAM = "crm_pipeline_automation.%s"
 # Write conflicts tolerated per run of the held events cron before it leaves the rest
 # to its next run.
 MAX_HELD_CONFLICTS = 5
@@ -46,22 +46,6 @@ EVENT_TYPES = [
     ("chat_response_late", "Live chat answer late"),
     ("chat_keyword", "Keyword in live chat"),
 ]
-# Engagement points per event type (system parameters crm_pipeline_automation.score_<type>).
-DEFAULT_POINTS = {
-    "email_open": 1,
-    "link_click": 3,
-    "email_received": 5,
-    "email_sent": 0,
-    "form_submitted": 10,
-    "url_visited": 2,
-    "call_incoming": 5,
-    "call_outgoing": 2,
-    "call_missed": 1,
-    "chat_started": 5,
-    "chat_accepted": 0,
-    "chat_response_late": 0,
-    "chat_keyword": 3,
-}
 TEXT_EXCERPT = 200
 
 
@@ -276,14 +260,8 @@ class CrmLeadEvent(models.Model):
 
     def _add_score(self):
         """Engagement score of the leads: points per (non-machine) event type."""
-        params = self.env["ir.config_parameter"].sudo()
         for event in self.filtered(lambda e: e.verdict != verdicts.MACHINE):
-            points = int(
-                params.get_param(
-                    PARAM % f"score_{event.event_type}", DEFAULT_POINTS[event.event_type]
-                )
-                or 0
-            )
+            points = params.get_int(self.env, f"score_{event.event_type}")
             if points:
                 # Relative UPDATE: concurrent events of one lead add up, none is lost.
                 self.env.execute_query(
@@ -386,11 +364,7 @@ class CrmLeadEvent(models.Model):
 
     @api.model
     def _thresholds(self):
-        params = self.env["ir.config_parameter"].sudo()
-        return {
-            name: int(params.get_param(PARAM % name, default) or default)
-            for name, default in verdicts.THRESHOLDS.items()
-        }
+        return {name: params.get_int(self.env, name) for name in verdicts.THRESHOLDS}
 
     @api.autovacuum
     def _gc_caller_claims(self):
@@ -405,10 +379,7 @@ class CrmLeadEvent(models.Model):
     @api.autovacuum
     def _gc_events(self):
         """Delete events older than the retention (system parameter, days; 0 keeps all)."""
-        days = int(
-            self.env["ir.config_parameter"].sudo().get_param(PARAM % "event_retention_days", 365)
-            or 0
-        )
+        days = params.get_int(self.env, "event_retention_days")
         if days <= 0:
             return
         limit = fields.Datetime.now() - timedelta(days=days)
@@ -423,10 +394,7 @@ class CrmLeadEvent(models.Model):
 
     @api.model
     def _cpa_token_validity_seconds(self):
-        days = int(
-            self.env["ir.config_parameter"].sudo().get_param(PARAM % "token_validity_days", 180)
-            or 180
-        )
+        days = params.get_int(self.env, "token_validity_days")
         return days * 86400
 
     @api.model
@@ -539,9 +507,7 @@ class CrmLeadEvent(models.Model):
         host = url_host(origin)
         if not host:
             return False
-        domains = (
-            self.env["ir.config_parameter"].sudo().get_param(PARAM % "snippet_domains", "") or ""
-        )
+        domains = params.get_str(self.env, "snippet_domains")
         for domain in (d.strip().lower() for d in domains.split(",")):
             domain = url_host(domain) if "://" in domain else domain
             if domain and (
@@ -609,14 +575,11 @@ class CrmLeadEvent(models.Model):
     @api.model
     def _cpa_call_source_secret(self, source):
         """Secret of a call source (system parameter call_source.<source>.secret)."""
-        return (
-            self.env["ir.config_parameter"].sudo().get_param(PARAM % f"call_source.{source}.secret")
-        )
+        return params.get_call_source(self.env, source, "secret")
 
     @api.model
     def _cpa_replay_window(self):
-        params = self.env["ir.config_parameter"].sudo()
-        return int(params.get_param(PARAM % "call_replay_window_seconds", 300) or 300)
+        return params.get_int(self.env, "call_replay_window_seconds")
 
     @api.model
     def _record_call(self, source, data):
@@ -702,19 +665,13 @@ class CrmLeadEvent(models.Model):
 
     @api.model
     def _cpa_call_source_param(self, source, name):
-        value = (
-            self.env["ir.config_parameter"].sudo().get_param(PARAM % f"call_source.{source}.{name}")
-        )
+        value = params.get_call_source(self.env, source, name)
         return value and value.strip().lower() not in ("0", "false", "")
 
     @api.model
     def _cpa_call_lead_values(self, source, phone, kind):
         """Values of the lead created for an unknown caller."""
-        team_id = (
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param(PARAM % f"call_source.{source}.team_id")
-        )
+        team_id = params.get_call_source(self.env, source, "team_id")
         team = (
             self.env["crm.team"].browse(int(team_id)).exists()
             if (team_id or "").isdigit()

@@ -6,8 +6,8 @@ from datetime import timedelta
 from odoo import fields, models
 from odoo.tools import SQL
 
-from . import engagement_verdict as verdicts
-from .crm_lead_event import DEFAULT_POINTS, PARAM
+from ..engine import params
+from ..engine import verdict as verdicts
 
 # Event types of the card's "last engagement" signals, with their lead field.
 LAST_FIELDS = {
@@ -16,7 +16,6 @@ LAST_FIELDS = {
     "url_visited": "engagement_last_visit",
 }
 # Window of the recent engagement score when the system parameter is not set.
-DEFAULT_RECENT_DAYS = 30
 
 
 class CrmLead(models.Model):
@@ -131,19 +130,10 @@ class CrmLead(models.Model):
 
     def _engagement_points(self):
         """{event type: points} of the engagement score (system parameters)."""
-        params = self.env["ir.config_parameter"].sudo()
         return {
-            event_type: int(params.get_param(PARAM % f"score_{event_type}", default) or 0)
-            for event_type, default in DEFAULT_POINTS.items()
+            event_type: params.get_int(self.env, f"score_{event_type}")
+            for event_type in params.SCORE_DEFAULTS
         }
 
     def _engagement_recent_days(self):
-        value = (
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param(PARAM % "engagement_recent_days", DEFAULT_RECENT_DAYS)
-        )
-        try:
-            return max(int(value), 1)
-        except (TypeError, ValueError):
-            return DEFAULT_RECENT_DAYS
+        return params.get_int(self.env, "engagement_recent_days")

@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
-from . import tracking_token
+from ..engine import tokens as tracking_token
 
 _logger = logging.getLogger(__name__)
 

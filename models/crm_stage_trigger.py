@@ -9,8 +9,8 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from . import engagement_verdict as verdicts
-from . import lead_condition
+from ..engine import conditions as lead_condition
+from ..engine import verdict as verdicts
 from .crm_lead_event import EVENT_TYPES
 
 _logger = logging.getLogger(__name__)
@@ -403,7 +403,6 @@ class CrmStageTrigger(models.Model):
             .with_context(
                 crm_automation_auto=True,
                 crm_automation_origin=origin,
-                crm_automation_trigger_id=self.id,
             )
         )
         lead_as.write({"stage_id": self.stage_id.id})

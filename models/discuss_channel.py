@@ -5,7 +5,7 @@ from datetime import timedelta
 from odoo import fields, models
 from odoo.tools import html2plaintext
 
-from . import engagement_verdict as verdicts
+from ..engine import verdict as verdicts
 
 
 class DiscussChannel(models.Model):

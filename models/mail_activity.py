@@ -11,7 +11,7 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 from odoo.tools.misc import format_datetime
 
-from . import automation_dispatch
+from ..engine import dispatch as automation_dispatch
 
 _logger = logging.getLogger(__name__)
 

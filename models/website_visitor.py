@@ -3,7 +3,7 @@
 from odoo import models
 from odoo.http import request
 
-from . import tracking_token
+from ..engine import tokens as tracking_token
 
 
 class WebsiteVisitor(models.Model):

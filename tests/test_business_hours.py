@@ -7,7 +7,7 @@ from freezegun import freeze_time
 from odoo import Command
 from odoo.tests import tagged
 
-from odoo.addons.crm_pipeline_automation.models import automation_timing
+from odoo.addons.crm_pipeline_automation.engine import timing as automation_timing
 
 from .common import AutomationCase
 

@@ -12,7 +12,7 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.mail.tests.common import MockEmail
 
-from ..models import tracking_token
+from ..engine import tokens as tracking_token
 from .tracking_common import TrackingMixin
 
 BROWSER = (

@@ -18,7 +18,8 @@ from odoo.tools import config, mute_logger
 
 from odoo.addons.mail.tests.common import MockEmail
 
-from ..models import automation_dispatch, tracking_token
+from ..engine import dispatch as automation_dispatch
+from ..engine import tokens as tracking_token
 from .test_calls import SECRET, signed_headers
 from .test_mail_tracking import BODY, BROWSER
 from .tracking_common import TrackingMixin

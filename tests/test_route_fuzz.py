@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from odoo.tests import HttpCase, tagged
 
-from ..models import tracking_token
+from ..engine import tokens as tracking_token
 from . import fuzz_strategies as fuzz
 from .test_calls import SECRET, signed_headers
 from .tracking_common import TrackingMixin

@@ -5,7 +5,7 @@ import time
 
 from odoo.tests import HttpCase, tagged
 
-from ..models import tracking_token
+from ..engine import tokens as tracking_token
 from .tracking_common import TrackingMixin
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"

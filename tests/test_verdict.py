@@ -3,8 +3,8 @@
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
-from ..models import engagement_verdict as v
-from ..models import tracking_token
+from ..engine import tokens as tracking_token
+from ..engine import verdict as v
 
 T = dict(v.THRESHOLDS)
 CHROME = (

@@ -13,18 +13,23 @@ import ipaddress
 import re
 import unicodedata
 
+from . import params
+
 HUMAN = "human"
 MACHINE = "machine"
 UNKNOWN = "unknown"
 
-# Named thresholds (system parameters crm_pipeline_automation.<name>), with defaults.
+# Named thresholds (system parameters, defaults declared in engine/params.py): an open
+# or click this soon after sending is a prefetch or a scanner; clicks on distinct links
+# of one email within the window form a burst when at least the minimum of links (or
+# all of them, if >= 2) are clicked.
 THRESHOLDS = {
-    # An open or click this soon after sending is a prefetch or a scanner.
-    "verdict_min_seconds_after_send": 10,
-    # Clicks on distinct links of one email within this window form a burst...
-    "verdict_burst_window_seconds": 5,
-    # ...when at least this many distinct links are clicked (or all of them, if >= 2).
-    "verdict_burst_min_links": 3,
+    name: params.default(name)
+    for name in (
+        "verdict_min_seconds_after_send",
+        "verdict_burst_window_seconds",
+        "verdict_burst_min_links",
+    )
 }
 
 # Apple Mail Privacy Protection fetches images from Apple's 17.0.0.0/8 network with a
