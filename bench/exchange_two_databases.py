@@ -4,19 +4,20 @@ Run it with `python3 tools/cpa.py script bench/exchange_two_databases.py` (it ta
 test lock: no Odoo test suite runs meanwhile). In the development cluster it uses
 
 - the source: the `make test-dev` database of this checkout (`cpa_test_dev_<key>`, with
-  the demo pipelines Sales and Installation; run `make test-dev` once first), read only;
+  the demo pipelines Direct Sales and Installation; run `make test-dev` once first), read
+  only;
 - the target: a new database `cpa_exchange_<key>` with the addon installed without demo
   data, dropped at the end (`--keep` keeps it).
 
 It exports both demo pipelines from the source, then in the target:
 
-1. imports Sales before Installation exists: the file's copy rule targets the
+1. imports Direct Sales before Installation exists: the file's copy rule targets the
    Installation pipeline, so the import must fail naming it and write nothing;
-2. imports Installation into a new team (its stages created), then Sales into the
-   target's own "Sales" team (stages matched by name, "Contract approval" created);
+2. imports Installation into a new team (its own stages created), then Direct Sales into
+   a new team (stages matched by name and sequence: Odoo's default stages, shared by
+   every pipeline, are found; the team's own are created);
 3. exports both again and compares them with the source's files: triggers, rules and
-   activity templates must be identical (stage lists are compared by name: the target's
-   Sales pipeline shares Odoo's default stages instead of owning them).
+   activity templates must be identical, and so are the stage lists.
 
 It prints the timings and exits non-zero when a check fails.
 """
@@ -56,11 +57,14 @@ def counts(env):
 
 def import_file(env, data, team, create_missing):
     exchange = env["crm.automation.exchange"]
-    candidates = exchange._pipeline_stages(team).sorted(lambda s: (not s.team_id, s.sequence))
-    stage_map = exchange._suggest_stages(data["stages"], candidates)
-    # Only names are trusted here: a stage without a same-name stage is created.
+    candidates = exchange._pipeline_stages(team)
+    # Only names and sequences are trusted here (a pipeline shows Odoo's shared "New" next
+    # to its own): a stage without the same name and sequence is created.
     stage_map = {
-        key: stage if stage.name == key else stage.browse() for key, stage in stage_map.items()
+        item["key"]: candidates.filtered(
+            lambda s, i=item: (s.name, s.sequence) == (i["name"], i["sequence"])
+        )[:1]
+        for item in data["stages"]
     }
     plan = exchange._plan_import(data, team, stage_map, create_missing=create_missing)
     return exchange._apply_import(plan)
@@ -141,18 +145,18 @@ def run_checks(src, config, source_db, target_db):
     failures = []
     source = odoo_env(src, config, source_db)
     try:
-        sales = source.ref("sales_team.team_sales_department")
+        sales = source.ref(f"{cpa.MODULE}.crm_team_direct_sales_demo")
         installation = source.ref(f"{cpa.MODULE}.crm_team_installation_demo")
         started = time.monotonic()
         exchange = source["crm.automation.exchange"]
         files = {
-            "Sales": json.loads(exchange._export_json(sales)),
+            "Direct Sales": json.loads(exchange._export_json(sales)),
             "Installation": json.loads(exchange._export_json(installation)),
         }
         log(
-            f"source: exported Sales ({len(files['Sales']['triggers'])} triggers, "
-            f"{len(files['Sales']['rules'])} rules, "
-            f"{len(files['Sales']['activity_templates'])} activity templates) and "
+            f"source: exported Direct Sales ({len(files['Direct Sales']['triggers'])} "
+            f"triggers, {len(files['Direct Sales']['rules'])} rules, "
+            f"{len(files['Direct Sales']['activity_templates'])} activity templates) and "
             f"Installation in {time.monotonic() - started:.2f} s"
         )
     finally:
@@ -161,24 +165,26 @@ def run_checks(src, config, source_db, target_db):
 
     target = odoo_env(src, config, target_db)
     try:
-        target_sales = target.ref("sales_team.team_sales_department")
-        target_sales.name = "Sales"
-        # As in the source (demo data): Odoo's default stages belong to Sales, so that
-        # the Installation pipeline does not share them.
-        target["crm.stage"].search([("team_id", "=", False)]).team_id = target_sales
+        target_sales = target["crm.team"].create({"name": "Direct Sales"})
         before = counts(target)
         try:
-            import_file(target, files["Sales"], target_sales, create_missing=True)
-            failures.append("Sales was imported although its Installation pipeline is missing")
+            import_file(target, files["Direct Sales"], target_sales, create_missing=True)
+            failures.append(
+                "Direct Sales was imported although its Installation pipeline is missing"
+            )
         except UserError as exc:
-            log(f"target, Sales before Installation: refused as expected:\n{exc.args[0]}")
+            log(f"target, Direct Sales before Installation: refused as expected:\n{exc.args[0]}")
             if "Installation" not in exc.args[0]:
                 failures.append("the error does not name the missing Installation pipeline")
         if counts(target) != before:
             failures.append("the refused import wrote records")
         started = time.monotonic()
         target_installation = target["crm.team"].create({"name": "Installation"})
-        # The whole pipeline, not only the stages its own automation uses.
+        # The whole pipeline, not only the stages its own automation uses (Odoo's shared
+        # default stages are in the target already).
+        shared = {
+            (s.name, s.sequence) for s in target["crm.stage"].search([("team_id", "=", False)])
+        }
         target["crm.stage"].create(
             [
                 {
@@ -189,12 +195,13 @@ def run_checks(src, config, source_db, target_db):
                     "team_id": target_installation.id,
                 }
                 for stage in files["Installation"]["stages"]
+                if (stage["name"], stage["sequence"]) not in shared
             ]
         )
         import_file(target, files["Installation"], target_installation, create_missing=True)
-        result = import_file(target, files["Sales"], target_sales, create_missing=True)
+        result = import_file(target, files["Direct Sales"], target_sales, create_missing=True)
         log(
-            f"target: imported Installation and Sales ({len(result['triggers'])} triggers, "
+            f"target: imported Installation and Direct Sales ({len(result['triggers'])} triggers, "
             f"{len(result['rules'])} rules, stages created: "
             f"{', '.join(result['stages'].mapped('name')) or '-'}, tags created: "
             f"{', '.join(result['tags'].mapped('name')) or '-'}) in "
@@ -206,13 +213,19 @@ def run_checks(src, config, source_db, target_db):
             name: without_unknown_xmlids(data, target, dropped) for name, data in files.items()
         }
         log(f"XML ids of the source unknown in the target (named by name): {sorted(dropped)}")
-        for name, team in (("Sales", target_sales), ("Installation", target_installation)):
+        for name, team in (
+            ("Direct Sales", target_sales),
+            ("Installation", target_installation),
+        ):
             again = json.loads(exchange._export_json(team))
             missing = {s["name"] for s in files[name]["stages"]} - {
                 s["name"] for s in again["stages"]
             }
             if missing:
                 failures.append(f"{name}: stages missing in the target: {sorted(missing)}")
+            elif again["stages"] != files[name]["stages"]:
+                failures.append(f"{name}: the target's stages differ from the source's")
+                log(f"{name} / stages:\n{json.dumps(again['stages'], indent=1)}")
             if comparable(again) != comparable(files[name]):
                 failures.append(f"{name}: the re-export differs from the source's export")
                 for section, value in comparable(again).items():

@@ -25,9 +25,10 @@ class TestRecurringSalesDemo(TransactionCase):
         self.installation = self.env.ref(f"{MODULE}.crm_team_installation_demo")
         self.to_schedule = self.env.ref(f"{MODULE}.crm_stage_to_schedule_demo")
         self.contract = self.env.ref(f"{MODULE}.crm_stage_contract_approval_demo")
+        self.won = self.env.ref(f"{MODULE}.crm_stage_won_demo")
 
     def test_contract_call_completes_itself(self):
-        self.lead.stage_id = self.env.ref("crm.stage_lead3")
+        self.lead.stage_id = self.env.ref(f"{MODULE}.crm_stage_proposition_demo")
         self.lead.stage_id = self.contract
         call = self.lead.activity_ids.filtered(
             lambda a: a.summary == "Call the client about the contract terms"
@@ -42,6 +43,8 @@ class TestRecurringSalesDemo(TransactionCase):
 
     def test_won_copies_to_installation_and_repeats_in_six_months(self):
         self.lead.action_set_won()
+        # Its own pipeline's Won, not Odoo's shared one (sequence 70, before the demo's).
+        self.assertEqual(self.lead.stage_id, self.won)
         copy = self.env["crm.lead"].search([("automation_origin_lead_id", "=", self.lead.id)])
         self.assertEqual(copy.team_id, self.installation)
         self.assertEqual(copy.stage_id, self.to_schedule)
@@ -61,5 +64,6 @@ class TestRecurringSalesDemo(TransactionCase):
         self.assertEqual(
             repeat.name, "Repeat sale: Orbit School (Orbit School: 120 classroom desks)"
         )
-        self.assertEqual(repeat.stage_id, self.env.ref("crm.stage_lead1"))
+        self.assertEqual(repeat.team_id, self.lead.team_id)
+        self.assertEqual(repeat.stage_id, self.env.ref(f"{MODULE}.crm_stage_new_demo"))
         self.assertEqual(repeat.user_id, self.lead.user_id)

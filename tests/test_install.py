@@ -1,8 +1,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import ast
+from pathlib import Path
+
+from lxml import etree
+
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import TransactionCase
 
 MODULE = "crm_pipeline_automation"
+ADDON = Path(__file__).resolve().parent.parent
 DEPENDENCIES = (
     "crm",
     "website_crm",
@@ -31,7 +37,12 @@ class TestInstall(TransactionCase):
             cls.env, login="cpa_salesman", groups="sales_team.group_sale_salesman"
         )
         cls.employee = new_test_user(cls.env, login="cpa_employee", groups="base.group_user")
-        cls.sales_team = cls.env.ref("sales_team.team_sales_department")
+        cls.sales_team = cls.env.ref(f"{MODULE}.crm_team_direct_sales_demo")
+        # Odoo's default stages, as crm/data/crm_stage_data.xml ships them: no team, so
+        # shared by every pipeline (the demo's stages come after them).
+        cls.odoo_stages = cls.env["crm.stage"].concat(
+            *(cls.env.ref(f"crm.stage_lead{i}") for i in range(1, 5))
+        )
         cls.installation_team = cls.env.ref(f"{MODULE}.crm_team_installation_demo")
 
     def _pipeline(self, team):
@@ -76,22 +87,97 @@ class TestInstall(TransactionCase):
         self.assertNotIn(menu.id, visible_for_salesman)
 
     def test_demo_pipelines_have_their_stages_in_order(self):
+        own = self.env["crm.stage"].search([("team_id", "=", self.sales_team.id)])
         self.assertEqual(
-            self._pipeline(self.sales_team).mapped("name"),
-            ["New", "Qualified", "Proposition", "Contract approval", "Won"],
+            own.mapped("name"), ["New", "Qualified", "Proposition", "Contract approval", "Won"]
         )
-        self.assertEqual(
-            self._pipeline(self.installation_team).mapped("name"),
-            ["To schedule", "Scheduled", "Done"],
-        )
+        self.assertEqual(self._pipeline(self.sales_team), self.odoo_stages + own)
+        own = self.env["crm.stage"].search([("team_id", "=", self.installation_team.id)])
+        self.assertEqual(own.mapped("name"), ["To schedule", "Scheduled", "Done"])
+        self.assertEqual(self._pipeline(self.installation_team), self.odoo_stages + own)
         self.assertTrue(self.env.ref("crm.stage_lead4").is_won)
+        self.assertTrue(self.env.ref(f"{MODULE}.crm_stage_won_demo").is_won)
         self.assertTrue(self.env.ref(f"{MODULE}.crm_stage_done_demo").is_won)
+
+    def test_demo_won_leads_reach_their_own_pipelines_won_stage(self):
+        """Odoo's shared Won (sequence 70) comes before the demo's stages: marking a demo
+        lead won still moves it to its own pipeline's won stage."""
+        for xmlid, won in (
+            ("crm_lead_orbit_school_demo", "crm_stage_won_demo"),
+            ("crm_lead_acme_install_demo", "crm_stage_done_demo"),
+        ):
+            lead = self.env.ref(f"{MODULE}.{xmlid}")
+            lead.action_set_won()
+            self.assertEqual(lead.stage_id, self.env.ref(f"{MODULE}.{won}"), xmlid)
+
+    def test_demo_leaves_odoo_records_untouched(self):
+        """The demo builds on records of its own: Odoo's stages, teams and leads stay as
+        Odoo ships them, so that Odoo's own tests (predictive lead scoring, tours) hold."""
+        # crm/data/crm_stage_data.xml
+        self.assertEqual(
+            [(s.name, s.sequence, s.is_won, s.fold, s.team_id) for s in self.odoo_stages],
+            [
+                ("New", 1, False, False, self.env["crm.team"]),
+                ("Qualified", 2, False, False, self.env["crm.team"]),
+                ("Proposition", 3, False, False, self.env["crm.team"]),
+                ("Won", 70, True, False, self.env["crm.team"]),
+            ],
+        )
+        # The first stages and the first won stage of the database are still Odoo's.
+        Stage = self.env["crm.stage"]
+        self.assertEqual(Stage.search([], limit=3), self.odoo_stages[:3])
+        self.assertEqual(Stage.search([("is_won", "=", True)], limit=1), self.odoo_stages[3])
+        # sales_team/data/crm_team_data.xml, crm/data/crm_team_data.xml and their demo.
+        sales = self.env.ref("sales_team.team_sales_department")
+        self.assertEqual(
+            (sales.name, sales.sequence, sales.user_id, sales.pipeline_members_only),
+            ("Sales", 0, self.env["res.users"], False),
+        )
+        self.assertEqual(
+            sales.with_context(active_test=False).crm_team_member_ids,
+            self.env.ref("sales_team.crm_team_member_admin_sales"),
+        )
+        self.assertTrue(self.env.ref("sales_team.crm_team_member_admin_sales").active)
+        # Marc Demo's membership of Pre-Sales (sales_team's demo) is not archived.
+        self.assertTrue(self.env.ref("sales_team.crm_team_member_demo_team_1").active)
+        # The demo's leads, stages and memberships are in the demo's own teams.
+        own_teams = self.sales_team + self.installation_team
+        data = self.env["ir.model.data"].search([("module", "=", MODULE)])
+        for model, field in (
+            ("crm.lead", "team_id"),
+            ("crm.stage", "team_id"),
+            ("crm.team.member", "crm_team_id"),
+        ):
+            ids = data.filtered_domain([("model", "=", model)]).mapped("res_id")
+            records = self.env[model].browse(ids)
+            self.assertTrue(records, model)
+            self.assertLessEqual(records.mapped(field), own_teams, model)
+        # No record of the addon is also named by another module (an override of a
+        # foreign XML id leaves no row of the addon: the demo files are read below).
+        # ir.model*: every module extending a model or a selection names it.
+        ours = data.filtered(lambda d: not d.model.startswith("ir.model"))
+        shared = self.env["ir.model.data"].search(
+            [("module", "!=", MODULE), ("res_id", "in", ours.mapped("res_id"))]
+        )
+        keys = {(d.model, d.res_id) for d in ours}
+        self.assertFalse(
+            [d.complete_name for d in shared if (d.model, d.res_id) in keys],
+            "records of the addon named by other modules",
+        )
+        manifest = ast.literal_eval((ADDON / "__manifest__.py").read_text(encoding="utf-8"))
+        for path in manifest["demo"]:
+            root = etree.parse(str(ADDON / path)).getroot()
+            foreign = [node.get("id") for node in root.iter("record") if "." in node.get("id", "")]
+            self.assertFalse(foreign, f"{path}: records of other modules")
+            self.assertFalse(root.findall(".//function"), f"{path}: <function> in the demo")
+            self.assertFalse(root.findall(".//delete"), f"{path}: <delete> in the demo")
 
     def test_demo_pipelines_have_salespeople(self):
         sofia = self.env.ref(f"{MODULE}.res_users_sales_rep_demo")
         igor = self.env.ref(f"{MODULE}.res_users_installer_demo")
         self.assertIn(sofia, self.sales_team.member_ids)
         self.assertIn(igor, self.installation_team.member_ids)
+        self.assertEqual(self.sales_team.user_id, self.env.ref("base.user_admin"))
         self.assertEqual(self.installation_team.user_id, igor)
         self.assertTrue(sofia.has_group("sales_team.group_sale_salesman"))
 

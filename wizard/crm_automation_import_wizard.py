@@ -85,9 +85,12 @@ class CrmAutomationImportWizard(models.TransientModel):
             commands = [Command.clear()]
             if data and wizard.team_id:
                 used = Exchange._used_stage_keys(data)
-                # The pipeline's own stages first, then the stages shared by all teams.
-                candidates = Exchange._pipeline_stages(wizard.team_id).sorted(
-                    lambda s: (not s.team_id, s.sequence, s.id)
+                # The pipeline's own stages; the stages shared by all teams (Odoo's
+                # default ones) only for a team without stages of its own: automation
+                # put on a shared stage would act in every pipeline.
+                stages = Exchange._pipeline_stages(wizard.team_id)
+                candidates = (stages.filtered("team_id") or stages).sorted(
+                    lambda s: (s.sequence, s.id)
                 )
                 suggested = Exchange._suggest_stages(data["stages"], candidates)
                 commands += [
