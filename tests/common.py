@@ -1,73 +1,159 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Fixtures and factories of the automation tests, reusable by other modules' tests."""
+"""Fixtures and factories of the automation tests, reusable by other modules' tests.
+
+One fixture chain (as crm's ``TestCrmCommon``)::
+
+    CrmAutomationCommon        people, one team and its stages, the company calendar,
+    |                          a customer; factories _calendar(), _lead()
+    |                          ("Automation team": Lea Leader, Sam Seller, Sue Seller,
+    |                          A New .. D Won, Brussels 9-17, Laura Chen)
+    +-- AutomationCase         tags; factories _rule(); _jobs(), _logs(), _dispatch()
+    +-- ActivityTemplateCase   "Deadline team" (D New .. D Proposal), a holiday in the
+    |                          calendar, "Other team", demo templates archived;
+    |                          factories _template(); _activities()
+    +-- TrackingCase           "Tracking team" (T New .. T Won), Mia Manager, no
+                               calendar, tracking on; factories _trigger();
+                               _setup_calls() (signed call webhook); assertMovedBy()
+
+    CommittedPipelineCase      no fixture: a pipeline committed on a connection of its
+                               own, for the tests on two connections
+
+The specialised bases declare what differs (logins, names, stages) as class data; the
+set-up is the one of ``CrmAutomationCommon``. Shared constants of the HTTP tests (call
+webhook secret, email body, browser) are here too: test modules never import each other.
+"""
 
 import threading
 from contextlib import closing
 from datetime import datetime
+
+from markupsafe import Markup
 
 from odoo import SUPERUSER_ID, Command, api
 from odoo.sql_db import db_connect
 from odoo.tests import new_test_user
 from odoo.tests.common import TransactionCase
 
+from . import fuzz_strategies
+
 # A Monday, 10:00 UTC (11:00 in Brussels, winter time).
 NOW = datetime(2026, 1, 12, 10, 0, 0)
+# A public holiday of the calendar: Monday 19 January 2026, all day in Brussels.
+HOLIDAY = (datetime(2026, 1, 18, 23, 0, 0), datetime(2026, 1, 19, 23, 0, 0))
+
+MANAGER = "sales_team.group_sale_manager"
+SALESMAN = "sales_team.group_sale_salesman"
+BRUSSELS = "Europe/Brussels"
+
+# The call webhook of source "pbx" (set by the tests that post calls).
+SECRET = "pbx-secret-for-tests"
+# An email with three links, and the browser that opens it.
+BROWSER = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36"
+)
+BODY = Markup(
+    '<p>Hello, see <a href="https://example.com/pricing?plan=pro&amp;x=1">our prices</a>, '
+    '<a href="https://example.com/docs">the docs</a> and '
+    '<a href="https://example.com/blog">the blog</a>.</p>'
+)
 
 
-class AutomationCase(TransactionCase):
-    """A private pipeline (New, Qualified, Proposal, Won) with a salesperson, a
-    leader and a Brussels 9-17 calendar; factories for rules, leads and dispatch."""
+def signed_headers(body, secret=SECRET, timestamp=None):
+    """Headers of a call webhook request signed with ``secret``."""
+    return fuzz_strategies.signed_headers(body, secret, timestamp)
+
+
+class CrmAutomationCommon(TransactionCase):
+    """People, a team with its stages, the company calendar and a customer, declared
+    as class data (below) so that the specialised bases only say what differs."""
+
+    # Set up and test with tracking off (the tracking tests need it on).
+    tracking_disable = True
+    # attribute: values of new_test_user(), created in this order
+    fixture_people = {
+        "leader": {"login": "cpa_leader", "name": "Lea Leader", "groups": MANAGER, "tz": BRUSSELS},
+        "salesman": {
+            "login": "cpa_seller",
+            "name": "Sam Seller",
+            "groups": SALESMAN,
+            "tz": BRUSSELS,
+        },
+        "salesman2": {
+            "login": "cpa_seller2",
+            "name": "Sue Seller",
+            "groups": SALESMAN,
+            "tz": BRUSSELS,
+        },
+    }
+    fixture_team = "Automation team"
+    # attributes of fixture_people: the team leader (or None) and its members
+    fixture_team_leader = "leader"
+    fixture_team_members = ("salesman", "salesman2")
+    # (attribute, name) of the team's stages, numbered from fixture_stage_sequence;
+    # "stage_won" is a won stage
+    fixture_stages = (
+        ("stage_new", "A New"),
+        ("stage_qualified", "B Qualified"),
+        ("stage_proposal", "C Proposal"),
+        ("stage_won", "D Won"),
+    )
+    fixture_stage_sequence = 101
+    # (name, time zone) of the company calendar (Monday-Friday, 9-12 and 13-17), or None
+    fixture_calendar = ("Brussels 9-17", BRUSSELS)
+    # the lead factory's values on top of the team, salesperson and stage
+    fixture_lead = {
+        "name": "Office desks",
+        "partner_name": "Acme Logistics",
+        "contact_name": "Laura Chen",
+    }
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_notrack=True))
-        cls.leader = new_test_user(
-            cls.env,
-            login="cpa_leader",
-            name="Lea Leader",
-            groups="sales_team.group_sale_manager",
-            tz="Europe/Brussels",
-        )
-        cls.salesman = new_test_user(
-            cls.env,
-            login="cpa_seller",
-            name="Sam Seller",
-            groups="sales_team.group_sale_salesman",
-            tz="Europe/Brussels",
-        )
-        cls.salesman2 = new_test_user(
-            cls.env,
-            login="cpa_seller2",
-            name="Sue Seller",
-            groups="sales_team.group_sale_salesman",
-            tz="Europe/Brussels",
-        )
+        if cls.tracking_disable:
+            cls.env = cls.env(
+                context=dict(cls.env.context, tracking_disable=True, mail_notrack=True)
+            )
+        for attr, values in cls.fixture_people.items():
+            setattr(cls, attr, new_test_user(cls.env, **values))
+        leader = cls.env["res.users"]
+        if cls.fixture_team_leader:
+            leader = getattr(cls, cls.fixture_team_leader)
         cls.team = cls.env["crm.team"].create(
-            {"name": "Automation team", "user_id": cls.leader.id, "use_leads": True}
+            {"name": cls.fixture_team, "user_id": leader.id, "use_leads": True}
         )
         cls.env["crm.team.member"].create(
             [
-                {"crm_team_id": cls.team.id, "user_id": cls.salesman.id},
-                {"crm_team_id": cls.team.id, "user_id": cls.salesman2.id},
+                {"crm_team_id": cls.team.id, "user_id": getattr(cls, attr).id}
+                for attr in cls.fixture_team_members
             ]
         )
-        Stage = cls.env["crm.stage"]
-        cls.stage_new = Stage.create({"name": "A New", "sequence": 101, "team_id": cls.team.id})
-        cls.stage_qualified = Stage.create(
-            {"name": "B Qualified", "sequence": 102, "team_id": cls.team.id}
+        for sequence, (attr, name) in enumerate(cls.fixture_stages, cls.fixture_stage_sequence):
+            stage = cls.env["crm.stage"].create(
+                {
+                    "name": name,
+                    "sequence": sequence,
+                    "team_id": cls.team.id,
+                    **({"is_won": True} if attr == "stage_won" else {}),
+                }
+            )
+            setattr(cls, attr, stage)
+        if cls.fixture_calendar:
+            cls.calendar = cls._calendar(*cls.fixture_calendar)
+            cls.env.company.resource_calendar_id = cls.calendar
+        cls.partner = cls.env["res.partner"].create(
+            {"name": "Laura Chen", "email": "laura@acme.example.com", "phone": "+32 470 12 34 56"}
         )
-        cls.stage_proposal = Stage.create(
-            {"name": "C Proposal", "sequence": 103, "team_id": cls.team.id}
-        )
-        cls.stage_won = Stage.create(
-            {"name": "D Won", "sequence": 104, "team_id": cls.team.id, "is_won": True}
-        )
-        cls.calendar = cls.env["resource.calendar"].create(
+
+    @classmethod
+    def _calendar(cls, name, tz):
+        """Monday to Friday, 9-12 and 13-17 in ``tz``."""
+        return cls.env["resource.calendar"].create(
             {
-                "name": "Brussels 9-17",
-                "tz": "Europe/Brussels",
+                "name": name,
+                "tz": tz,
                 "attendance_ids": [
                     Command.create(
                         {
@@ -83,12 +169,34 @@ class AutomationCase(TransactionCase):
                 ],
             }
         )
-        cls.env.company.resource_calendar_id = cls.calendar
+
+    @classmethod
+    def _lead_defaults(cls):
+        """Values of the lead factory that name the customer."""
+        return {"partner_id": cls.partner.id, **cls.fixture_lead}
+
+    @classmethod
+    def _lead(cls, stage=None, **vals):
+        values = {
+            "type": "opportunity",
+            "team_id": cls.team.id,
+            "user_id": cls.salesman.id,
+            "stage_id": (stage or cls.stage_new).id,
+            **cls._lead_defaults(),
+        }
+        values.update(vals)
+        return cls.env["crm.lead"].create(values)
+
+
+class AutomationCase(CrmAutomationCommon):
+    """A private pipeline (New, Qualified, Proposal, Won) with a salesperson, a
+    leader and a Brussels 9-17 calendar; factories for rules, leads and dispatch."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.tag_hot = cls.env["crm.tag"].create({"name": "Hot"})
         cls.tag_cold = cls.env["crm.tag"].create({"name": "Cold"})
-        cls.partner = cls.env["res.partner"].create(
-            {"name": "Laura Chen", "email": "laura@acme.example.com", "phone": "+32 470 12 34 56"}
-        )
         cls.Job = cls.env["crm.automation.job"]
         cls.Log = cls.env["crm.automation.log"]
 
@@ -103,21 +211,6 @@ class AutomationCase(TransactionCase):
             values["tag_add_ids"] = [Command.link(cls.tag_hot.id)]
         values.update(vals)
         return cls.env["crm.automation.rule"].create(values)
-
-    @classmethod
-    def _lead(cls, stage=None, **vals):
-        values = {
-            "name": "Office desks",
-            "type": "opportunity",
-            "team_id": cls.team.id,
-            "user_id": cls.salesman.id,
-            "partner_id": cls.partner.id,
-            "partner_name": "Acme Logistics",
-            "contact_name": "Laura Chen",
-            "stage_id": (stage or cls.stage_new).id,
-        }
-        values.update(vals)
-        return cls.env["crm.lead"].create(values)
 
     def _jobs(self, lead, rule=None):
         domain = [("lead_id", "=", lead.id)]
@@ -134,6 +227,172 @@ class AutomationCase(TransactionCase):
     def _dispatch(self):
         """Run the dispatcher as the cron does; return the ids of the jobs run."""
         return self.Job._dispatch_due_jobs()
+
+
+class ActivityTemplateCase(CrmAutomationCommon):
+    """A Brussels 9-17 calendar with a holiday, a sales team with a leader and two
+    salespeople (one in New York), another team; factories for templates."""
+
+    fixture_people = {
+        "leader": {
+            "login": "cpa_act_leader",
+            "name": "Lea Leader",
+            "groups": MANAGER,
+            "tz": BRUSSELS,
+            "email": "lea@example.com",
+        },
+        "salesman": {
+            "login": "cpa_act_seller",
+            "name": "Sam Seller",
+            "groups": SALESMAN,
+            "tz": BRUSSELS,
+            "email": "sam@example.com",
+        },
+        "salesman2": {
+            "login": "cpa_act_seller2",
+            "name": "Sue Seller",
+            "groups": SALESMAN,
+            "tz": "America/New_York",
+            "email": "sue@example.com",
+        },
+    }
+    fixture_team = "Deadline team"
+    fixture_stages = (
+        ("stage_new", "D New"),
+        ("stage_qualified", "D Qualified"),
+        ("stage_proposal", "D Proposal"),
+    )
+    fixture_stage_sequence = 201
+    fixture_lead = {
+        "name": "Office chairs",
+        "partner_name": "Acme Logistics",
+        "contact_name": "Laura Chen",
+    }
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Demo templates react to lead creation and loss: keep them out of the fixtures.
+        cls.env["crm.activity.template"].search([]).action_archive()
+        cls.other_team = cls.env["crm.team"].create({"name": "Other team", "use_leads": True})
+        cls.env["resource.calendar.leaves"].create(
+            {
+                "name": "Public holiday",
+                "calendar_id": cls.calendar.id,
+                "date_from": HOLIDAY[0],
+                "date_to": HOLIDAY[1],
+            }
+        )
+        cls.activity_type = cls.env.ref("mail.mail_activity_data_todo")
+
+    @classmethod
+    def _lead_defaults(cls):
+        """No customer record: the template summaries read the lead's names."""
+        return dict(cls.fixture_lead)
+
+    @classmethod
+    def _template(cls, **vals):
+        values = {
+            "name": "Call the customer",
+            "activity_type_id": cls.activity_type.id,
+            "summary": "Call {contact_name} of {partner_name}",
+            "deadline_count": 2,
+            "deadline_unit": "hours",
+        }
+        values.update(vals)
+        return cls.env["crm.activity.template"].create(values)
+
+    def _activities(self, lead, template=None, active_test=True):
+        domain = [("res_model", "=", "crm.lead"), ("res_id", "=", lead.id)]
+        if template:
+            domain.append(("activity_template_id", "=", template.id))
+        return (
+            self.env["mail.activity"]
+            .with_context(active_test=active_test)
+            .search(domain, order="id")
+        )
+
+
+class TrackingCase(CrmAutomationCommon):
+    """A pipeline "Tracking" (New, Qualified, Proposition, Won) with a salesperson, a
+    manager, a customer, and factories for triggers and leads; tracking on (the
+    chatter notes of the moves are tested)."""
+
+    tracking_disable = False
+    fixture_people = {
+        "manager": {"login": "cpa_trk_manager", "name": "Mia Manager", "groups": MANAGER},
+        "salesman": {
+            "login": "cpa_trk_seller",
+            "name": "Sam Seller",
+            "groups": SALESMAN,
+            "email": "sam@mycompany.example.com",
+        },
+    }
+    fixture_team = "Tracking team"
+    fixture_team_leader = None
+    fixture_team_members = ()
+    fixture_stages = (
+        ("stage_new", "T New"),
+        ("stage_qualified", "T Qualified"),
+        ("stage_proposition", "T Proposition"),
+        ("stage_won", "T Won"),
+    )
+    fixture_stage_sequence = 201
+    fixture_calendar = None
+    fixture_lead = {"name": "Office desks"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Event = cls.env["crm.lead.event"]
+        cls.Trigger = cls.env["crm.stage.trigger"]
+
+    @classmethod
+    def _setup_calls(cls):
+        """Calls come in through the webhook of source "pbx" (signed with ``SECRET``) to a
+        Belgian company (local numbers are Belgian)."""
+        cls.env.company.country_id = cls.env.ref("base.be")
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("crm_pipeline_automation.call_source.pbx.secret", SECRET)
+
+    @classmethod
+    def _lead_defaults(cls):
+        return {**super()._lead_defaults(), "email_from": cls.partner.email}
+
+    @classmethod
+    def _trigger(cls, stage, event_type="link_click", **vals):
+        values = {
+            "name": f"{event_type} to {stage.name}",
+            "stage_id": stage.id,
+            "event_type": event_type,
+        }
+        values.update(vals)
+        return cls.env["crm.stage.trigger"].create(values)
+
+    def _notes(self, lead):
+        """Chatter notes of the automation (moves) on ``lead``."""
+        return lead.message_ids.filtered(lambda m: "by trigger" in (m.body or ""))
+
+    def _ledger(self, lead, kind="trigger_fired"):
+        if "crm.automation.log" not in self.env:
+            return None
+        return self.env["crm.automation.log"].search(
+            [("lead_id", "=", lead.id), ("kind", "=", kind)]
+        )
+
+    def assertMovedBy(self, lead, stage, trigger, user):
+        """``lead`` is in ``stage``; chatter and ledger say which trigger and as whom."""
+        self.assertEqual(lead.stage_id, stage)
+        note = self._notes(lead)[:1]
+        self.assertTrue(note, "a chatter note explains the move")
+        self.assertIn(trigger.name, note.body)
+        self.assertIn(user.name, note.body)
+        self.assertEqual(note.author_id, user.partner_id)
+        ledger = self._ledger(lead)
+        if ledger is not None:
+            self.assertTrue(ledger, "the ledger records the move")
+            self.assertEqual(ledger[:1].user_id, user)
+            self.assertIn(trigger.name, ledger[:1].message)
 
 
 def run_on_two_connections(registry, dbname, work):

@@ -15,7 +15,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from .tracking_common import TrackingMixin
+from .common import TrackingCase
 
 MODULE = "crm_pipeline_automation"
 # A refusal: AccessError, or the UserError of a model that refuses everyone (the ledger
@@ -81,14 +81,13 @@ def addon_public_methods(env, model_name):
 
 
 @tagged("post_install", "-at_install")
-class TestAccess(TrackingMixin, HttpCase):
+class TestAccess(TrackingCase, HttpCase):
     """Portal and public users never reach automation data; salespeople read the
     configuration and never change it."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_tracking()
         cls.portal = new_test_user(
             cls.env, login="cpa_acc_portal", password=PASSWORD, groups="base.group_portal"
         )

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from odoo.tests import tagged
 from odoo.tools import SQL
 
-from .common_activity import ActivityTemplateCase
+from .common import ActivityTemplateCase
 
 
 @tagged("post_install", "-at_install")

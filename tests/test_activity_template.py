@@ -5,7 +5,8 @@ from datetime import date, datetime
 from odoo.exceptions import ValidationError
 from odoo.tests import freeze_time, tagged
 
-from .common_activity import MONDAY, ActivityTemplateCase
+from .common import NOW as MONDAY
+from .common import ActivityTemplateCase
 
 
 @tagged("post_install", "-at_install")

@@ -5,27 +5,17 @@ import time
 
 from odoo.tests import HttpCase, tagged
 
-from . import fuzz_strategies
-from .tracking_common import TrackingMixin
-
-SECRET = "pbx-secret-for-tests"
-
-
-def signed_headers(body, secret=SECRET, timestamp=None):
-    return fuzz_strategies.signed_headers(body, secret, timestamp)
+from .common import TrackingCase, signed_headers
 
 
 @tagged("post_install", "-at_install")
-class TestCalls(TrackingMixin, HttpCase):
+class TestCalls(TrackingCase, HttpCase):
     """Call events through the signed webhook (real HTTP)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_tracking()
-        cls.env.company.country_id = cls.env.ref("base.be")
-        params = cls.env["ir.config_parameter"].sudo()
-        params.set_param("crm_pipeline_automation.call_source.pbx.secret", SECRET)
+        cls._setup_calls()
 
     def _call(self, payload, source="pbx", **sign):
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

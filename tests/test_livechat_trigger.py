@@ -5,20 +5,18 @@ from datetime import timedelta
 
 from odoo import Command, fields
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import TransactionCase
 
-from .tracking_common import TrackingMixin
+from .common import TrackingCase
 
 
 @tagged("post_install", "-at_install")
-class TestLivechatTrigger(TrackingMixin, TransactionCase):
+class TestLivechatTrigger(TrackingCase):
     """Live chat sessions: first visitor message, operator's first answer, late answer
     (cron), keywords; linked to leads by partner or by the lead created from the chat."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_tracking()
         cls.livechat = cls.env["im_livechat.channel"].create(
             {"name": "Website chat", "user_ids": [Command.link(cls.salesman.id)]}
         )
@@ -111,14 +109,13 @@ class TestLivechatTrigger(TrackingMixin, TransactionCase):
 
 
 @tagged("post_install", "-at_install")
-class TestLivechatTriggerHttp(TrackingMixin, HttpCase):
+class TestLivechatTriggerHttp(TrackingCase, HttpCase):
     """The same chat as a website visitor and an operator make it: the livechat routes of
     Odoo over real HTTP, the chat linked to the lead through the website visitor."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_tracking()
         cls.salesman.password = "cpa_trk_seller"
         cls.livechat = cls.env["im_livechat.channel"].create(
             {"name": "Website chat", "user_ids": [Command.link(cls.salesman.id)]}

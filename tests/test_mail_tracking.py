@@ -5,7 +5,6 @@ import time
 from datetime import timedelta
 
 from freezegun import freeze_time
-from markupsafe import Markup
 
 from odoo import fields
 from odoo.tests import HttpCase, tagged
@@ -13,28 +12,17 @@ from odoo.tests import HttpCase, tagged
 from odoo.addons.mail.tests.common import MockEmail
 
 from ..engine import tokens as tracking_token
-from .tracking_common import TrackingMixin
-
-BROWSER = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0 Safari/537.36"
-)
-BODY = Markup(
-    '<p>Hello, see <a href="https://example.com/pricing?plan=pro&amp;x=1">our prices</a>, '
-    '<a href="https://example.com/docs">the docs</a> and '
-    '<a href="https://example.com/blog">the blog</a>.</p>'
-)
+from .common import BODY, BROWSER, TrackingCase
 
 
 @tagged("post_install", "-at_install")
-class TestMailTracking(TrackingMixin, MockEmail, HttpCase):
+class TestMailTracking(TrackingCase, MockEmail, HttpCase):
     """Emails to leads carry an open pixel and signed click links (chatter, template,
     automation rule); opens and clicks come back through real HTTP requests."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_tracking()
         cls.env["ir.config_parameter"].sudo().set_param(
             "crm_pipeline_automation.verdict_min_seconds_after_send", 0
         )

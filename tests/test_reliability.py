@@ -20,9 +20,7 @@ from odoo.addons.mail.tests.common import MockEmail
 
 from ..engine import dispatch as automation_dispatch
 from ..engine import tokens as tracking_token
-from .test_calls import SECRET, signed_headers
-from .test_mail_tracking import BODY, BROWSER
-from .tracking_common import TrackingMixin
+from .common import BODY, BROWSER, TrackingCase, signed_headers
 
 SERIALIZATION_FAILURE = (
     "DO $$ BEGIN RAISE EXCEPTION 'concurrent update (test)' "
@@ -31,15 +29,14 @@ SERIALIZATION_FAILURE = (
 
 
 @tagged("post_install", "-at_install")
-class TestReliability(TrackingMixin, MockEmail, HttpCase):
+class TestReliability(TrackingCase, MockEmail, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_tracking()
-        cls.env.company.country_id = cls.env.ref("base.be")
-        params = cls.env["ir.config_parameter"].sudo()
-        params.set_param("crm_pipeline_automation.call_source.pbx.secret", SECRET)
-        params.set_param("crm_pipeline_automation.verdict_min_seconds_after_send", 0)
+        cls._setup_calls()
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "crm_pipeline_automation.verdict_min_seconds_after_send", 0
+        )
 
     def _call(self, payload, **sign):
         body = json.dumps(payload).encode()

@@ -12,18 +12,16 @@ from odoo.tests import HttpCase, tagged
 
 from ..engine import tokens as tracking_token
 from . import fuzz_strategies as fuzz
-from .test_calls import SECRET, signed_headers
-from .tracking_common import TrackingMixin
+from .common import SECRET, TrackingCase, signed_headers
 
 CASES = 1000
 
 
 @tagged("post_install", "-at_install")
-class TestRouteFuzz(TrackingMixin, HttpCase):
+class TestRouteFuzz(TrackingCase, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_tracking()
         cls.env["ir.config_parameter"].sudo().set_param(
             "crm_pipeline_automation.call_source.pbx.secret", SECRET
         )

@@ -3,19 +3,13 @@
 from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
-from odoo.tests.common import TransactionCase
 
 from ..models.crm_stage_trigger import wildcard_match
-from .tracking_common import TrackingMixin
+from .common import TrackingCase
 
 
 @tagged("post_install", "-at_install")
-class TestStageTrigger(TrackingMixin, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setup_tracking()
-
+class TestStageTrigger(TrackingCase):
     def _click(self, lead, url="https://example.com/pricing", **values):
         return self.Event._record(lead, "link_click", "email", url=url, **values)
 

@@ -6,14 +6,14 @@ import time
 from odoo.tests import HttpCase, tagged
 
 from ..engine import tokens as tracking_token
-from .tracking_common import TrackingMixin
+from .common import TrackingCase
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 SITE = "https://www.shop.example.com"
 
 
 @tagged("post_install", "-at_install")
-class TestTrackingRoutes(TrackingMixin, HttpCase):
+class TestTrackingRoutes(TrackingCase, HttpCase):
     """Website sources through real HTTP: form posts, tracked pages, beacon + CORS."""
 
     # Page views are only tracked in read/write requests (as in production without a
@@ -23,7 +23,6 @@ class TestTrackingRoutes(TrackingMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_tracking()
         cls.website = cls.env["website"].get_current_website()
         cls.website.crm_default_team_id = cls.team
         cls.website.crm_default_user_id = cls.salesman
