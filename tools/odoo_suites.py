@@ -273,7 +273,7 @@ class Results:
             i += 1
             if not match:
                 continue
-            msg, logger = match["msg"], match["logger"]
+            msg, logger = match["msg"].strip(), match["logger"]
             if msg.startswith("cpa-suites: file end"):
                 res.files_done += 1
             elif msg.startswith("cpa-suites: all files done"):
@@ -314,7 +314,11 @@ class Results:
 
 def summarize(body):
     """The useful part of a traceback: its last lines (the assertion or exception)."""
-    lines = [line.rstrip() for line in body if line.strip()]
+    lines = [
+        line.rstrip()
+        for line in body
+        if line.strip() and not line.startswith("Traceback (most recent call last)")
+    ]
     if not lines:
         return ""
     # From the last "Traceback"/exception header, keep the end: the message itself.
