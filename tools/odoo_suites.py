@@ -236,7 +236,13 @@ LOG_LINE = re.compile(
 TEST_LOGGER = re.compile(r"^odoo\.addons\.(?P<module>\w+)\.tests\.(?P<file>[\w.]+)$")
 STARTING = re.compile(r"^Starting (?P<test>[\w.]+) \.\.\.$")
 OUTCOME = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<desc>.*)$")
-SUBTEST = re.compile(r"^Subtest (?P<test>[\w.]+)(?: .*)?$")
+SUBTEST = re.compile(r"^Subtest (?P<test>[\w.]+)(?: (?P<sub>.*))?$")
+# Measured values of Odoo's query budgets: a test over budget with and without the addon
+# is still a regression when the addon makes it run more queries.
+QUERY_COUNTS = [
+    re.compile(r"Expected \d+ queries but (\d+) where ran"),
+    re.compile(r"Query count (?:more|less) than expected for user \S+: (\d+) [<>] \d+"),
+]
 CLASS_LEVEL = re.compile(
     r"^(?P<what>setUpClass|tearDownClass|setUpModule|tearDownModule) "
     r"\(odoo\.addons\.(?P<module>\w+)\.tests\.(?P<path>[\w.]+)\)$"
@@ -251,12 +257,14 @@ class Results:
         self.outcome = {}  # test id -> "pass" | "fail" | "skip"
         self.module = {}  # test id -> Odoo module
         self.message = {}  # test id -> first lines of the failure
+        self.failures = defaultdict(dict)  # test id -> {subtest ("" if none): message}
         self.files_done = 0
         self.finished = False
 
-    def _set(self, module, test_id, outcome, message=None):
+    def _set(self, module, test_id, outcome, message=None, sub="", full=""):
         self.module[test_id] = module
         if outcome == "fail":
+            self.failures[test_id].setdefault(sub, full or message or "")
             self.outcome[test_id] = "fail"
             if message and test_id not in self.message:
                 self.message[test_id] = message
@@ -308,7 +316,14 @@ class Results:
                 continue
             sub = SUBTEST.match(desc)
             test = sub["test"] if sub else desc.split(" ")[0]
-            res._set(where["module"], f"{where['file']}.{test}", "fail", message)
+            res._set(
+                where["module"],
+                f"{where['file']}.{test}",
+                "fail",
+                message,
+                sub=(sub["sub"] or "(subtest)") if sub else "",
+                full="\n".join(body),
+            )
         return res
 
 
@@ -323,7 +338,36 @@ def summarize(body):
         return ""
     # From the last "Traceback"/exception header, keep the end: the message itself.
     tail = lines[-6:]
+    for i, line in enumerate(lines):
+        if re.match(r"^[\w.]*(Error|Exception|Failure)\b", line):  # from the exception on
+            tail = lines[max(i - 1, 0) : i + 5]
+            break
     return " | ".join(line.strip() for line in tail)[:900]
+
+
+def query_count(message):
+    for pattern in QUERY_COUNTS:
+        found = pattern.search(message or "")
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def worse(test_id, with_addon, without_addon):
+    """Why a test failing in both runs still is a regression, or None.
+
+    A subtest that fails only with the addon, or a query budget exceeded by more queries
+    with the addon than without it.
+    """
+    before = without_addon.failures.get(test_id, {})
+    for sub, message in with_addon.failures.get(test_id, {}).items():
+        if sub not in before:
+            return f"{sub or 'the test'} fails only with the addon: {summarize([message])}"
+        now, then = query_count(message), query_count(before[sub])
+        if now is not None and then is not None and now > then:
+            summary = summarize(message.splitlines())
+            return f"{sub} {now} queries with the addon, {then} without it: {summary}".lstrip()
+    return None
 
 
 def compare(with_addon, without_addon):
@@ -340,7 +384,12 @@ def compare(with_addon, without_addon):
         elif outcome == "pass":
             row["passed"] += 1
         elif without_addon.outcome.get(test_id) == "fail":
-            row["both"].append(test_id)
+            why = worse(test_id, with_addon, without_addon)
+            if why:
+                with_addon.message[test_id] = why
+                row["regressions"].append(test_id)
+            else:
+                row["both"].append(test_id)
         else:
             row["regressions"].append(test_id)
     return per_module
@@ -366,6 +415,9 @@ def report(with_addon, without_addon, timings):
         if regressions:
             line += f" ({', '.join(regressions)})"
         extra = []
+        ran_without = sum(1 for t, m in without_addon.module.items() if m == module)
+        if ran_without != row["run"]:
+            extra.append(f"{ran_without} run without the addon")
         if row["both"]:
             extra.append(f"{len(row['both'])} failing without the addon too")
         if row["skipped"]:
