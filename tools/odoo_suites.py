@@ -379,7 +379,10 @@ def compare(with_addon, without_addon):
         module = with_addon.module[test_id]
         row = per_module[module]
         row["run"] += 1
-        if outcome == "skip":
+        if outcome == "skip" and without_addon.outcome.get(test_id) == "pass":
+            with_addon.message[test_id] = "skipped with the addon, passes without it"
+            row["regressions"].append(test_id)
+        elif outcome == "skip":
             row["skipped"] += 1
         elif outcome == "pass":
             row["passed"] += 1
