@@ -44,6 +44,16 @@ TABLES = [
     "crm_activity_template",
 ]
 
+# Names of the database objects the addon creates (tables of its models, and what its
+# init() methods make with SQL: indexes, the caller claim table...).
+RELATION_PREFIXES = [
+    "crm_automation",
+    "crm_stage_trigger",
+    "crm_lead_event",
+    "crm_activity_template",
+    "crm_activity_deadline",
+]
+
 
 # =========================================================================== inner steps
 # Run with the project's Python: python upgrade_check.py --inner STEP CONFIG DB STATE
@@ -242,6 +252,18 @@ def inner_after_uninstall(env, state):
     checks["no ir.ui.view with a crm_pipeline_automation.* key"] = (cr.fetchone()[0] == 0, "")
     tables = [t for t in TABLES if _exists(cr, t)]
     checks["the addon's tables are dropped"] = (not tables, ", ".join(tables))
+    # Tables, views, indexes, sequences the addon made itself (init(), raw SQL).
+    cr.execute(
+        """SELECT relname FROM pg_class JOIN pg_namespace n ON n.oid = relnamespace
+            WHERE n.nspname = 'public' AND relkind IN ('r', 'v', 'm', 'i', 'S')
+              AND relname ~ %s ORDER BY relname""",
+        (f"^({'|'.join(RELATION_PREFIXES)})|(^|_)cpa_",),
+    )
+    relations = [row[0] for row in cr.fetchall()]
+    checks["no table, view, index or sequence of the addon left"] = (
+        not relations,
+        ", ".join(relations),
+    )
     columns = sorted(
         {f"{table}.{name}" for model, name, table in state["fields"] if _column(cr, table, name)}
     )
