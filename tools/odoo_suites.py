@@ -534,7 +534,6 @@ def main(argv=None):
         "--parse-only", action="store_true", help="report from the logs of the last run"
     )
     args = parser.parse_args(argv)
-    t_start = time.time()
     timings = {}
     if args.parse_only:
         logs = cpa.cache_dir() / "logs"
@@ -549,6 +548,7 @@ def main(argv=None):
     files = test_files(src, args.only)
     cpa.ensure_chromium()
     with cpa.test_lock():
+        t_start = time.time()  # not counting the wait for the lock
         tmp = Path(tempfile.mkdtemp(prefix=f"{MODULE}-suites-"))
         os.chmod(tmp, 0o755)
         pg = cpa.Postgres(tmp / "pg" / "data", persistent=False)

@@ -636,9 +636,9 @@ def main():
         return 0
     checker = Checker()
     cpa.ensure_chromium()
-    t_start = time.time()
     run = None
     with cpa.test_lock():
+        t_start = time.time()  # not counting the wait for the lock
         tmp = Path(tempfile.mkdtemp(prefix=f"{MODULE}-upgrade-"))
         os.chmod(tmp, 0o755)
         pg = cpa.Postgres(tmp / "pg" / "data", persistent=False)
