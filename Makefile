@@ -3,12 +3,14 @@
 PYTHON ?= python3
 CPA = $(PYTHON) tools/cpa.py
 
-.PHONY: run test test-dev lint reliability pot po-missing screenshots help
+.PHONY: run test test-dev test-odoo test-upgrade lint reliability pot po-missing screenshots help
 
 help:
 	@echo "make run       Odoo 18 with the addon and demo data at http://localhost:8069 (admin/admin)"
 	@echo "make test      the whole test suite on a throwaway database (ends with 'N passed, M failed')"
 	@echo "make test-dev TAGS=/crm_pipeline_automation:TestClass   quick re-run on a kept database"
+	@echo "make test-odoo Odoo's own CRM/website suites with and without the addon: regressions fail"
+	@echo "make test-upgrade  install, -u, uninstall and reinstall the addon on a throwaway database"
 	@echo "make lint      pre-commit (ruff, pylint-odoo) on all files"
 	@echo "make screenshots  README images taken by the tours (readme/images/)"
 	@echo "make reliability ARGS='--part crash'   multi-worker load and crash harness (bench/reliability.py)"
@@ -23,6 +25,12 @@ test:
 
 test-dev:
 	@$(CPA) test --dev $(if $(TAGS),--tags "$(TAGS)")
+
+test-odoo:
+	@$(PYTHON) tools/odoo_suites.py $(ARGS)
+
+test-upgrade:
+	@$(PYTHON) tools/upgrade_check.py $(ARGS)
 
 lint:
 	@$(CPA) lint

@@ -22,6 +22,7 @@
         "phone_validation",
     ],
     "external_dependencies": {"python": ["phonenumbers"]},
+    "uninstall_hook": "uninstall_hook",
     "data": [
         "security/crm_pipeline_automation_security.xml",
         "security/ir.model.access.csv",
