@@ -92,14 +92,19 @@ class CrmAutomationImportWizard(models.TransientModel):
                 candidates = (stages.filtered("team_id") or stages).sorted(
                     lambda s: (s.sequence, s.id)
                 )
-                suggested = Exchange._suggest_stages(data["stages"], candidates)
+                # Only the stages the file uses are suggested a stage: a file exported
+                # from a pipeline also lists the shared stages, which would otherwise
+                # take the places of the stages its automation is on.
+                suggested = Exchange._suggest_stages(
+                    [item for item in data["stages"] if item["key"] in used], candidates
+                )
                 commands += [
                     Command.create(
                         {
                             "key": item["key"],
                             "name": item.get("name") or item["key"],
                             "used": item["key"] in used,
-                            "target_stage_id": suggested[item["key"]].id,
+                            "target_stage_id": suggested.get(item["key"], candidates.browse()).id,
                         }
                     )
                     for item in data["stages"]
