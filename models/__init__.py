@@ -15,13 +15,10 @@ from . import mail_message
 from . import discuss_channel
 from . import res_config_settings
 from . import crm_automation_log_tracking
-from . import crm_automation_rule_score
 from . import crm_activity_template
 from . import mail_activity
 from . import crm_lead_activity
 from . import crm_activity_deadline_report
-from . import crm_automation_rule_activity
-from . import crm_automation_rule_state
 from . import crm_stage_trigger_state
 from . import crm_lead_board
 from . import crm_automation_board

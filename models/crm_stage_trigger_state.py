@@ -2,7 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import fields, models
 
-from .crm_automation_rule_state import STATES
+from .crm_automation_rule import STATES
 
 
 class CrmStageTrigger(models.Model):
