@@ -43,6 +43,18 @@ STATES = [
     ("ignored", "Ignored (machine)"),
 ]
 
+# One fact, one row, whatever the number of workers receiving it at the same time: the
+# insert below uses ON CONFLICT on this index, so it is unique.
+DEDUP_INDEX = SQL(
+    "CREATE UNIQUE INDEX IF NOT EXISTS crm_lead_event_dedup_key_uniq "
+    "ON crm_lead_event (dedup_key) WHERE dedup_key IS NOT NULL"
+)
+# Burst detection and engagement lookups read a lead's recent events.
+RECENT_INDEX = SQL(
+    "CREATE INDEX IF NOT EXISTS crm_lead_event_lead_type_date_idx "
+    "ON crm_lead_event (lead_id, event_type, date)"
+)
+
 
 def insert_unless_duplicate(cr, row):
     """Insert the crm_lead_event ``row`` ({column: value}, a ``dedup_key`` set) unless

@@ -94,21 +94,10 @@ class CrmLeadEvent(models.Model):
     user_id = fields.Many2one("res.users", "By", ondelete="set null", readonly=True)
 
     def init(self):
-        # One fact, one row, whatever the number of workers receiving it at the same
-        # time: the insert uses ON CONFLICT on this index (dedup), so it is unique.
-        self.env.cr.execute(
-            SQL(
-                "CREATE UNIQUE INDEX IF NOT EXISTS crm_lead_event_dedup_key_uniq "
-                "ON crm_lead_event (dedup_key) WHERE dedup_key IS NOT NULL"
-            )
-        )
-        # Burst detection and engagement lookups read a lead's recent events.
-        self.env.cr.execute(
-            SQL(
-                "CREATE INDEX IF NOT EXISTS crm_lead_event_lead_type_date_idx "
-                "ON crm_lead_event (lead_id, event_type, date)"
-            )
-        )
+        # The dedup index of insert_unless_duplicate and the index of a lead's recent
+        # events (engine/events.py).
+        self.env.cr.execute(lead_events.DEDUP_INDEX)
+        self.env.cr.execute(lead_events.RECENT_INDEX)
         # Claims of unknown callers' numbers (engine/calls.py claim_caller).
         self.env.cr.execute(calls.CLAIM_TABLE)
 
