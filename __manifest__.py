@@ -47,7 +47,6 @@
         "views/mail_activity_views.xml",
         "views/crm_activity_report_views.xml",
         "views/crm_lead_kanban_views.xml",
-        "views/crm_automation_rule_activity_views.xml",
         "views/crm_automation_board_views.xml",
         "security/crm_restricted_pipeline_security.xml",
         "views/crm_team_views.xml",

@@ -1,6 +1,7 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Delay arithmetic of automation rules, in calendar time or in business hours.
+"""Delay arithmetic of automation rules, in calendar time or in business hours, and
+their timing in words.
 
 Plain functions (no model) so that rules, activity templates and benchmarks share one
 implementation. Every datetime in and out is naive UTC, like Odoo stores them.
@@ -113,3 +114,51 @@ def add_business_delay(calendar, start, count, unit, resource=None):
     else:
         target = tz.normalize(tz.localize(local.replace(tzinfo=None) + calendar_delta(count, unit)))
     return next_working_moment(calendar, _naive_utc(target), resource=resource)
+
+
+def describe_delay(env, count, unit):
+    """'6 months', '120 min', '1 day' (translated in ``env``'s language)."""
+    words = {
+        "minutes": env._("%(count)s min", count=count),
+        "hours": env._("1 hour") if count == 1 else env._("%(count)s hours", count=count),
+        "days": env._("1 day") if count == 1 else env._("%(count)s days", count=count),
+        "weeks": env._("1 week") if count == 1 else env._("%(count)s weeks", count=count),
+        "months": env._("1 month") if count == 1 else env._("%(count)s months", count=count),
+    }
+    return words[unit]
+
+
+def describe_timing(env, timing, count, unit, field="?", direction="after", hours=None):
+    """A rule's timing in words: 'after 6 months', '120 min before Meeting date,
+    business hours' (one line, for the board and the rule list).
+
+    :param timing: ``immediate``, ``delay`` or ``date_field``
+    :param field: label of the date field (``date_field``)
+    :param direction: ``before`` or ``after`` the date field
+    :param hours: business hours: ``(calendar source, fixed calendar name or None)``;
+        ``None`` for calendar time
+    """
+    if timing == "immediate":
+        return env._("Immediately")
+    if timing == "date_field":
+        delay = describe_delay(env, count, unit)
+        if not count:
+            text = env._("At %(field)s", field=field)
+        elif direction == "before":
+            text = env._("%(delay)s before %(field)s", delay=delay, field=field)
+        else:
+            text = env._("%(delay)s after %(field)s", delay=delay, field=field)
+    elif not count:
+        text = env._("Immediately")
+    else:
+        text = env._("after %(delay)s", delay=describe_delay(env, count, unit))
+    if hours is None:
+        return text
+    source, calendar = hours
+    if calendar:
+        hours_text = env._("business hours (%(calendar)s)", calendar=calendar)
+    elif source == "salesperson":
+        hours_text = env._("salesperson's business hours")
+    else:
+        hours_text = env._("business hours")
+    return env._("%(timing)s, %(hours)s", timing=text, hours=hours_text)

@@ -10,6 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from ..engine import placeholders
 from ..engine import timing as automation_timing
 
 _logger = logging.getLogger(__name__)
@@ -353,7 +354,7 @@ class CrmActivityTemplate(models.Model):
         deadline = self._compute_deadline(lead, user, now=now)
         if deadline is None:
             return None
-        render = self.env["crm.automation.rule"]._render_placeholders
+        render = placeholders.render
         return {
             "res_model_id": self.env["ir.model"]._get_id("crm.lead"),
             "res_id": lead.id,
@@ -365,6 +366,36 @@ class CrmActivityTemplate(models.Model):
             "activity_template_id": self.id,
             "automated": True,
         }
+
+    def _execute_for_rule(self, rule, lead, job):
+        """The ``activity`` action of ``rule`` (whose activity template is ``self``) for
+        ``lead``: the activity, with the values of ``rule._prepare_activity_vals``.
+
+        :return: str, what was done (ledger and chatter)
+        """
+        self.ensure_one()
+        if not self._applies_to(lead):
+            return _(
+                "No activity: the lead's salesperson is outside the scope of template "
+                "%(template)s.",
+                template=self.name,
+            )
+        vals = rule._prepare_activity_vals(lead, job)
+        if not vals:
+            return _(
+                "No activity: %(field)s of the lead is empty.",
+                field=self.date_field_id.field_description,
+            )
+        activity = self.env["mail.activity"].create(vals)
+        job.activity_id = activity
+        return _(
+            "Activity '%(summary)s' (template %(template)s) planned for %(user)s, "
+            "due %(deadline)s.",
+            summary=activity.summary or activity.activity_type_id.name,
+            template=self.name,
+            user=activity.user_id.name,
+            deadline=activity._format_deadline(activity.user_id),
+        )
 
     def _create_activities(self, leads, now=None):
         """Create one activity of each template of ``self`` for each lead in its scope.

@@ -8,7 +8,6 @@ other records by XML id when they have one, else by name (users by login), so th
 file moves between databases.
 """
 
-import ast
 import json
 import logging
 import os
@@ -18,150 +17,21 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import file_open, file_path
 from odoo.tools.safe_eval import safe_eval
 
+from ..engine import exchange_format
+from ..engine.exchange_format import (
+    EXPORT_FIELDS,
+    FORMAT,
+    SECTIONS,
+    VERSION,
+    Placeholder,
+    dedupe,
+    domain_text,
+    export_domain,
+)
+
 _logger = logging.getLogger(__name__)
 
-FORMAT = "crm_pipeline_automation"
-VERSION = 1
 RECIPE_DIR = "crm_pipeline_automation/data/recipes"
-# Bound on uploaded files: a pipeline's automation is a few hundred kilobytes at most.
-MAX_FILE_BYTES = 5 * 1024 * 1024
-
-# The exported fields of each model, in output order. Adding a field to the format is
-# one line here (its value is converted by its type; references as described above).
-# ``company_id`` is left out on purpose: the importing company owns the records.
-EXPORT_FIELDS = {
-    "crm.activity.template": [
-        "name",
-        "sequence",
-        "active",
-        "description",
-        "activity_type_id",
-        "summary",
-        "note",
-        "deadline_count",
-        "deadline_unit",
-        "deadline_base",
-        "date_field_id",
-        "date_direction",
-        "business_hours",
-        "calendar_source",
-        "resource_calendar_id",
-        "reminder_count",
-        "reminder_unit",
-        "notify_leader_overdue",
-        "auto_done_on_stage_change",
-        "user_source",
-        "user_id",
-        "scope",
-        "team_ids",
-        "group_ids",
-        "event_key",
-    ],
-    "crm.stage.trigger": [
-        "name",
-        "sequence",
-        "active",
-        "state",
-        "stage_id",
-        "event_type",
-        "link_url",
-        "url_patterns",
-        "form_name",
-        "mail_template_id",
-        "line_numbers",
-        "livechat_channel_id",
-        "response_seconds",
-        "keywords",
-        "filter_domain",
-        "user_id",
-        "allow_backward",
-    ],
-    "crm.automation.rule": [
-        "name",
-        "sequence",
-        "active",
-        "state",
-        "stage_id",
-        "action_type",
-        "filter_domain",
-        "timing",
-        "delay_count",
-        "delay_unit",
-        "date_field_id",
-        "date_direction",
-        "business_hours",
-        "calendar_source",
-        "resource_calendar_id",
-        "keep_running",
-        "run_when_skipped",
-        "activity_template_id",
-        "activity_type_id",
-        "activity_summary",
-        "activity_note",
-        "activity_deadline_count",
-        "activity_deadline_unit",
-        "activity_user_source",
-        "activity_user_id",
-        "activity_done_on_exit",
-        "lead_name_template",
-        "target_team_id",
-        "target_stage_id",
-        "target_user_source",
-        "target_user_id",
-        "mail_template_id",
-        "sms_template_id",
-        "tag_add_ids",
-        "tag_remove_ids",
-        "score_delta",
-        "assign_mode",
-        "assign_user_id",
-        "assign_team_id",
-        "notify_target",
-        "notify_user_ids",
-        "notify_message",
-        "update_line_ids",
-        "server_action_id",
-    ],
-    "crm.automation.rule.update": ["sequence", "field_id", "value"],
-}
-# File section of each model.
-SECTIONS = {
-    "activity_templates": "crm.activity.template",
-    "triggers": "crm.stage.trigger",
-    "rules": "crm.automation.rule",
-}
-STAGE_KEYS = ("key", "name", "sequence", "is_won", "fold", "match")
-# Domain leaves whose ids are stages: translated to stage keys of the file.
-STAGE_DOMAIN_FIELDS = ("stage_id", "stage_id.id")
-
-
-class _Placeholder:
-    """A record the import creates (stage, activity template of the file, tag)."""
-
-    __slots__ = ("kind", "key")
-
-    def __init__(self, kind, key):
-        self.kind, self.key = kind, key
-
-
-def _domain_text(leaves, real):
-    """Text of a condition given as leaves, ids of created records filled by ``real``."""
-
-    def value(v):
-        return [real(i) for i in v] if isinstance(v, list) else real(v)
-
-    return str(
-        [(leaf[0], leaf[1], value(leaf[2])) if isinstance(leaf, tuple) else leaf for leaf in leaves]
-    )
-
-
-def _dedupe(key, used):
-    candidate, count = key, 1
-    while candidate in used:
-        count += 1
-        candidate = f"{key} ({count})"
-    used.add(candidate)
-    return candidate
 
 
 class CrmAutomationExchange(models.AbstractModel):
@@ -216,7 +86,7 @@ class CrmAutomationExchange(models.AbstractModel):
         team.ensure_one()
         stages = self._pipeline_stages(team)
         used = set()
-        stage_keys = {stage.id: _dedupe(stage.name, used) for stage in stages}
+        stage_keys = {stage.id: dedupe(stage.name, used) for stage in stages}
         position = {stage.id: index for index, stage in enumerate(stages)}
         without_active = {"active_test": False}
         triggers = (
@@ -236,7 +106,7 @@ class CrmAutomationExchange(models.AbstractModel):
             | rules.activity_template_id
         ).sorted(lambda t: (t.sequence, t.name, t.id))
         used = set()
-        template_keys = {template.id: _dedupe(template.name, used) for template in templates}
+        template_keys = {template.id: dedupe(template.name, used) for template in templates}
         context = {"team": team, "stage_keys": stage_keys, "template_keys": template_keys}
         return {
             "format": FORMAT,
@@ -312,44 +182,8 @@ class CrmAutomationExchange(models.AbstractModel):
 
     def _export_domain(self, text, context):
         """A condition as text, or as a list when stage ids had to become stage keys."""
-        if not text:
-            return None
-        try:
-            domain = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return text  # uses uid, user, ...: kept as it is
-        if not isinstance(domain, list):
-            return text
-        converted, changed = [], False
         stages = self.env["crm.stage"]
-        for leaf in domain:
-            if (
-                isinstance(leaf, list | tuple)
-                and len(leaf) == 3
-                and leaf[0] in STAGE_DOMAIN_FIELDS
-                and self._stage_ids_value(leaf[2])
-            ):
-                value = leaf[2]
-                ids = [value] if isinstance(value, int) else list(value)
-                refs = [self._export_ref(stages.browse(i), context) for i in ids]
-                leaf = [leaf[0], leaf[1], refs[0] if isinstance(value, int) else refs]
-                changed = True
-            elif isinstance(leaf, tuple):
-                leaf = list(leaf)
-            converted.append(leaf)
-        return converted if changed else text
-
-    @staticmethod
-    def _stage_ids_value(value):
-        if isinstance(value, bool):
-            return False
-        if isinstance(value, int):
-            return True
-        return (
-            isinstance(value, list | tuple)
-            and bool(value)
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        )
+        return export_domain(text, lambda i: self._export_ref(stages.browse(i), context))
 
     # ------------------------------------------------------------------
     # Parsing
@@ -362,55 +196,7 @@ class CrmAutomationExchange(models.AbstractModel):
         :param raw: bytes or str of the file
         :return: dict
         """
-        if isinstance(raw, bytes):
-            if len(raw) > MAX_FILE_BYTES:
-                raise UserError(_("The file is too large for an automation file."))
-            try:
-                raw = raw.decode("utf-8-sig")
-            except UnicodeDecodeError as exc:
-                raise UserError(_("The file is not UTF-8 text: %(error)s", error=exc)) from exc
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise UserError(_("The file is not valid JSON: %(error)s", error=exc)) from exc
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise UserError(
-                _(
-                    "This is not a CRM pipeline automation file (expected "
-                    '"format": "%(format)s").',
-                    format=FORMAT,
-                )
-            )
-        if data.get("version") != VERSION:
-            raise UserError(
-                _(
-                    "Version %(version)s of the automation format is not supported (this "
-                    "database reads version %(supported)s).",
-                    version=data.get("version"),
-                    supported=VERSION,
-                )
-            )
-        for section in ("stages", *SECTIONS):
-            items = data.setdefault(section, [])
-            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-                raise UserError(_('"%(section)s" must be a list of objects.', section=section))
-        keys = [stage.get("key") for stage in data["stages"]]
-        if not all(isinstance(key, str) and key for key in keys) or len(set(keys)) != len(keys):
-            raise UserError(_("Every stage needs a unique text key."))
-        for stage in data["stages"]:
-            unknown = set(stage) - set(STAGE_KEYS)
-            if unknown:
-                raise UserError(
-                    _(
-                        "Stage %(stage)s: unknown keys %(keys)s.",
-                        stage=stage["key"],
-                        keys=", ".join(sorted(unknown)),
-                    )
-                )
-        keys = [item.get("key") for item in data["activity_templates"]]
-        if not all(isinstance(key, str) and key for key in keys) or len(set(keys)) != len(keys):
-            raise UserError(_("Every activity template needs a unique text key."))
-        return data
+        return exchange_format.parse(self.env, raw)
 
     # ------------------------------------------------------------------
     # Import: resolve everything first, then write
@@ -515,22 +301,7 @@ class CrmAutomationExchange(models.AbstractModel):
 
     @api.model
     def _used_stage_keys(self, data):
-        keys = set()
-
-        def walk(value):
-            if isinstance(value, dict):
-                if set(value) == {"stage"}:
-                    keys.add(value["stage"])
-                else:
-                    for inner in value.values():
-                        walk(inner)
-            elif isinstance(value, list):
-                for inner in value:
-                    walk(inner)
-
-        for section in SECTIONS:
-            walk(data[section])
-        return keys
+        return exchange_format.used_stage_keys(data)
 
     @api.model
     def _item_label(self, section, item, index):
@@ -575,7 +346,7 @@ class CrmAutomationExchange(models.AbstractModel):
             text = (
                 domain
                 if isinstance(domain, str)
-                else _domain_text(domain, lambda v: 0 if isinstance(v, _Placeholder) else v)
+                else domain_text(domain, lambda v: 0 if isinstance(v, Placeholder) else v)
             )
             try:
                 evaluated = safe_eval(text, {"uid": self.env.uid, "user": self.env.user})
@@ -587,7 +358,7 @@ class CrmAutomationExchange(models.AbstractModel):
     def _resolve_value(self, field, value, context):
         """ORM value of ``field`` from its file value; ValueError with a clear text.
 
-        References to records the import creates are ``_Placeholder`` objects, replaced
+        References to records the import creates are ``Placeholder`` objects, replaced
         by ids in ``_fill``; a condition with stage keys stays a list of leaves until then.
         """
         if field.name == "filter_domain":
@@ -655,7 +426,7 @@ class CrmAutomationExchange(models.AbstractModel):
 
     def _resolve_ref(self, model, ref, context):
         """Id of the record of ``model`` named by ``ref`` (see the module docstring), or
-        a ``_Placeholder`` for a record the import creates; ValueError naming the
+        a ``Placeholder`` for a record the import creates; ValueError naming the
         reference when it is missing."""
         Model = self.env[model].with_context(active_test=False)
         if not isinstance(ref, dict):
@@ -664,13 +435,13 @@ class CrmAutomationExchange(models.AbstractModel):
             if ref["stage"] not in context["stage_map"]:
                 raise ValueError(_("unknown stage key %(key)s", key=ref["stage"]))
             stage = context["stage_map"][ref["stage"]]
-            return stage.id if stage else _Placeholder("stage", ref["stage"])
+            return stage.id if stage else Placeholder("stage", ref["stage"])
         if "template" in ref and model == "crm.activity.template":
             if ref["template"] not in context["template_keys"]:
                 raise ValueError(
                     _("activity template %(key)s is not in the file", key=ref["template"])
                 )
-            return _Placeholder("template", ref["template"])
+            return Placeholder("template", ref["template"])
         if ref.get("pipeline") is True and model == "crm.team":
             return context["team"].id
         if "field" in ref and model == "ir.model.fields":
@@ -701,7 +472,7 @@ class CrmAutomationExchange(models.AbstractModel):
             if model == "crm.tag":
                 # A tag is only a name: create it rather than refuse the file.
                 context["tags_to_create"].append(name)
-                return _Placeholder("tag", name)
+                return Placeholder("tag", name)
         description = self.env["ir.model"]._get(model).name or model
         raise ValueError(
             _(
@@ -800,13 +571,13 @@ class CrmAutomationExchange(models.AbstractModel):
         """Replace the placeholders of records created by the import with their ids."""
 
         def real(value):
-            return placeholders[value.kind][value.key] if isinstance(value, _Placeholder) else value
+            return placeholders[value.kind][value.key] if isinstance(value, Placeholder) else value
 
         result = {}
         for name, value in vals.items():
             if name == "filter_domain" and isinstance(value, list):
-                value = _domain_text(value, real)
-            elif isinstance(value, _Placeholder):
+                value = domain_text(value, real)
+            elif isinstance(value, Placeholder):
                 value = real(value)
             elif isinstance(value, list):
                 commands = []

@@ -2,9 +2,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 
 import psycopg2
+import pytz
 from markupsafe import Markup
 
 from odoo import _, api, fields, models, tools
@@ -12,6 +14,7 @@ from odoo.exceptions import UserError
 
 from ..engine import dispatch as automation_dispatch
 from ..engine import params
+from ..engine import timing as automation_timing
 
 _logger = logging.getLogger(__name__)
 
@@ -144,6 +147,116 @@ class CrmAutomationJob(models.Model):
     def _check_manager(self):
         if not self.env.user.has_group("crm_pipeline_automation.group_automation_manager"):
             raise UserError(_("Only automation managers can run, cancel or retry jobs."))
+
+    # ------------------------------------------------------------------
+    # Due times (a rule's timing for a lead entering its stage)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _rule_calendar(self, rule, lead):
+        """Business-hours calendar and resource (personal leaves) of ``lead``."""
+        rule.ensure_one()
+        if rule.resource_calendar_id:
+            return rule.resource_calendar_id, None
+        company = lead.company_id or rule.company_id or self.env.company
+        if rule.calendar_source == "salesperson" and lead.user_id:
+            resource = lead.user_id.sudo().resource_ids[:1]
+            if resource.calendar_id:
+                return resource.calendar_id, resource
+        return company.resource_calendar_id, None
+
+    @api.model
+    def _rule_date_field_start(self, rule, lead):
+        """Reference moment (naive UTC) of a date-field rule; None when empty."""
+        value = lead[rule.date_field_id.name]
+        if not value:
+            return None
+        if isinstance(value, datetime):
+            return value
+        # A Date counts from midnight in the calendar's (or the salesperson's) tz.
+        calendar, _resource = self._rule_calendar(rule, lead)
+        tz = pytz.timezone(calendar.tz or lead.user_id.tz or "UTC")
+        return (
+            tz.localize(datetime.combine(value, dt_time.min))
+            .astimezone(pytz.utc)
+            .replace(tzinfo=None)
+        )
+
+    @api.model
+    def _rule_run_at(self, rule, lead, entered_at):
+        """When the job of ``lead`` entering the stage at ``entered_at`` is due.
+
+        :param lead: crm.lead record
+        :param entered_at: naive UTC datetime of the stage entry
+        :return: naive UTC datetime, or None (date field empty: nothing to run)
+        """
+        rule.ensure_one()
+        if rule.timing == "immediate":
+            return entered_at
+        count = rule.delay_count
+        if rule.timing == "date_field":
+            start = self._rule_date_field_start(rule, lead)
+            if start is None:
+                return None
+            if rule.date_direction == "before":
+                count = -count
+            if not rule.business_hours and not isinstance(lead[rule.date_field_id.name], datetime):
+                # A Date plus whole days/months is a local date: midnight local time
+                # of the target day, whatever the UTC offset between the two dates.
+                calendar, _resource = self._rule_calendar(rule, lead)
+                tz = pytz.timezone(calendar.tz or lead.user_id.tz or "UTC")
+                local = datetime.combine(lead[rule.date_field_id.name], dt_time.min)
+                target = local + automation_timing.calendar_delta(count, rule.delay_unit)
+                return tz.localize(target).astimezone(pytz.utc).replace(tzinfo=None)
+        else:
+            start = entered_at
+        if rule.business_hours:
+            calendar, resource = self._rule_calendar(rule, lead)
+            if calendar:
+                return automation_timing.add_business_delay(
+                    calendar, start, count, rule.delay_unit, resource=resource
+                )
+        return automation_timing.add_calendar_delay(start, count, rule.delay_unit)
+
+    @api.model
+    def _rule_run_at_batch(self, rule, leads, entered_at):
+        """``{lead id: run_at}`` for many leads, computing each distinct case once."""
+        rule.ensure_one()
+        if rule.timing == "immediate":
+            return dict.fromkeys(leads.ids, entered_at)
+        if rule.timing == "delay" and (
+            not rule.business_hours
+            or rule.resource_calendar_id
+            or rule.calendar_source == "company"
+        ):
+            # Same start and same calendar for leads of one company: compute per company.
+            by_company = {}
+            result = {}
+            for lead in leads:
+                key = lead.company_id.id
+                if key not in by_company:
+                    by_company[key] = self._rule_run_at(rule, lead, entered_at)
+                result[lead.id] = by_company[key]
+            return result
+        return {lead.id: self._rule_run_at(rule, lead, entered_at) for lead in leads}
+
+    @api.model
+    def _rule_uniform_run_at(self, rule, leads, entered_at):
+        """The due time shared by all ``leads``, or None when it depends on the lead."""
+        rule.ensure_one()
+        if rule.timing == "immediate":
+            return entered_at
+        if rule.timing != "delay":
+            return None
+        if not rule.business_hours:
+            return automation_timing.add_calendar_delay(
+                entered_at, rule.delay_count, rule.delay_unit
+            )
+        if rule.resource_calendar_id or (
+            rule.calendar_source == "company" and len(leads.company_id) <= 1
+        ):
+            return self._rule_run_at(rule, leads[:1], entered_at)
+        return None
 
     # ------------------------------------------------------------------
     # Dispatcher
@@ -390,6 +503,25 @@ class CrmAutomationJob(models.Model):
             ),
         )
         self._wake_dispatcher([next_try])
+
+    def _done_on_exit(self):
+        """Complete the activities of the jobs whose rule asks so (lead left stage)."""
+        for job in self:
+            activity = job.activity_id
+            if activity.exists() and job.rule_id.activity_done_on_exit:
+                activity.action_feedback(
+                    feedback=_(
+                        "Done automatically: the lead left %(stage)s.", stage=job.stage_id.name
+                    )
+                )
+                self.env["crm.automation.log"]._log(
+                    job.lead_id,
+                    "activity_done",
+                    rule=job.rule_id,
+                    job=job,
+                    stage=job.stage_id,
+                    message=_("Activity completed: the lead left the stage."),
+                )
 
     def _set_cancelled(self, kind, message):
         """Cancel pending jobs of ``self`` and write one ledger row each."""

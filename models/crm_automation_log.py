@@ -47,6 +47,8 @@ class CrmAutomationLog(models.Model):
             ("activity_done", "Activity completed"),
             ("lead_lost", "Lead lost"),
             ("loop_stopped", "Loop stopped"),
+            ("trigger_fired", "Trigger fired"),
+            ("trigger_blocked", "Trigger blocked"),
         ],
         required=True,
         readonly=True,

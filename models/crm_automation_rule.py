@@ -1,11 +1,5 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import logging
-import string
-from collections import defaultdict
-from datetime import datetime, time
-
-import pytz
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
@@ -13,9 +7,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..engine import conditions as lead_condition
+from ..engine import placeholders
 from ..engine import timing as automation_timing
-
-_logger = logging.getLogger(__name__)
 
 ACTION_TYPES = [
     ("activity", "Schedule an activity"),
@@ -29,47 +22,7 @@ ACTION_TYPES = [
     ("update", "Update fields"),
     ("server_action", "Run a server action"),
 ]
-
-
-class JobPlan:
-    """Decisions of ``_plan_jobs``: jobs to create and (rule, lead) pairs skipped."""
-
-    def __init__(self):
-        self.uniform = defaultdict(lambda: ([], []))
-        self.rule_ids, self.lead_ids, self.run_ats = [], [], []
-        self.skipped = []
-
-    def decisions(self):
-        """[(rule id, lead id, run_at or None, skip message or None)] in rule order."""
-        result = [
-            (rule_id, lead_id, run_at, None)
-            for lead_ids, (rule_ids, run_ats) in self.uniform.items()
-            for rule_id, run_at in zip(rule_ids, run_ats, strict=True)
-            for lead_id in lead_ids
-        ]
-        result += [
-            (rule_id, lead_id, run_at, None)
-            for rule_id, lead_id, run_at in zip(
-                self.rule_ids, self.lead_ids, self.run_ats, strict=True
-            )
-        ]
-        result += [
-            (vals["rule_id"], vals["lead_id"], None, vals["message"]) for vals in self.skipped
-        ]
-        return result
-
-    def job_count(self):
-        """Number of jobs to create."""
-        return len(self.rule_ids) + sum(
-            len(lead_ids) * len(rule_ids) for lead_ids, (rule_ids, _run_ats) in self.uniform.items()
-        )
-
-
-class _KeepMissing(dict):
-    """Format map leaving unknown ``{placeholders}`` untouched."""
-
-    def __missing__(self, key):
-        return "{" + key + "}"
+STATES = [("draft", "Draft"), ("active", "Active")]
 
 
 class CrmAutomationRule(models.Model):
@@ -80,6 +33,15 @@ class CrmAutomationRule(models.Model):
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10, help="Order of the rules of a stage.")
     active = fields.Boolean(default=True)
+    # Default "active": rules made in code, data files and the lists take effect as
+    # before; the automation board creates its new rules with default_state=draft.
+    state = fields.Selection(
+        STATES,
+        default="active",
+        required=True,
+        copy=False,
+        help="Draft: designed but not running. Only active (not archived) rules run.",
+    )
     stage_id = fields.Many2one(
         "crm.stage",
         required=True,
@@ -153,7 +115,16 @@ class CrmAutomationRule(models.Model):
         "Run when skipped over",
         help="Also run when a lead jumps over this stage to a later one of the pipeline.",
     )
+    timing_description = fields.Char(
+        "When", compute="_compute_timing_description", help="When the rule runs, in words."
+    )
     # -- activity
+    activity_template_id = fields.Many2one(
+        "crm.activity.template",
+        ondelete="restrict",
+        help="Create the activity from this template (deadline to the minute, reminder, "
+        "assignee, scope); replaces the activity fields of the rule.",
+    )
     activity_type_id = fields.Many2one(
         "mail.activity.type", help="Type of the activity to schedule."
     )
@@ -225,6 +196,11 @@ class CrmAutomationRule(models.Model):
         string="Remove tags",
         help="Tags to remove.",
     )
+    score_delta = fields.Integer(
+        "Engagement points",
+        help="tags action: points added to the lead's engagement score (negative: removed), "
+        "with or instead of tags (GetResponse's 'score instead of tags').",
+    )
     # -- assign
     assign_mode = fields.Selection(
         [("user", "A user"), ("team_leader", "The team leader"), ("round_robin", "Round-robin")],
@@ -275,6 +251,32 @@ class CrmAutomationRule(models.Model):
         for rule in self:
             rule.job_pending_count = counts.get(rule, 0)
 
+    @api.depends(
+        "timing",
+        "delay_count",
+        "delay_unit",
+        "date_field_id",
+        "date_direction",
+        "business_hours",
+        "calendar_source",
+        "resource_calendar_id",
+    )
+    @api.depends_context("lang")
+    def _compute_timing_description(self):
+        for rule in self:
+            rule.timing_description = automation_timing.describe_timing(
+                self.env,
+                rule.timing,
+                rule.delay_count,
+                rule.delay_unit,
+                # sudo: field labels (ir.model.fields) are readable by administrators only.
+                field=rule.date_field_id.sudo().field_description or "?",
+                direction=rule.date_direction,
+                hours=(rule.calendar_source, rule.resource_calendar_id.name)
+                if rule.business_hours
+                else None,
+            )
+
     @api.constrains("timing", "date_field_id", "delay_count")
     def _check_timing(self):
         for rule in self:
@@ -302,7 +304,7 @@ class CrmAutomationRule(models.Model):
                 )
 
     # ------------------------------------------------------------------
-    # Condition and timing
+    # Condition
     # ------------------------------------------------------------------
 
     def _get_domain(self):
@@ -330,251 +332,19 @@ class CrmAutomationRule(models.Model):
         )
         return leads.browse(matching)
 
-    def _get_calendar(self, lead):
-        """Business-hours calendar and resource (personal leaves) of ``lead``."""
-        self.ensure_one()
-        if self.resource_calendar_id:
-            return self.resource_calendar_id, None
-        company = lead.company_id or self.company_id or self.env.company
-        if self.calendar_source == "salesperson" and lead.user_id:
-            resource = lead.user_id.sudo().resource_ids[:1]
-            if resource.calendar_id:
-                return resource.calendar_id, resource
-        return company.resource_calendar_id, None
-
-    def _date_field_start(self, lead):
-        """Reference moment (naive UTC) of a date-field rule; None when empty."""
-        value = lead[self.date_field_id.name]
-        if not value:
-            return None
-        if isinstance(value, datetime):
-            return value
-        # A Date counts from midnight in the calendar's (or the salesperson's) tz.
-        calendar, _resource = self._get_calendar(lead)
-        tz = pytz.timezone(calendar.tz or lead.user_id.tz or "UTC")
-        return (
-            tz.localize(datetime.combine(value, time.min)).astimezone(pytz.utc).replace(tzinfo=None)
-        )
-
-    def _compute_run_at(self, lead, entered_at):
-        """When the job of ``lead`` entering the stage at ``entered_at`` is due.
-
-        :param lead: crm.lead record
-        :param entered_at: naive UTC datetime of the stage entry
-        :return: naive UTC datetime, or None (date field empty: nothing to run)
-        """
-        self.ensure_one()
-        if self.timing == "immediate":
-            return entered_at
-        count = self.delay_count
-        if self.timing == "date_field":
-            start = self._date_field_start(lead)
-            if start is None:
-                return None
-            if self.date_direction == "before":
-                count = -count
-            if not self.business_hours and not isinstance(lead[self.date_field_id.name], datetime):
-                # A Date plus whole days/months is a local date: midnight local time
-                # of the target day, whatever the UTC offset between the two dates.
-                calendar, _resource = self._get_calendar(lead)
-                tz = pytz.timezone(calendar.tz or lead.user_id.tz or "UTC")
-                local = datetime.combine(lead[self.date_field_id.name], time.min)
-                target = local + automation_timing.calendar_delta(count, self.delay_unit)
-                return tz.localize(target).astimezone(pytz.utc).replace(tzinfo=None)
-        else:
-            start = entered_at
-        if self.business_hours:
-            calendar, resource = self._get_calendar(lead)
-            if calendar:
-                return automation_timing.add_business_delay(
-                    calendar, start, count, self.delay_unit, resource=resource
-                )
-        return automation_timing.add_calendar_delay(start, count, self.delay_unit)
-
-    def _compute_run_at_batch(self, leads, entered_at):
-        """``{lead id: run_at}`` for many leads, computing each distinct case once."""
-        self.ensure_one()
-        if self.timing == "immediate":
-            return dict.fromkeys(leads.ids, entered_at)
-        if self.timing == "delay" and (
-            not self.business_hours
-            or self.resource_calendar_id
-            or self.calendar_source == "company"
-        ):
-            # Same start and same calendar for leads of one company: compute per company.
-            by_company = {}
-            result = {}
-            for lead in leads:
-                key = lead.company_id.id
-                if key not in by_company:
-                    by_company[key] = self._compute_run_at(lead, entered_at)
-                result[lead.id] = by_company[key]
-            return result
-        return {lead.id: self._compute_run_at(lead, entered_at) for lead in leads}
-
     # ------------------------------------------------------------------
-    # Scheduling (called by crm.lead on stage entry)
+    # Scheduling (crm.automation.job.plan; names kept for crm.lead and the dry-run)
     # ------------------------------------------------------------------
-
-    def _uniform_run_at(self, leads, entered_at):
-        """The due time shared by all ``leads``, or None when it depends on the lead."""
-        self.ensure_one()
-        if self.timing == "immediate":
-            return entered_at
-        if self.timing != "delay":
-            return None
-        if not self.business_hours:
-            return automation_timing.add_calendar_delay(
-                entered_at, self.delay_count, self.delay_unit
-            )
-        if self.resource_calendar_id or (
-            self.calendar_source == "company" and len(leads.company_id) <= 1
-        ):
-            return self._compute_run_at(leads[:1], entered_at)
-        return None
 
     @api.model
     def _plan_jobs(self, rule_leads, entered_at):
-        """Which rules run for which leads and when: the one decision function of the
-        engine (``_schedule_jobs``) and of the dry-run. Reads only: nothing is written.
-
-        :param rule_leads: list of (rule, leads) pairs (``_automation_rules_to_schedule``)
-        :param entered_at: naive UTC datetime of the entry
-        :return: JobPlan: ``uniform`` {lead ids: ([rule ids], [run_at])} for rules whose
-            due time is the same for all their leads, ``rule_ids`` / ``lead_ids`` /
-            ``run_ats`` one per other (rule, lead), ``skipped`` ledger values of the
-            (rule, lead) pairs that do not run (condition false, empty date field)
-        """
-        plan = JobPlan()
-        for rule, leads in rule_leads:
-            matching = rule._filter_leads(leads)
-            for lead in (leads - matching) if len(matching) != len(leads) else ():
-                plan.skipped.append(
-                    {
-                        "lead_id": lead.id,
-                        "kind": "rule_skipped",
-                        "rule_id": rule.id,
-                        "stage_id": rule.stage_id.id,
-                        "message": _(
-                            "Condition not met at entry: %(domain)s", domain=rule.filter_domain
-                        ),
-                    }
-                )
-            if not matching:
-                continue
-            run_at = rule._uniform_run_at(matching, entered_at)
-            if run_at is not None:
-                group = plan.uniform[tuple(matching.ids)]
-                group[0].append(rule.id)
-                group[1].append(run_at)
-                continue
-            run_at_by_lead = rule._compute_run_at_batch(matching, entered_at)
-            for lead in matching:
-                run_at = run_at_by_lead.get(lead.id)
-                if run_at is None:
-                    plan.skipped.append(
-                        {
-                            "lead_id": lead.id,
-                            "kind": "rule_skipped",
-                            "rule_id": rule.id,
-                            "stage_id": rule.stage_id.id,
-                            "message": _(
-                                "%(field)s is empty: nothing to schedule.",
-                                field=rule.date_field_id.field_description,
-                            ),
-                        }
-                    )
-                    continue
-                plan.rule_ids.append(rule.id)
-                plan.lead_ids.append(lead.id)
-                plan.run_ats.append(run_at)
-        return plan
+        return self.env["crm.automation.job.plan"]._plan_jobs(rule_leads, entered_at)
 
     @api.model
     def _schedule_jobs(self, rule_leads, entered_at, return_due=True):
-        """Insert the jobs of stage entries set-wise; return the ids of due jobs.
-
-        :param rule_leads: list of (rule, leads) pairs; the visit is each lead's
-            current ``automation_visit``
-        :param entered_at: naive UTC datetime of the entry
-        :param return_due: return the ids of the jobs due now (small writes run them
-            at once); big writes leave them to the dispatcher and skip the RETURNING;
-            when they plan more than ``job_plan_threshold`` jobs, the dispatcher also
-            inserts the job rows (``crm.automation.job.plan``)
-        :return: list of ids of the inserted jobs due now
-        """
-        Log = self.env["crm.automation.log"]
-        plan = self._plan_jobs(rule_leads, entered_at)
-        uniform, skipped = plan.uniform, plan.skipped
-        rule_ids, lead_ids, run_ats = plan.rule_ids, plan.lead_ids, plan.run_ats
-        Log._log_many(skipped)
-        if not (uniform or rule_ids):
-            return []
-        moments = set(run_ats)
-        for _rule_ids, group_run_ats in uniform.values():
-            moments.update(group_run_ats)
-        Plan = self.env["crm.automation.job.plan"]
-        if not return_due and plan.job_count() > Plan._threshold():
-            # A mass edit: the jobs are decided here and created by the dispatcher
-            # (crm.automation.job.plan), the write pays for one row; the dispatcher
-            # starts now to create them.
-            Plan._defer(plan, entered_at)
-            self.env["crm.automation.job"]._wake_dispatcher(moments | {entered_at})
-            return []
-        self.env.flush_all()
-        # Raw INSERT ... SELECT: one statement for all (rule, lead) pairs of a bulk
-        # write (10 rules x 10,000 leads = 100,000 rows), where the ORM would run one
-        # INSERT per 1,000 rows plus per-record computations and checks. Uniform rules
-        # send the lead ids once (cross join). No ON CONFLICT: the visit was just
-        # incremented (under the lead's row lock), so a (lead, visit, rule) key cannot
-        # exist yet; a duplicate would be an engine bug and must fail loudly.
-        common = SQL("%(entered_at)s, 'pending', 0", entered_at=entered_at)
-        columns = SQL("rule_id, lead_id, visit, run_at, entered_at, state, attempts")
-        returning = SQL("RETURNING id, run_at") if return_due else SQL()
-        rows = []
-        for group_lead_ids, (group_rule_ids, group_run_ats) in uniform.items():
-            rows += self.env.execute_query(
-                SQL(
-                    """
-                INSERT INTO crm_automation_job (%(columns)s)
-                SELECT r.rule_id, l.id, COALESCE(l.automation_visit, 0), r.run_at, %(common)s
-                  FROM unnest(%(rule_ids)s::int[], %(run_ats)s::timestamp[]) AS r(rule_id, run_at)
-                 CROSS JOIN crm_lead l
-                 WHERE l.id = ANY(%(lead_ids)s)
-                %(returning)s
-                    """,
-                    columns=columns,
-                    common=common,
-                    rule_ids=group_rule_ids,
-                    run_ats=group_run_ats,
-                    lead_ids=list(group_lead_ids),
-                    returning=returning,
-                )
-            )
-        if rule_ids:
-            rows += self.env.execute_query(
-                SQL(
-                    """
-                INSERT INTO crm_automation_job (%(columns)s)
-                SELECT u.rule_id, u.lead_id, COALESCE(l.automation_visit, 0), u.run_at, %(common)s
-                  FROM unnest(%(rule_ids)s::int[], %(lead_ids)s::int[], %(run_ats)s::timestamp[])
-                       AS u(rule_id, lead_id, run_at)
-                  JOIN crm_lead l ON l.id = u.lead_id
-                %(returning)s
-                    """,
-                    columns=columns,
-                    common=common,
-                    rule_ids=rule_ids,
-                    lead_ids=lead_ids,
-                    run_ats=run_ats,
-                    returning=returning,
-                )
-            )
-        self.env["crm.automation.job"].invalidate_model()
-        self.env["crm.lead"].invalidate_model(["automation_job_ids"])
-        self.env["crm.automation.job"]._wake_dispatcher(moments)
-        now = fields.Datetime.now()
-        return [job_id for job_id, run_at in rows if run_at <= now]
+        return self.env["crm.automation.job.plan"]._schedule_jobs(
+            rule_leads, entered_at, return_due=return_due
+        )
 
     # ------------------------------------------------------------------
     # Execution
@@ -590,24 +360,6 @@ class CrmAutomationRule(models.Model):
         self.ensure_one()
         return getattr(self, f"_execute_{self.action_type}")(lead, job)
 
-    def _render_placeholders(self, text, lead):
-        """Fill ``{placeholders}`` of ``text`` with values of ``lead``."""
-        values = _KeepMissing(
-            name=lead.name or "",
-            partner_name=lead.partner_name or lead.partner_id.commercial_company_name or "",
-            contact_name=lead.contact_name or lead.partner_id.name or "",
-            email=lead.email_from or "",
-            phone=lead.phone or "",
-            user=lead.user_id.name or "",
-            team=lead.team_id.name or "",
-            stage=lead.stage_id.name or "",
-            date=fields.Date.to_string(fields.Date.context_today(lead)),
-        )
-        try:
-            return string.Formatter().vformat(text or "", (), values)
-        except (ValueError, IndexError, KeyError):
-            return text or ""
-
     def _get_team_leader(self, lead, team=None):
         team = team or lead.team_id
         return team.user_id
@@ -622,12 +374,15 @@ class CrmAutomationRule(models.Model):
         return lead.user_id
 
     def _prepare_activity_vals(self, lead, job):
-        """Values of the activity created by the ``activity`` action (hook).
+        """Values of the activity created by the ``activity`` action (hook): the
+        activity template's when the rule has one, else the rule's activity fields.
 
         :param lead: crm.lead record
         :param job: crm.automation.job record
-        :return: dict of mail.activity values
+        :return: dict of mail.activity values (empty: the template's date is empty)
         """
+        if self.activity_template_id:
+            return self.activity_template_id._prepare_activity_vals(lead)
         activity_type = self.activity_type_id or self.env.ref(
             "mail.mail_activity_data_todo", raise_if_not_found=False
         )
@@ -649,6 +404,8 @@ class CrmAutomationRule(models.Model):
         }
 
     def _execute_activity(self, lead, job):
+        if self.activity_template_id:
+            return self.activity_template_id._execute_for_rule(self, lead, job)
         activity = self.env["mail.activity"].create(self._prepare_activity_vals(lead, job))
         job.activity_id = activity
         return _(
@@ -680,7 +437,7 @@ class CrmAutomationRule(models.Model):
         team, stage, user = self._get_target(lead)
         new_lead = self.env["crm.lead"].create(
             {
-                "name": self._render_placeholders(self.lead_name_template or "{name}", lead),
+                "name": placeholders.render(self.lead_name_template or "{name}", lead),
                 "type": lead.type,
                 "partner_id": lead.partner_id.id,
                 "partner_name": lead.partner_name,
@@ -703,7 +460,7 @@ class CrmAutomationRule(models.Model):
     def _execute_copy_lead(self, lead, job):
         team, stage, user = self._get_target(lead)
         name = (
-            self._render_placeholders(self.lead_name_template, lead)
+            placeholders.render(self.lead_name_template, lead)
             if self.lead_name_template
             else _("%(name)s (copy)", name=lead.name)
         )
@@ -751,11 +508,27 @@ class CrmAutomationRule(models.Model):
         ]
         if commands:
             lead.write({"tag_ids": commands})
-        return _(
+        message = _(
             "Tags added: %(added)s; removed: %(removed)s.",
             added=", ".join(self.tag_add_ids.mapped("name")) or "-",
             removed=", ".join(self.tag_remove_ids.mapped("name")) or "-",
         )
+        if self.score_delta:
+            # Relative UPDATE: concurrent tracking events of the lead add up with it.
+            self.env.execute_query(
+                SQL(
+                    "UPDATE crm_lead "
+                    "SET engagement_score = GREATEST(COALESCE(engagement_score, 0) + %s, 0) "
+                    "WHERE id = %s",
+                    self.score_delta,
+                    lead.id,
+                )
+            )
+            lead.invalidate_recordset(["engagement_score"])
+            message = _(
+                "%(message)s Engagement score %(delta)+d.", message=message, delta=self.score_delta
+            )
+        return message
 
     def _next_round_robin_user(self, team):
         """Next member of ``team`` after the rule's pointer, and move the pointer."""
@@ -800,7 +573,7 @@ class CrmAutomationRule(models.Model):
         users = self._get_notify_users(lead)
         if not users:
             return _("Nobody to notify.")
-        body = self._render_placeholders(self.notify_message or self.name, lead)
+        body = placeholders.render(self.notify_message or self.name, lead)
         lead.message_notify(
             partner_ids=users.partner_id.ids,
             body=Markup("<p>%s</p>") % body,
@@ -832,23 +605,8 @@ class CrmAutomationRule(models.Model):
 
     @api.model
     def _on_visits_left(self, jobs):
-        """Complete the activities of ``jobs`` whose rule asks so (lead left stage)."""
-        for job in jobs:
-            activity = job.activity_id
-            if activity.exists() and job.rule_id.activity_done_on_exit:
-                activity.action_feedback(
-                    feedback=_(
-                        "Done automatically: the lead left %(stage)s.", stage=job.stage_id.name
-                    )
-                )
-                self.env["crm.automation.log"]._log(
-                    job.lead_id,
-                    "activity_done",
-                    rule=job.rule_id,
-                    job=job,
-                    stage=job.stage_id,
-                    message=_("Activity completed: the lead left the stage."),
-                )
+        """Kept for crm.lead: ``crm.automation.job._done_on_exit``."""
+        jobs._done_on_exit()
 
     def action_view_jobs(self):
         self.ensure_one()
@@ -860,3 +618,30 @@ class CrmAutomationRule(models.Model):
         action["domain"] = [("rule_id", "=", self.id)]
         action["context"] = {"search_default_filter_pending": 1}
         return action
+
+    # ------------------------------------------------------------------
+    # Draft / active
+    # ------------------------------------------------------------------
+
+    def action_activate(self):
+        """Activate the rule; when leads already wait in its stage, ask first whether
+        the rule applies to them too (wizard)."""
+        self.ensure_one()
+        if self.state == "active":
+            return True
+        if not self.env["crm.automation.rule.activate"]._leads_already_in_stage(self):
+            self.state = "active"
+            return True
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Activate %(rule)s", rule=self.name),
+            "res_model": "crm.automation.rule.activate",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_rule_id": self.id},
+        }
+
+    def action_set_draft(self):
+        """Stop the rules: their pending jobs are cancelled when due (ledger)."""
+        self.state = "draft"
+        return True

@@ -3,8 +3,7 @@
 import hashlib
 import logging
 import time
-from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
+from datetime import timedelta
 
 import psycopg2
 
@@ -12,41 +11,19 @@ from odoo import _, api, fields, models
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
+from ..engine import calls, params, urls
 from ..engine import dispatch as automation_dispatch
-from ..engine import params
+from ..engine import events as lead_events
 from ..engine import verdict as verdicts
 
 _logger = logging.getLogger(__name__)
 
+# Kept importable from here (crm.stage.trigger, the dry-run).
+EVENT_TYPES = lead_events.EVENT_TYPES
+
 # Write conflicts tolerated per run of the held events cron before it leaves the rest
 # to its next run.
 MAX_HELD_CONFLICTS = 5
-
-
-def url_host(url):
-    """Lower-case host name of an absolute URL, "" if there is none or it is invalid."""
-    try:
-        return (urlsplit(url or "").hostname or "").lower()
-    except ValueError:
-        return ""
-
-
-EVENT_TYPES = [
-    ("email_open", "Email opened"),
-    ("link_click", "Link clicked"),
-    ("email_received", "Email received"),
-    ("email_sent", "Email sent by a salesperson"),
-    ("form_submitted", "Website form submitted"),
-    ("url_visited", "URL visited"),
-    ("call_incoming", "Incoming call"),
-    ("call_outgoing", "Outgoing call"),
-    ("call_missed", "Missed call"),
-    ("chat_started", "Live chat started"),
-    ("chat_accepted", "Live chat answered by an operator"),
-    ("chat_response_late", "Live chat answer late"),
-    ("chat_keyword", "Keyword in live chat"),
-]
-TEXT_EXCERPT = 200
 
 
 class CrmLeadEvent(models.Model):
@@ -58,21 +35,10 @@ class CrmLeadEvent(models.Model):
     lead_id = fields.Many2one(
         "crm.lead", required=True, index=True, ondelete="cascade", readonly=True
     )
-    event_type = fields.Selection(EVENT_TYPES, "Type", required=True, readonly=True)
+    event_type = fields.Selection(lead_events.EVENT_TYPES, "Type", required=True, readonly=True)
     date = fields.Datetime(required=True, default=fields.Datetime.now, readonly=True)
     source = fields.Selection(
-        [
-            ("email", "Email tracking"),
-            ("mail_gateway", "Mail gateway"),
-            ("chatter", "Chatter"),
-            ("website", "Website"),
-            ("beacon", "Website snippet"),
-            ("form", "Website form"),
-            ("webhook", "Call webhook"),
-            ("livechat", "Live chat"),
-            ("cron", "Scheduled check"),
-            ("manual", "Manual"),
-        ],
+        lead_events.SOURCES,
         required=True,
         readonly=True,
     )
@@ -90,14 +56,7 @@ class CrmLeadEvent(models.Model):
         help="Two events with the same key are the same fact: the second one is dropped.",
     )
     state = fields.Selection(
-        [
-            ("new", "Recorded"),
-            ("held", "Waiting for the burst window"),
-            ("fired", "Moved the lead"),
-            ("no_trigger", "No matching trigger"),
-            ("blocked", "Blocked"),
-            ("ignored", "Ignored (machine)"),
-        ],
+        lead_events.STATES,
         default="new",
         readonly=True,
     )
@@ -135,30 +94,12 @@ class CrmLeadEvent(models.Model):
     user_id = fields.Many2one("res.users", "By", ondelete="set null", readonly=True)
 
     def init(self):
-        # One fact, one row, whatever the number of workers receiving it at the same
-        # time: the insert uses ON CONFLICT on this index (dedup), so it is unique.
-        self.env.cr.execute(
-            SQL(
-                "CREATE UNIQUE INDEX IF NOT EXISTS crm_lead_event_dedup_key_uniq "
-                "ON crm_lead_event (dedup_key) WHERE dedup_key IS NOT NULL"
-            )
-        )
-        # Burst detection and engagement lookups read a lead's recent events.
-        self.env.cr.execute(
-            SQL(
-                "CREATE INDEX IF NOT EXISTS crm_lead_event_lead_type_date_idx "
-                "ON crm_lead_event (lead_id, event_type, date)"
-            )
-        )
-        # One row per unknown caller number for which a lead is being created: the
-        # serialization point of concurrent webhook calls from that number (see
-        # _cpa_claim_caller). Not a model: nobody reads it, the autovacuum empties it.
-        self.env.cr.execute(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS crm_lead_event_caller_claim "
-                "(phone varchar PRIMARY KEY, claimed_at timestamp NOT NULL)"
-            )
-        )
+        # The dedup index of insert_unless_duplicate and the index of a lead's recent
+        # events (engine/events.py).
+        self.env.cr.execute(lead_events.DEDUP_INDEX)
+        self.env.cr.execute(lead_events.RECENT_INDEX)
+        # Claims of unknown callers' numbers (engine/calls.py claim_caller).
+        self.env.cr.execute(calls.CLAIM_TABLE)
 
     def _compute_display_name(self):
         labels = dict(self._fields["event_type"]._description_selection(self.env))
@@ -192,7 +133,7 @@ class CrmLeadEvent(models.Model):
         if not leads:
             return self.browse()
         if values.get("text"):
-            values["text"] = values["text"][:TEXT_EXCERPT]
+            values["text"] = values["text"][: lead_events.TEXT_EXCERPT]
         values.setdefault("verdict", verdicts.HUMAN)
         if hold and fire:
             values["state"] = "held"
@@ -234,28 +175,13 @@ class CrmLeadEvent(models.Model):
             for name in row:
                 if name not in self._fields or not self._fields[name].store:
                     raise ValueError(f"crm.lead.event has no stored field {name}")
-            # One INSERT ... ON CONFLICT on the unique index (hot path of the tracking
-            # routes): the database decides which of two concurrent requests records
-            # the fact, without an error and without a lost event.
-            rows = self.env.execute_query(
-                SQL(
-                    """
-                INSERT INTO crm_lead_event (%s) VALUES (%s)
-                ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
-                RETURNING id
-                    """,
-                    SQL(", ").join(SQL.identifier(name) for name in row),
-                    SQL(", ").join(
-                        SQL("%s", value if value is not False else None) for value in row.values()
-                    ),
-                )
-            )
-            if rows:
+            event_id = lead_events.insert_unless_duplicate(self.env.cr, row)
+            if event_id:
                 # Raw insert: the lead's cached list of events is stale.
                 self.env["crm.lead"].browse(vals["lead_id"]).invalidate_recordset(
                     ["cpa_event_ids", "cpa_event_count"]
                 )
-                events |= self.browse(rows[0][0])
+                events |= self.browse(event_id)
         return events
 
     def _add_score(self):
@@ -369,12 +295,7 @@ class CrmLeadEvent(models.Model):
     @api.autovacuum
     def _gc_caller_claims(self):
         """Claims of unknown callers only matter while their transaction runs."""
-        self.env.cr.execute(
-            SQL(
-                "DELETE FROM crm_lead_event_caller_claim "
-                "WHERE claimed_at < now() AT TIME ZONE 'UTC' - interval '1 day'"
-            )
-        )
+        calls.gc_caller_claims(self.env.cr)
 
     @api.autovacuum
     def _gc_events(self):
@@ -504,17 +425,7 @@ class CrmLeadEvent(models.Model):
     def _cpa_origin_allowed(self, origin):
         """Whether a site may post beacons (system parameter snippet_domains: hosts,
         comma-separated, ``*.example.com`` for subdomains)."""
-        host = url_host(origin)
-        if not host:
-            return False
-        domains = params.get_str(self.env, "snippet_domains")
-        for domain in (d.strip().lower() for d in domains.split(",")):
-            domain = url_host(domain) if "://" in domain else domain
-            if domain and (
-                host == domain or (domain.startswith("*.") and host.endswith(domain[1:]))
-            ):
-                return True
-        return False
+        return urls.host_allowed(origin, params.get_str(self.env, "snippet_domains"))
 
     @api.model
     def _record_url_visited(self, lead_ids, url, source, user_agent="", ip=""):
@@ -522,11 +433,7 @@ class CrmLeadEvent(models.Model):
 
         :return: False if the URL is not an http(s) URL
         """
-        if (
-            not isinstance(url, str)
-            or not url.lower().startswith(("http://", "https://"))
-            or not url_host(url)
-        ):
+        if not urls.is_http_url(url):
             return False
         leads = (
             lead_ids
@@ -590,44 +497,20 @@ class CrmLeadEvent(models.Model):
         :return: "recorded", "duplicate" or "no_lead"
         :raise ValueError: invalid payload (HTTP 400)
         """
-        if not isinstance(data, dict):
-            raise ValueError("object expected")
-        external_id, kind = data.get("id"), data.get("type")
-        if (
-            not isinstance(external_id, str | int)
-            or not str(external_id).strip()
-            or len(str(external_id)) > 128
-        ):
-            raise ValueError("id")
-        if kind not in ("incoming", "outgoing", "missed"):
-            raise ValueError("type")
-        numbers = {}
-        for key in ("from", "to"):
-            value = data.get(key)
-            if value is not None and (not isinstance(value, str) or len(value) > 64):
-                raise ValueError(key)
-            numbers[key] = value
-        customer, line = (
-            (numbers["to"], numbers["from"])
-            if kind == "outgoing"
-            else (numbers["from"], numbers["to"])
-        )
+        external_id, kind, customer, line, duration = calls.parse_call(data)
         Lead = self.env["crm.lead"]
         phone = Lead._cpa_phone_e164(customer)
         if not phone:
             raise ValueError("customer number")
         line_e164 = Lead._cpa_phone_e164(line) or False
-        date = self._cpa_parse_time(data.get("time"))
-        duration = data.get("duration") or 0
-        if not isinstance(duration, int) or not 0 <= duration < 10**6:
-            raise ValueError("duration")
+        date = calls.parse_time(data.get("time"), fields.Datetime.now())
         reference = f"{source}:{external_id}"
         # Idempotency: the telephony system retries; one call is recorded once.
         if self.search_count([("external_ref", "=", reference)], limit=1):
             return "duplicate"
         leads = Lead.with_context(active_test=True)._cpa_find_by_phone(phone)
         if not leads and self._cpa_call_source_param(source, "create_lead"):
-            self._cpa_claim_caller(phone)
+            calls.claim_caller(self.env.cr, phone)
             leads = Lead.create(self._cpa_call_lead_values(source, phone, kind))
         if not leads:
             return "no_lead"
@@ -643,25 +526,6 @@ class CrmLeadEvent(models.Model):
             seconds=duration,
         )
         return "recorded" if events else "duplicate"
-
-    @api.model
-    def _cpa_claim_caller(self, phone):
-        """Serialize the creation of a lead for the unknown caller ``phone``.
-
-        Two webhook requests for calls from the same unknown number, in two workers,
-        would both find no lead and create one each. Both upsert the number's claim
-        row: the second waits for the first transaction, then (repeatable read: the
-        row changed after its snapshot) fails with a serialization error; Odoo retries
-        that request with a fresh snapshot, which finds the lead just created.
-        """
-        self.env.cr.execute(
-            SQL(
-                "INSERT INTO crm_lead_event_caller_claim (phone, claimed_at) "
-                "VALUES (%s, now() AT TIME ZONE 'UTC') "
-                "ON CONFLICT (phone) DO UPDATE SET claimed_at = EXCLUDED.claimed_at",
-                phone,
-            )
-        )
 
     @api.model
     def _cpa_call_source_param(self, source, name):
@@ -683,28 +547,6 @@ class CrmLeadEvent(models.Model):
             "type": "lead",
             "team_id": team.id if team else False,
         }
-
-    @api.model
-    def _cpa_parse_time(self, value):
-        """Datetime (naive UTC) of a webhook time: unix seconds or ISO 8601; now if absent."""
-        now = fields.Datetime.now()
-        if value is None:
-            return now
-        try:
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                date = datetime.fromtimestamp(value, tz=timezone.utc)
-            elif isinstance(value, str) and len(value) <= 40:
-                date = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                if date.tzinfo is None:
-                    date = date.replace(tzinfo=timezone.utc)
-            else:
-                raise ValueError("time")
-        except (ValueError, OverflowError, OSError) as error:
-            raise ValueError("time") from error
-        date = date.astimezone(timezone.utc).replace(tzinfo=None)
-        if date > now + timedelta(days=1) or date.year < 2000:
-            raise ValueError("time")
-        return date
 
     def _describe(self):
         """One line about the event, for chatter and ledger."""

@@ -12,6 +12,12 @@ class CrmStage(models.Model):
         "Automation rules",
         help="What happens when a lead enters this stage, now or later.",
     )
+    trigger_ids = fields.One2many(
+        "crm.stage.trigger",
+        "stage_id",
+        "Triggers",
+        help="Engagement events that move a lead to this stage.",
+    )
     automation_rule_count = fields.Integer(compute="_compute_automation_rule_count")
 
     def _compute_automation_rule_count(self):

@@ -11,6 +11,7 @@ from odoo.exceptions import ValidationError
 
 from ..engine import conditions as lead_condition
 from ..engine import verdict as verdicts
+from .crm_automation_rule import STATES
 from .crm_lead_event import EVENT_TYPES
 
 _logger = logging.getLogger(__name__)
@@ -51,6 +52,14 @@ class CrmStageTrigger(models.Model):
     )
     sequence = fields.Integer(default=10, help="Order of the triggers of a stage.")
     active = fields.Boolean(default=True, help="Archived triggers never fire.")
+    # Default "active" (code, data, lists); the automation board creates drafts.
+    state = fields.Selection(
+        STATES,
+        default="active",
+        required=True,
+        copy=False,
+        help="Draft: designed but not firing. Only active (not archived) triggers fire.",
+    )
     stage_id = fields.Many2one(
         "crm.stage",
         "Move to stage",
@@ -183,6 +192,14 @@ class CrmStageTrigger(models.Model):
         )
         action["domain"] = [("trigger_id", "=", self.id)]
         return action
+
+    def action_activate(self):
+        self.state = "active"
+        return True
+
+    def action_set_draft(self):
+        self.state = "draft"
+        return True
 
     # ------------------------------------------------------------------
     # Matching: one hook per event type

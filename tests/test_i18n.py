@@ -31,7 +31,7 @@ PLACEHOLDER = re.compile(
     r"|</?[A-Za-z][\w.-]*"
 )
 # Python folders whose translatable strings must be in the template.
-PYTHON_DIRS = ("models", "controllers", "wizard")
+PYTHON_DIRS = ("models", "controllers", "wizard", "engine")
 JS_TRANSLATION = re.compile(r"""\b_t\(\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*[,)]""")
 HOW_TO_FIX = (
     "\nRun `make pot` (regenerates the .pot and merges it into the .po files), then "

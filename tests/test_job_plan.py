@@ -89,7 +89,9 @@ class TestJobPlan(AutomationCase):
                 ("pending", NOW + timedelta(hours=1), lead.automation_visit, NOW),
             )
             # Due times that depend on the lead are kept per lead.
-            self.assertEqual(self._jobs(lead, relative).run_at, relative._compute_run_at(lead, NOW))
+            self.assertEqual(
+                self._jobs(lead, relative).run_at, self.Job._rule_run_at(relative, lead, NOW)
+            )
         self.assertEqual(len(self.Job.search([("lead_id", "in", leads.ids)])), 75)
         # Nothing twice: another run has nothing to create or run.
         self.assertFalse(self._dispatch())
@@ -174,7 +176,7 @@ class TestJobPlan(AutomationCase):
         self._rule(self.stage_qualified, timing="delay", delay_count=1, delay_unit="hours")
         self._rule(self.stage_qualified, tag_add_ids=[Command.link(self.tag_cold.id)])
         leads = self._leads(25)
-        planned = self.env["crm.automation.rule"]._plan_jobs(
+        planned = self.Plan._plan_jobs(
             [(rule, leads) for rule in self.stage_qualified.automation_rule_ids], NOW
         )
         expected = {
