@@ -59,6 +59,8 @@ class DiscussChannel(models.Model):
         track the leads of its website visitor, the lead made of the chat among them."""
         if (
             not request
+            or not request.env
+            or not request.env.uid
             or request.env.user._is_internal()
             or (message.author_id and message.author_id == self.sudo().livechat_operator_id)
         ):
