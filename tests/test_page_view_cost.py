@@ -8,6 +8,7 @@ from odoo.tests import tagged
 from odoo.tests.common import HOST
 
 from odoo.addons.website.tests.test_performance import UtilPerf
+from odoo.addons.website.tools import MockRequest
 
 from ..engine import tokens as tracking_token
 from .tracking_common import TrackingMixin
@@ -173,6 +174,17 @@ class TestPageViewCost(TrackingMixin, UtilPerf):
         _response, lead = self._post_form()
         self.assertEqual(self._cookie(), lead.id)
         self.assertIn(clicked, self._visitor().lead_ids)
+
+    def test_cookie_is_secure_on_https(self):
+        lead = self._lead()
+        with MockRequest(self.env, website=self.website) as request:
+            request.httprequest.scheme = "https"
+            self.assertTrue(self.env["website.visitor"]._cpa_set_tracking_cookie(lead))
+            set_cookie = request.future_response.headers["Set-Cookie"]
+        for flag in ("Secure", "HttpOnly", "SameSite=Lax", f"Max-Age={180 * 86400}"):
+            self.assertIn(flag, set_cookie)
+        token = set_cookie.split(";")[0].split("=", 1)[1]
+        self.assertEqual(tracking_token.verify(self.env, "lead", token, 2)[0], lead.id)
 
     def test_opted_out_form_sets_no_cookie(self):
         self.env["mail.blacklist"].sudo()._add("nina@novak.example.com")
