@@ -17,12 +17,12 @@ from odoo import http
 from odoo.http import request
 
 from ..engine import tokens as tracking_token
+from ..models.website_visitor import COOKIE
 
 _logger = logging.getLogger(__name__)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 MAX_BEACON_BYTES = 4096
-COOKIE = "cpa_t"
 
 
 def _status(code):
@@ -95,13 +95,7 @@ class CrmPipelineTracking(http.Controller):
             url = urlunsplit(parsed._replace(query=f"{query}{COOKIE}={lead_token}"))
         response = request.redirect(url, code=302, local=False)
         if lead_token:
-            response.set_cookie(
-                COOKIE,
-                lead_token,
-                max_age=Event._cpa_token_validity_seconds(),
-                httponly=True,
-                samesite="Lax",
-            )
+            request.env["website.visitor"]._cpa_set_cookie(lead_token, response)
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -39,4 +39,8 @@ class CrmPipelineWebsiteForm(WebsiteForm):
             request.env["crm.lead.event"].sudo()._record_form_submitted(
                 result, form[:200], httprequest.user_agent.string, httprequest.remote_addr
             )
+            # The visitor's browser is the lead's from now on: its page views are tracked.
+            request.env["website.visitor"]._cpa_set_tracking_cookie(
+                request.env["crm.lead"].browse(result)
+            )
         return result

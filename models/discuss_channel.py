@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from odoo import fields, models
+from odoo.http import request
 from odoo.tools import html2plaintext
 
 from ..engine import verdict as verdicts
@@ -24,6 +25,7 @@ class DiscussChannel(models.Model):
         result = super()._message_post_after_hook(message, msg_vals)
         if self.channel_type == "livechat" and message.message_type == "comment":
             self._cpa_livechat_message(message)
+            self._cpa_visitor_tracking_cookie(message)
         return result
 
     def _convert_visitor_to_lead(self, partner, key):
@@ -49,6 +51,33 @@ class DiscussChannel(models.Model):
         if customers:
             leads |= Lead.search([("partner_id", "in", customers.ids)])
         return leads.filtered("active")
+
+    def _cpa_visitor_tracking_cookie(self, message):
+        """The visitor's own message in a chat that has a lead: the visitor's browser
+        gets the tracking cookie of that lead (its page views are tracked from then
+        on). Nothing when the browser has a valid cookie already: the page views
+        track the leads of its website visitor, the lead made of the chat among them."""
+        if (
+            not request
+            or not request.env
+            or not request.env.uid
+            or request.env.user._is_internal()
+            or (message.author_id and message.author_id == self.sudo().livechat_operator_id)
+        ):
+            return
+        Visitor = self.env["website.visitor"]
+        if Visitor._cpa_cookie_lead_id():
+            return
+        # sudo: the visitor may not read leads; only its own cookie is set.
+        lead = (
+            self.env["crm.lead"]
+            .sudo()
+            .search([("cpa_channel_id", "=", self.id)], order="id desc", limit=1)
+        )
+        if not lead and self.sudo().livechat_visitor_id:
+            lead = self.sudo().livechat_visitor_id.lead_ids.sorted("id", reverse=True)[:1]
+        if lead:
+            Visitor._cpa_set_tracking_cookie(lead)
 
     def _cpa_record(self, leads, event_type, dedup_key, **values):
         return (
