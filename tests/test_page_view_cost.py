@@ -11,7 +11,7 @@ from odoo.addons.website.tests.test_performance import UtilPerf
 from odoo.addons.website.tools import MockRequest
 
 from ..engine import tokens as tracking_token
-from .tracking_common import TrackingMixin
+from .common import TrackingCase
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 
@@ -42,7 +42,7 @@ TRACKED_QUERIES = ODOO_QUERIES + 6 + 2
 
 
 @tagged("post_install", "-at_install")
-class TestPageViewCost(TrackingMixin, UtilPerf):
+class TestPageViewCost(TrackingCase, UtilPerf):
     """A page view of a visitor without the tracking cookie costs Odoo's queries and not
     one more; with the cookie, a bounded number (README.md); the cookie is set wherever a
     visitor becomes a lead's in its own browser (form, live chat)."""
@@ -53,7 +53,6 @@ class TestPageViewCost(TrackingMixin, UtilPerf):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_tracking()
         cls.website = cls.env["website"].browse(1)
         cls.website.crm_default_team_id = cls.team
         cls.website.crm_default_user_id = cls.salesman
