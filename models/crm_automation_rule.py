@@ -860,3 +860,25 @@ class CrmAutomationRule(models.Model):
         action["domain"] = [("rule_id", "=", self.id)]
         action["context"] = {"search_default_filter_pending": 1}
         return action
+
+    # ------------------------------------------------------------------
+    # CRUD: what crm.lead._automation_config caches
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return rules
+
+    def write(self, vals):
+        result = super().write(vals)
+        # The stages of the rules (archived and draft too) and "run when skipped over".
+        if {"stage_id", "run_when_skipped"} & vals.keys():
+            self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

@@ -15,6 +15,13 @@ class CrmTeam(models.Model):
         "Sales administrators see all leads.",
     )
 
+    def write(self, vals):
+        result = super().write(vals)
+        if "user_id" in vals:
+            # Leaders are in the scope of the activity templates of their teams.
+            self.env.registry.clear_cache()  # crm.lead._automation_config
+        return result
+
     def action_export_automation(self):
         """Download the automation of this pipeline as a JSON file."""
         self.ensure_one()
