@@ -41,7 +41,8 @@ INTEGERS = {
     "job_retry_base_minutes": (5, True),
     # Loop guard.
     "loop_max_moves_per_transaction": (10, True),
-    "loop_max_moves_per_hour": (30, True),
+    # 0: no automatic move at all.
+    "loop_max_moves_per_hour": (30, False),
     # Retention in days (0 keeps all).
     "ledger_retention_days": (365, False),
     "event_retention_days": (365, False),
@@ -52,7 +53,7 @@ INTEGERS = {
     # Card badges: "recent" engagement.
     "engagement_recent_days": (30, True),
     # Machine verdicts of opens and clicks (engine/verdict.py).
-    "verdict_min_seconds_after_send": (10, True),
+    "verdict_min_seconds_after_send": (10, False),
     "verdict_burst_window_seconds": (5, True),
     "verdict_burst_min_links": (3, True),
     **{f"score_{event_type}": (points, False) for event_type, points in SCORE_DEFAULTS.items()},
@@ -86,8 +87,11 @@ def _raw(env, name):
 def get_int(env, name):
     """Integer parameter ``name``: its declared default when unset or not a number."""
     value_default, positive = INTEGERS[name]
+    raw = _raw(env, name)
+    if raw in (False, None, ""):
+        return value_default  # unset (get_param answers False)
     try:
-        value = int(_raw(env, name))
+        value = int(raw)
     except (TypeError, ValueError):
         return value_default
     if positive and value <= 0:
