@@ -8,8 +8,9 @@ use) and prints, measured in one run:
 - moving N leads (1,000 and 10,000) between two stages with 20 active rules on the target
   (10 immediate, 10 delayed) vs the same move with those rules archived, three times in
   alternation: median seconds, ratio (target <= 2.0), SQL queries per lead (must not
-  grow with N); such a mass edit stores its jobs as one plan that the dispatcher turns
-  into job rows (crm.automation.job.plan): that time is printed apart;
+  grow with N), and the queries per lead of creating N leads in the target stage; such
+  a mass edit stores its jobs as one plan that the dispatcher turns into job rows
+  (crm.automation.job.plan): that time is printed apart;
 - dispatching 10,000 (median of three runs) and 100,000 due jobs: seconds, jobs/s, time
   ratio (target <= 11), peak RSS of the dispatching process.
 
@@ -206,10 +207,23 @@ def phase_move(env, count, repeat=3):
                     jobs = 0
                 env.cr.rollback()
                 env.invalidate_all()
-                runs[label].append((seconds, queries, jobs, expand))
+                # The same number of leads created in the target stage (an import).
+                creating = env["crm.lead"].with_context(mail_create_nolog=True)
+                create_queries = env.cr.sql_log_count
+                creating.create(
+                    [
+                        {"name": f"{PREFIX}new {i}", "team_id": team.id, "stage_id": target.id}
+                        for i in range(count)
+                    ]
+                )
+                env.flush_all()
+                create_queries = env.cr.sql_log_count - create_queries
+                env.cr.rollback()
+                env.invalidate_all()
+                runs[label].append((seconds, queries, jobs, expand, create_queries))
                 log(
                     f"move {count} leads, rules {label}: {seconds:.2f} s, "
-                    f"{queries} queries, {jobs} jobs"
+                    f"{queries} queries, {jobs} jobs, create: {create_queries} queries"
                     + (f", created by the dispatcher in {expand:.2f} s" if active else "")
                 )
     finally:
@@ -225,6 +239,7 @@ def phase_move(env, count, repeat=3):
             "queries_per_lead": round(queries / count, 3),
             "jobs": values[-1][2],
             "dispatcher_creates_jobs_seconds": round(statistics.median(v[3] for v in values), 3),
+            "create_queries_per_lead": round(max(v[4] for v in values) / count, 3),
         }
     return result
 
@@ -367,7 +382,8 @@ def main():
     print("\nBulk stage move, 20 rules on the target (10 immediate, 10 delayed) vs archived")
     print(
         f"{'leads':>8} {'archived s':>11} {'active s':>9} {'ratio':>6} "
-        f"{'q/lead arch':>12} {'q/lead act':>11} {'jobs':>8} {'dispatcher creates s':>21}"
+        f"{'q/lead arch':>12} {'q/lead act':>11} {'jobs':>8} {'dispatcher creates s':>21} "
+        f"{'create q/lead arch':>19} {'create q/lead act':>18}"
     )
     for n, res in move.items():
         ratio = res["active"]["seconds"] / res["archived"]["seconds"]
@@ -376,7 +392,9 @@ def main():
             f"{n:>8} {res['archived']['seconds']:>11.2f} {res['active']['seconds']:>9.2f} "
             f"{ratio:>6.2f} {res['archived']['queries_per_lead']:>12.3f} "
             f"{res['active']['queries_per_lead']:>11.3f} {res['active']['jobs']:>8} "
-            f"{res['active']['dispatcher_creates_jobs_seconds']:>21.2f}"
+            f"{res['active']['dispatcher_creates_jobs_seconds']:>21.2f} "
+            f"{res['archived']['create_queries_per_lead']:>19.3f} "
+            f"{res['active']['create_queries_per_lead']:>18.3f}"
         )
     print("\nDispatch of due jobs (commit per batch)")
     print(f"{'jobs':>8} {'seconds':>9} {'jobs/s':>8} {'peak RSS MB':>12} {'states'}")

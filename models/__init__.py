@@ -7,7 +7,6 @@ from . import crm_lead
 from . import crm_stage
 from . import crm_lead_event
 from . import crm_stage_trigger
-from . import crm_lead_tracking
 from . import mail_mail
 from . import website_visitor
 from . import mail_message
@@ -15,13 +14,10 @@ from . import discuss_channel
 from . import res_config_settings
 from . import crm_activity_template
 from . import mail_activity
-from . import crm_lead_activity
 from . import crm_activity_deadline_report
-from . import crm_lead_board
 from . import crm_automation_board
 from . import crm_team
-from . import crm_lead_salesperson
+from . import crm_team_member
 from . import crm_automation_exchange
-from . import crm_lead_touch
-from . import mail_activity_touch
 from . import ir_http
+from . import ir_rule

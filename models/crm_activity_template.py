@@ -26,6 +26,8 @@ UNIT_MINUTES = {
     "weeks": 7 * 24 * 60,
     "months": 28 * 24 * 60,
 }
+# Fields of the templates that crm.lead._automation_config caches.
+CONFIG_FIELDS = {"active", "event_key", "auto_done_on_stage_change", "scope", "team_ids"}
 REMINDER_UNITS = [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")]
 
 # Events that create activities from templates without any stage move. The trigger
@@ -213,6 +215,27 @@ class CrmActivityTemplate(models.Model):
                 raise ValidationError(
                     _("The reminder is a time before the deadline: use a positive number.")
                 )
+
+    # ------------------------------------------------------------------
+    # CRUD: what crm.lead._automation_config caches
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        templates = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return templates
+
+    def write(self, vals):
+        result = super().write(vals)
+        if CONFIG_FIELDS & vals.keys():
+            self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
 
     # ------------------------------------------------------------------
     # Scope and assignee
@@ -433,8 +456,14 @@ class CrmActivityTemplate(models.Model):
         :param event_key: one of ``EVENT_KEYS`` (extend with selection_add)
         :return: mail.activity recordset created
         """
-        if not leads:
-            return self.env["mail.activity"]
+        events = self.env["crm.lead"]._automation_config().template_events
+        if not leads or event_key not in events:
+            return self.env["mail.activity"]  # free when no template is set to the event
+        if events[event_key] is not None:
+            # Only templates scoped to sales teams: their salespeople, in memory.
+            leads = leads.filtered(lambda lead: lead.user_id.id in events[event_key])
+            if not leads:
+                return self.env["mail.activity"]
         templates = self.search([("event_key", "=", event_key)])
         if not templates:
             return self.env["mail.activity"]

@@ -1,23 +1,45 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""The automation board: one pipeline's triggers and rules by stage, and the design-time
+"""The automation board: one pipeline's triggers and rules by stage, the design-time
 analysis of what moves leads between stages (loops, rules that never run, triggers
-aiming at another pipeline)."""
+aiming at another pipeline), and the dry-run ("Test on a lead"): what the automation
+would do, nothing written.
+
+The dry-run's decisions come from the engine's own functions:
+``crm.stage.trigger._decide_event`` (which trigger, where to, or why not),
+``crm.lead._automation_rules_to_schedule`` (which rules, skipped-over stages included)
+and ``crm.automation.job.plan._plan_jobs`` (condition, due time with delays and business
+hours). The lead after the move is an in-memory copy (``new``): its stage is the target,
+everything else is the stored lead.
+"""
 
 from collections import defaultdict
 
-from odoo import _, api, models
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 
+from .crm_lead_event import EVENT_TYPES
+
 # Customer reactions to an email the automation sent (engagement events that can fire
 # triggers). ``email_sent`` is not one: the engine never records its own emails as
-# sent by a salesperson (crm.lead._cpa_email_event skips automatic posts).
+# sent by a salesperson (crm.lead.event._record_message is not called on automatic posts).
 EMAIL_REACTIONS = ("email_open", "link_click")
 # Server action kinds that cannot move a lead (everything else "may move").
 HARMLESS_SERVER_ACTIONS = ("next_activity", "followers", "remove_followers", "sms")
 MAX_CYCLES = 20
 BOARD_MODELS = ("crm.stage.trigger", "crm.automation.rule")
+# Event values a dry-run may set, by the field the trigger parameters read.
+DETAIL_FIELD = {
+    "link_click": "url",
+    "url_visited": "url",
+    "form_submitted": "form_name",
+    "call_incoming": "line_number",
+    "call_outgoing": "line_number",
+    "call_missed": "line_number",
+    "chat_keyword": "text",
+    "chat_response_late": "seconds",
+}
 
 
 class Edge:
@@ -503,3 +525,161 @@ class CrmAutomationBoard(models.AbstractModel):
                 values = value if isinstance(value, list | tuple) else [value]
                 teams.update(v for v in values if isinstance(v, int))
         return teams
+
+    # ------------------------------------------------------------------
+    # Dry-run ("Test on a lead")
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _dry_run(self, lead_id, event_type=None, stage_id=None, detail=None):
+        """``crm.lead.automation_dry_run``: the engine's decisions for lead ``lead_id``
+        on an event, or on entering a stage, JSON-ready (records as names and ids)."""
+        Lead = self.env["crm.lead"]
+        lead = Lead.browse(int(lead_id)).exists() if str(lead_id).isdigit() else Lead
+        if not lead:
+            raise UserError(_("Choose a lead to test on."))
+        lead.check_access("read")
+        if event_type:
+            if event_type not in dict(EVENT_TYPES):
+                raise UserError(_("Unknown event %(event)s.", event=event_type))
+            event = self._dry_run_event(lead, event_type, detail)
+            result = self._dry_run_decisions(lead, event=event)
+        else:
+            stage = (
+                self.env["crm.stage"].browse(int(stage_id)).exists()
+                if str(stage_id or "").isdigit()
+                else None
+            )
+            if not stage:
+                raise UserError(_("Choose an event or a stage to test."))
+            result = self._dry_run_decisions(lead, stage=stage)
+        return self._dry_run_json(lead, result)
+
+    @api.model
+    def _dry_run_event(self, lead, event_type, detail=None):
+        """An engagement event of ``lead`` in memory (never stored), as a human would
+        make it."""
+        lead.ensure_one()
+        values = {"lead_id": lead.id, "event_type": event_type, "source": "manual"}
+        name = DETAIL_FIELD.get(event_type)
+        if name and detail not in (None, ""):
+            if name == "seconds":
+                try:
+                    values[name] = int(detail)
+                except (TypeError, ValueError) as error:
+                    raise UserError(_("Give the waiting time in seconds.")) from error
+            elif name == "line_number":
+                values[name] = lead.env["crm.lead.event"]._phone_e164(str(detail)) or str(detail)
+            else:
+                values[name] = str(detail)[:2000]
+        return lead.env["crm.lead.event"].new(values)
+
+    @api.model
+    def _dry_run_decisions(self, lead, event=None, stage=None):
+        """The decisions of the engine for ``event`` (or entering ``stage``) on ``lead``.
+
+        :return: dict: ``trackable`` (False: opted out, events are not recorded),
+            ``decision`` (``_decide_event``'s dict, events only), ``entered`` (stage the
+            lead would enter, or empty), ``loop_stopped`` (guard message or None),
+            ``rules`` [(rule, run_at or None, skip message or None)], ``cancelled``
+            (pending jobs the move would cancel)
+        """
+        lead.ensure_one()
+        env = lead.env
+        now = fields.Datetime.now()
+        result = {
+            "trackable": True,
+            "decision": None,
+            "entered": env["crm.stage"],
+            "loop_stopped": None,
+            "rules": [],
+            "cancelled": env["crm.automation.job"],
+        }
+        automatic = False
+        if event is not None:
+            if not lead._cpa_trackable():
+                result["trackable"] = False
+                return result
+            decision = env["crm.stage.trigger"]._decide_event(lead, event)
+            result["decision"] = decision
+            if decision["state"] != "fired":
+                return result
+            stage, automatic = decision["stage"], True
+        if not stage or stage == lead.stage_id:
+            return result
+        result["entered"] = stage
+        # The engine's guard on automatic entries (this move counted).
+        if automatic:
+            result["loop_stopped"] = lead._automation_loop_guard_refusals(extra=1).get(lead.id)
+        # sudo: every pending job of the lead counts, whoever may read them (the
+        # engine cancels them all); the caller gets them without superuser rights.
+        result["cancelled"] = (
+            env["crm.automation.job"]
+            .sudo()
+            .search(
+                [
+                    ("lead_id", "=", lead.id),
+                    ("state", "=", "pending"),
+                    ("rule_id.keep_running", "=", False),
+                ]
+            )
+            .sudo(False)
+        )
+        if result["loop_stopped"]:
+            return result
+        # The lead as it would be after the move, in memory only; as superuser like
+        # the engine (rules are the managers' configuration, they see every lead).
+        moved = lead.sudo().new({"stage_id": stage.id}, origin=lead.sudo())
+        rule_leads = moved._automation_rules_to_schedule({moved.id: lead.stage_id})
+        plan = env["crm.automation.job.plan"].sudo()._plan_jobs(rule_leads, now)
+        Rule = env["crm.automation.rule"]
+        result["rules"] = [
+            (Rule.browse(rule_id), run_at, skipped)
+            for rule_id, _lead_id, run_at, skipped in plan.decisions()
+        ]
+        result["rules"].sort(key=lambda item: (item[0].stage_id.sequence, item[0].sequence))
+        return result
+
+    @api.model
+    def _dry_run_json(self, lead, result):
+        """``_dry_run_decisions`` for the board: ids, names and UTC strings."""
+        lead.ensure_one()
+        now = fields.Datetime.now()
+        decision = result["decision"]
+        trigger = None
+        if decision is not None:
+            trigger = {
+                "state": decision["state"],
+                "matched": decision["matched"].mapped("name"),
+                "trigger_id": decision["trigger"].id,
+                "trigger": decision["trigger"].name,
+                "stage": decision["stage"].name,
+                "reason": decision["reason"] or decision.get("loop_message") or "",
+            }
+        return {
+            "lead": {"id": lead.id, "name": lead.display_name, "stage": lead.stage_id.name},
+            "trackable": result["trackable"],
+            "trigger": trigger,
+            "entered": {"id": result["entered"].id, "name": result["entered"].name}
+            if result["entered"]
+            else None,
+            "loop_stopped": result["loop_stopped"],
+            "rules": [
+                {
+                    "rule_id": rule.id,
+                    "name": rule.name,
+                    "stage": rule.stage_id.name,
+                    "skipped_over": rule.stage_id != result["entered"],
+                    "timing": rule.timing_description,
+                    "run_at": fields.Datetime.to_string(run_at) if run_at else False,
+                    "now": bool(run_at and run_at <= now),
+                    "skipped": skipped or False,
+                }
+                for rule, run_at, skipped in result["rules"]
+            ],
+            # sudo: names and due times of the lead's jobs, nothing else leaves.
+            "cancelled": [
+                {"rule": job.rule_id.name, "run_at": fields.Datetime.to_string(job.run_at)}
+                for job in result["cancelled"].sudo()
+            ],
+        }

@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import logging
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 from datetime import time as dt_time
 
@@ -11,6 +12,7 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..engine import dispatch as automation_dispatch
 from ..engine import params
@@ -24,6 +26,18 @@ _logger = logging.getLogger(__name__)
 RUN_TIME_BUDGET = 120
 # At most this many distinct wake-up moments per write, the minutely cron covers the rest.
 MAX_TRIGGERS = 50
+# Cursor-cache key of the per-transaction automatic-move counters (loop guard).
+MOVES_KEY = "crm_automation_moves"
+
+
+def visit_left_sql(job, lead):
+    """SQL twin of ``crm.automation.job._visit_left`` for the tables aliased ``job``
+    and ``lead``."""
+    return SQL(
+        "%s <> COALESCE(%s, 0)",
+        SQL.identifier(job, "visit"),
+        SQL.identifier(lead, "automation_visit"),
+    )
 
 
 class CrmAutomationJob(models.Model):
@@ -314,7 +328,7 @@ class CrmAutomationJob(models.Model):
                 # Release the batch: its rows become done/failed for every worker, and
                 # a crash later loses at most the next batch (pending again).
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-                self.env["crm.lead"]._automation_reset_transaction_counters()
+                self._loop_guard_reset()
             last_batch_seconds = time.monotonic() - batch_started
         self.env.flush_all()
         remaining = (
@@ -410,7 +424,7 @@ class CrmAutomationJob(models.Model):
             return "job_cancelled", _("The rule is archived.")
         if rule.state != "active":
             return "job_cancelled", _("The rule was set back to draft.")
-        if self.visit != lead.automation_visit and not rule.keep_running:
+        if self._visit_left() and not rule.keep_running:
             return "job_cancelled", _("The lead left the stage.")
         if not rule._filter_leads(lead):
             return "rule_skipped", _(
@@ -541,3 +555,182 @@ class CrmAutomationJob(models.Model):
                 for job in self
             ]
         )
+
+    # ------------------------------------------------------------------
+    # Leads leaving their stage, pending jobs of the cards
+    # ------------------------------------------------------------------
+
+    def _visit_left(self):
+        """The lead left the stay in the stage the job was planned for (its visit
+        changed since). The one place "the lead left the stage" is decided; the rule's
+        ``keep_running`` says what the job does then. SQL twin: ``visit_left_sql``."""
+        self.ensure_one()
+        return self.visit != self.lead_id.with_context(active_test=False).automation_visit
+
+    @api.model
+    def _on_visits_left(self, leads):
+        """``leads`` left their stage (visit already incremented): cancel the pending
+        jobs of the visits left (unless the rule keeps running) and complete their
+        activities (when the rule says so)."""
+        # Raw UPDATE ... RETURNING: one statement whatever the number of leads.
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """
+            UPDATE crm_automation_job j
+               SET state = 'cancelled', done_at = %(now)s
+              FROM crm_automation_rule r, crm_lead l
+             WHERE j.rule_id = r.id AND l.id = j.lead_id
+               AND j.lead_id = ANY(%(ids)s) AND j.state = 'pending'
+               AND %(left)s AND NOT COALESCE(r.keep_running, FALSE)
+            RETURNING j.id, j.lead_id, j.rule_id, r.stage_id
+                """,
+                now=fields.Datetime.now(),
+                ids=leads.ids,
+                left=visit_left_sql("j", "l"),
+            )
+        )
+        self.invalidate_model()
+        self.env["crm.automation.log"]._log_many(
+            [
+                {
+                    "lead_id": lead_id,
+                    "kind": "job_cancelled",
+                    "rule_id": rule_id,
+                    "job_id": job_id,
+                    "stage_id": stage_id,
+                    "message": _("The lead left the stage."),
+                }
+                for job_id, lead_id, rule_id, stage_id in rows
+            ]
+        )
+        done_jobs = self.search(
+            [
+                ("lead_id", "in", leads.ids),
+                ("activity_id", "!=", False),
+                ("rule_id.activity_done_on_exit", "=", True),
+            ]
+        ).filtered(lambda job: job._visit_left())
+        if done_jobs:
+            done_jobs._done_on_exit()
+
+    @api.model
+    def _next_by_lead(self, lead_ids):
+        """{lead id: (run_at, rule id)} of the earliest pending job of each lead (one
+        query for a page of cards, through _search so that the record rules apply)."""
+        if not lead_ids:
+            return {}
+        query = self._search([("lead_id", "in", lead_ids), ("state", "=", "pending")])
+        table = query.table
+        # Column order (not the ORM's, which orders a many2one by its model's _order):
+        # DISTINCT ON needs lead_id first.
+        query.order = SQL(
+            "%s, %s, %s",
+            SQL.identifier(table, "lead_id"),
+            SQL.identifier(table, "run_at"),
+            SQL.identifier(table, "id"),
+        )
+        return {
+            lead_id: (run_at, rule_id)
+            for lead_id, run_at, rule_id in self.env.execute_query(
+                query.select(
+                    SQL(
+                        "DISTINCT ON (%s) %s, %s, %s",
+                        SQL.identifier(table, "lead_id"),
+                        SQL.identifier(table, "lead_id"),
+                        SQL.identifier(table, "run_at"),
+                        SQL.identifier(table, "rule_id"),
+                    )
+                )
+            )
+        }
+
+    @api.model
+    def _on_leads_lost(self, leads):
+        """Archived (lost) ``leads``: cancel all their pending jobs, say so in the ledger."""
+        if not leads:
+            return
+        jobs = self.search([("lead_id", "in", leads.ids), ("state", "=", "pending")])
+        jobs = jobs._claim(jobs.ids)
+        jobs._set_cancelled("job_cancelled", _("The lead is lost (archived)."))
+        self.env["crm.automation.log"]._log(
+            leads, "lead_lost", message=self.env.context.get("crm_automation_origin")
+        )
+
+    # ------------------------------------------------------------------
+    # Loop guard (automatic moves of leads)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _loop_guard(self, leads, count=False):
+        """Leads of ``leads`` still allowed an automatic move; the others get a
+        ``loop_stopped`` ledger row.
+
+        :param count: count this move in the per-transaction counter (the engine does
+            it on entry; triggers call it without counting before they move)
+        :return: crm.lead recordset allowed
+        """
+        if count:
+            counters = self.env.cr.cache.setdefault(MOVES_KEY, defaultdict(int))
+            for lead in leads:
+                counters[lead.id] += 1
+        stopped = self._loop_guard_refusals(leads)
+        if stopped:
+            self.env["crm.automation.log"]._log_many(
+                [
+                    {
+                        "lead_id": lead.id,
+                        "kind": "loop_stopped",
+                        "stage_id": lead.stage_id.id,
+                        "message": stopped[lead.id],
+                    }
+                    for lead in leads
+                    if lead.id in stopped
+                ]
+            )
+        return leads.filtered(lambda lead: lead.id not in stopped)
+
+    @api.model
+    def _loop_guard_refusals(self, leads, extra=0):
+        """Why the loop guard stops an automatic move of leads of ``leads``; reads only
+        (shared by the engine and the dry-run).
+
+        :param extra: moves to add to the per-transaction counters (the dry-run counts
+            the entry it simulates without touching them)
+        :return: {lead id: reason} of the leads stopped
+        """
+        max_tx = params.get_int(self.env, "loop_max_moves_per_transaction")
+        max_hour = params.get_int(self.env, "loop_max_moves_per_hour")
+        counters = self.env.cr.cache.get(MOVES_KEY) or {}
+        since = fields.Datetime.now() - timedelta(hours=1)
+        ids = [lead_id for lead_id in leads.ids if isinstance(lead_id, int)]
+        hourly = dict(
+            self.env.execute_query(
+                SQL(
+                    """
+                SELECT lead_id, count(*) FROM crm_automation_log
+                 WHERE lead_id = ANY(%s) AND kind = 'stage_entered' AND automatic
+                   AND create_date >= %s
+                 GROUP BY lead_id
+                    """,
+                    ids,
+                    since,
+                )
+            )
+            if ids
+            else []
+        )
+        stopped = {}
+        for lead_id in leads.ids:
+            if counters.get(lead_id, 0) + extra > max_tx:
+                stopped[lead_id] = _(
+                    "More than %(n)s automatic moves in one transaction.", n=max_tx
+                )
+            elif hourly.get(lead_id, 0) >= max_hour:
+                stopped[lead_id] = _("More than %(n)s automatic moves in one hour.", n=max_hour)
+        return stopped
+
+    @api.model
+    def _loop_guard_reset(self):
+        """Forget the per-transaction move counters (after a commit)."""
+        self.env.cr.cache.pop(MOVES_KEY, None)

@@ -28,6 +28,7 @@ from odoo.tools import SQL
 
 from ..engine import params
 from ..engine.job_plan import JobPlan
+from .crm_automation_job import visit_left_sql
 
 _logger = logging.getLogger(__name__)
 
@@ -347,8 +348,7 @@ class CrmAutomationJobPlan(models.Model):
             WITH src AS (
                 SELECT s.rule_id, s.lead_id, s.visit, s.run_at, ru.stage_id,
                        CASE WHEN NOT l.active THEN 'lost'
-                            WHEN s.visit <> COALESCE(l.automation_visit, 0)
-                             AND NOT COALESCE(ru.keep_running, FALSE) THEN 'left'
+                            WHEN %(left)s AND NOT COALESCE(ru.keep_running, FALSE) THEN 'left'
                        END AS gone
                   FROM (%(source)s) AS s
                   JOIN crm_lead l ON l.id = s.lead_id
@@ -370,6 +370,7 @@ class CrmAutomationJobPlan(models.Model):
              ORDER BY ins.id
                 """,
                 source=source,
+                left=visit_left_sql("s", "l"),
                 entered_at=entered_at,
                 now=fields.Datetime.now(),
             )

@@ -333,20 +333,6 @@ class CrmAutomationRule(models.Model):
         return leads.browse(matching)
 
     # ------------------------------------------------------------------
-    # Scheduling (crm.automation.job.plan; names kept for crm.lead and the dry-run)
-    # ------------------------------------------------------------------
-
-    @api.model
-    def _plan_jobs(self, rule_leads, entered_at):
-        return self.env["crm.automation.job.plan"]._plan_jobs(rule_leads, entered_at)
-
-    @api.model
-    def _schedule_jobs(self, rule_leads, entered_at, return_due=True):
-        return self.env["crm.automation.job.plan"]._schedule_jobs(
-            rule_leads, entered_at, return_due=return_due
-        )
-
-    # ------------------------------------------------------------------
     # Execution
     # ------------------------------------------------------------------
 
@@ -599,15 +585,6 @@ class CrmAutomationRule(models.Model):
         ).run()
         return _("Server action '%(action)s' run.", action=self.server_action_id.name)
 
-    # ------------------------------------------------------------------
-    # Stage exit
-    # ------------------------------------------------------------------
-
-    @api.model
-    def _on_visits_left(self, jobs):
-        """Kept for crm.lead: ``crm.automation.job._done_on_exit``."""
-        jobs._done_on_exit()
-
     def action_view_jobs(self):
         self.ensure_one()
         # A button, but callable over RPC by anyone logged in: readers only.
@@ -645,3 +622,25 @@ class CrmAutomationRule(models.Model):
         """Stop the rules: their pending jobs are cancelled when due (ledger)."""
         self.state = "draft"
         return True
+
+    # ------------------------------------------------------------------
+    # CRUD: what crm.lead._automation_config caches
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return rules
+
+    def write(self, vals):
+        result = super().write(vals)
+        # The stages of the rules (archived and draft too) and "run when skipped over".
+        if {"stage_id", "run_when_skipped"} & vals.keys():
+            self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

@@ -1,28 +1,64 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from collections import defaultdict
-from datetime import timedelta
+"""crm.lead, extended once: the fields of the addon and the hooks into Odoo's CRUD.
 
-from odoo import _, api, fields, models
+The hooks only detect what happened (a lead created, moved, lost, worked on) and say
+in which order it is handled; the work is done by the engine's own models: rules and
+jobs (``crm.automation.rule`` / ``crm.automation.job``), activity templates, engagement
+events (``crm.lead.event``), the board (dry-run) and outgoing mail (tracking).
+
+Free when idle: ``_automation_config`` caches (per registry) what is configured, so
+that a create or write on which no rule and no template may act goes through
+``super()`` with no query of its own.
+"""
+
+import time
+from collections import defaultdict, namedtuple
+
+from odoo import _, api, fields, models, tools
 from odoo.tools import SQL
 
 from ..engine import params
+from ..engine import tokens as tracking_token
 
-# Context key: set while the engine itself writes leads it already handled.
-SKIP_KEY = "crm_automation_skip"
-# Cursor-cache key of the per-transaction automatic-move counters (loop guard).
-MOVES_KEY = "crm_automation_moves"
+# Context key: the stage change itself is running (activities completed because the
+# lead leaves the stage, tracking messages): not work of the salesperson.
+NO_TOUCH_KEY = "crm_automation_no_touch"
+# Event types of the card's "last engagement" signals, with their lead field.
+LAST_FIELDS = {
+    "email_open": "engagement_last_open",
+    "link_click": "engagement_last_click",
+    "url_visited": "engagement_last_visit",
+}
+
+AutomationConfig = namedtuple(
+    "AutomationConfig",
+    [
+        # Stages with automation rules (any state, archived too): entering or leaving
+        # one is a stage change the engine handles (visit, jobs, ledger).
+        "rule_stage_ids",
+        # Some rule runs when its stage is skipped over: every stage change is handled.
+        "skipped_over",
+        # {event key: salespeople in the scope of its active templates ("create on"),
+        # None for every lead (a template for all leads, or by user groups)}.
+        "template_events",
+        # Some template (archived too) completes its activities on a stage change.
+        "template_done_on_exit",
+    ],
+)
 
 
 class CrmLead(models.Model):
     _inherit = "crm.lead"
 
+    # Engine: stays in stages, jobs, ledger.
     automation_visit = fields.Integer(
         "Stage visit",
         copy=False,
         readonly=True,
         default=0,
-        help="Incremented at each stage change: identifies the current stay in the stage.",
+        help="Incremented when the lead enters or leaves a stage with automation rules: "
+        "identifies the current stay in the stage.",
     )
     automation_origin_lead_id = fields.Many2one(
         "crm.lead",
@@ -37,6 +73,96 @@ class CrmLead(models.Model):
     automation_log_ids = fields.One2many("crm.automation.log", "lead_id", "Automation ledger")
     automation_log_count = fields.Integer(compute="_compute_automation_counts")
     automation_job_pending_count = fields.Integer(compute="_compute_automation_counts")
+    automation_pending_job_ids = fields.One2many(
+        "crm.automation.job",
+        "lead_id",
+        "Pending automation",
+        domain=[("state", "=", "pending")],
+        readonly=True,
+    )
+    automation_next_run_at = fields.Datetime(
+        "Next automation",
+        compute="_compute_automation_next",
+        help="When the earliest pending automation job of the lead is due.",
+    )
+    automation_next_rule_id = fields.Many2one(
+        "crm.automation.rule",
+        "Next automation rule",
+        compute="_compute_automation_next",
+        help="Rule of the earliest pending automation job of the lead.",
+    )
+    # Work of the salespeople.
+    automation_touch_date = fields.Datetime(
+        "Last worked on",
+        readonly=True,
+        copy=False,
+        help="Last time a user worked on the lead: an activity marked done or a message "
+        "or note posted by an internal user (automatic actions do not count).",
+    )
+    automation_touched_in_stage = fields.Boolean(
+        "Worked on in this stage",
+        readonly=True,
+        copy=False,
+        help="A user worked on the lead since it entered its current stage. Conditions "
+        "such as 'Stalled deal' test it: [('automation_touched_in_stage', '=', False)].",
+    )
+    activity_deadline_next = fields.Datetime(
+        "Next deadline",
+        compute="_compute_activity_deadline_next",
+        help="Earliest deadline of the lead's open activities, to the minute.",
+    )
+    activity_deadline_late = fields.Boolean(
+        "Activity late",
+        compute="_compute_activity_deadline_next",
+        help="An open activity of the lead is past its deadline.",
+    )
+    # Engagement of the customer (events). Figures of the cards are computed for the
+    # whole page of cards by the events (never stored: events arrive on public routes
+    # by the thousand, a stored value would cost a lead write per event).
+    engagement_score = fields.Integer(
+        readonly=True,
+        copy=False,
+        default=0,
+        help="Points of the lead's human engagement events (opens, clicks, visits, forms, "
+        "emails, calls, chats); points per type in the CRM settings.",
+    )
+    engagement_last_open = fields.Datetime(
+        "Last opened",
+        compute="_compute_engagement_recent",
+        help="Last time the customer opened one of our emails (machine opens excluded).",
+    )
+    engagement_last_click = fields.Datetime(
+        "Last clicked",
+        compute="_compute_engagement_recent",
+        help="Last time the customer clicked a link of our emails (link scanners excluded).",
+    )
+    engagement_last_visit = fields.Datetime(
+        "Last visited",
+        compute="_compute_engagement_recent",
+        help="Last tracked page view of the customer on the website.",
+    )
+    engagement_recent_score = fields.Integer(
+        "Recent engagement",
+        compute="_compute_engagement_recent",
+        help="Points of the lead's non-machine events of the last days (system parameter "
+        "crm_pipeline_automation.engagement_recent_days, default 30), with the points per "
+        "event type of the engagement score.",
+    )
+    cpa_event_ids = fields.One2many("crm.lead.event", "lead_id", "Engagement events")
+    cpa_event_count = fields.Integer("Events", compute="_compute_cpa_event_count")
+    cpa_channel_id = fields.Many2one(
+        "discuss.channel",
+        "Created from chat",
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="Live chat this lead was created from (its chat events apply to the lead).",
+    )
+
+    # ------------------------------------------------------------------
+    # Computes
+    # ------------------------------------------------------------------
 
     def _compute_automation_counts(self):
         logs = dict(
@@ -53,6 +179,49 @@ class CrmLead(models.Model):
             lead.automation_log_count = logs.get(lead, 0)
             lead.automation_job_pending_count = jobs.get(lead, 0)
 
+    def _compute_automation_next(self):
+        ids = [lead_id for lead_id in self._origin.ids if lead_id]
+        rows = self.env["crm.automation.job"]._next_by_lead(ids)
+        Rule = self.env["crm.automation.rule"]
+        for lead in self:
+            run_at, rule_id = rows.get(lead._origin.id, (False, False))
+            lead.automation_next_run_at = run_at
+            lead.automation_next_rule_id = Rule.browse(rule_id)
+
+    @api.depends("activity_ids.deadline_datetime")
+    def _compute_activity_deadline_next(self):
+        ids = [lead_id for lead_id in self._origin.ids if lead_id]
+        next_by_lead = dict(
+            self.env["mail.activity"]._read_group(
+                [("res_model", "=", "crm.lead"), ("res_id", "in", ids)],
+                ["res_id"],
+                ["deadline_datetime:min"],
+            )
+        )
+        now = fields.Datetime.now()
+        for lead in self:
+            deadline = next_by_lead.get(lead._origin.id)
+            lead.activity_deadline_next = deadline
+            lead.activity_deadline_late = bool(deadline and deadline < now)
+
+    def _compute_engagement_recent(self):
+        ids = [lead_id for lead_id in self._origin.ids if lead_id]
+        last, recent = self.env["crm.lead.event"]._engagement_figures(ids, list(LAST_FIELDS))
+        for lead in self:
+            lead_id = lead._origin.id
+            for event_type, fname in LAST_FIELDS.items():
+                lead[fname] = last.get((lead_id, event_type), False)
+            lead.engagement_recent_score = recent.get(lead_id, 0)
+
+    def _compute_cpa_event_count(self):
+        counts = dict(
+            self.env["crm.lead.event"]._read_group(
+                [("lead_id", "in", self.ids)], ["lead_id"], ["__count"]
+            )
+        )
+        for lead in self:
+            lead.cpa_event_count = counts.get(lead, 0)
+
     def _merge_get_fields_specific(self):
         specific = super()._merge_get_fields_specific()
         specific["automation_origin_lead_id"] = lambda fname, leads: next(
@@ -61,73 +230,236 @@ class CrmLead(models.Model):
         )
         return specific
 
+    @api.model
+    def _get_view(self, view_id=None, view_type="form", **options):
+        """Kanban: one ``<header>`` with every module's buttons. The kanban view shows
+        the buttons of its last ``<header>`` only, and modules add theirs each in their
+        own (crm_iap_mine's "Generate Leads", this addon's "Automation"): merged, none
+        hides the other."""
+        arch, view = super()._get_view(view_id, view_type, **options)
+        if view_type == "kanban":
+            headers = arch.xpath("/kanban/header")
+            for extra in headers[1:]:
+                headers[0].extend(list(extra))
+                extra.getparent().remove(extra)
+        return arch, view
+
     # ------------------------------------------------------------------
-    # Stage entry detection
+    # CRUD: what happened, handled in this order
     # ------------------------------------------------------------------
 
     @api.model_create_multi
     def create(self, vals_list):
         leads = super().create(vals_list)
-        if not self.env.context.get(SKIP_KEY):
-            # A created lead enters its (possibly computed) first stage.
-            entered = leads.filtered("stage_id")
-            if entered:
-                entered._automation_stage_changed({})
+        # 1. entry into the first stage (rules run now are done before 2.)
+        leads._automation_stage_changed({})
+        # 2. activities of the templates "create on: lead created"
+        self.env["crm.activity.template"]._create_for_event(leads, "lead_created")
         return leads
 
     def write(self, vals):
-        if self.env.context.get(SKIP_KEY) or not ({"stage_id", "active"} & vals.keys()):
+        if not {"stage_id", "active"} & vals.keys():
             return super().write(vals)
-        old_stages = {lead.id: lead.stage_id for lead in self} if "stage_id" in vals else {}
-        was_active = self.filtered("active") if vals.get("active") is False else self.browse()
-        result = super().write(vals)
-        if was_active:
-            was_active._automation_lost()
-        if old_stages:
-            moved = self.filtered(lambda lead: lead.stage_id != old_stages[lead.id])
-            if moved:
-                moved._automation_stage_changed(old_stages)
+        moving, old_stages = self._automation_moving(vals)
+        lost = self._automation_losing(vals)
+        leads = self
+        if moving:
+            # Tracking messages and activities completed by the move are not work.
+            leads = self.with_context(**{NO_TOUCH_KEY: True})
+            moving = moving.with_context(**{NO_TOUCH_KEY: True})
+            # 1. "worked on in this stage" is reset by the move itself, before the rules
+            #    of the new stage check their condition.
+            vals = moving._touch_reset(leads, vals)
+        # 2. template activities to complete, collected before the entry: the ones
+        #    the entry creates (rules of the new stage) belong to it and stay open.
+        to_close = leads.env["mail.activity"]._to_close_on_stage_change(moving)
+        result = super(CrmLead, leads).write(vals)
+        # 3. lost: pending jobs cancelled, before the entry of the same write
+        self.env["crm.automation.job"].sudo()._on_leads_lost(lost)
+        # 4. entry: visit, jobs of the stage left cancelled, loop guard, ledger, rules
+        moving._automation_stage_changed(old_stages)
+        # 5. template activities of the stage left are done
+        to_close._close_on_stage_change()
         return result
 
-    def _automation_lost(self):
-        """Archived (lost) leads: cancel all their pending jobs, say so in the ledger."""
-        jobs = (
-            self.env["crm.automation.job"]
-            .sudo()
-            .search([("lead_id", "in", self.ids), ("state", "=", "pending")])
+    def _message_post_after_hook(self, message, msg_vals):
+        result = super()._message_post_after_hook(message, msg_vals)
+        # 1. engagement event (email received / sent): may fire triggers, move the lead
+        if len(self) == 1 and not self.env.context.get("crm_automation_auto"):
+            self.env["crm.lead.event"].sudo()._record_message(self, message)
+        # 2. a colleague's message or note is work on the lead (in its current stage)
+        if message.message_type in ("comment", "email"):
+            # sudo: the author's users, to know whether an internal user wrote it.
+            authors = message.sudo().author_id.user_ids
+            if authors.filtered(lambda user: not user.share and not user._is_superuser()):
+                self._automation_touch()
+        return result
+
+    def action_set_lost(self, **additional_values):
+        # The archive cancels the pending jobs (write), then the templates "lead lost".
+        result = super().action_set_lost(**additional_values)
+        self.env["crm.activity.template"]._create_for_event(self, "lead_lost")
+        return result
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_view_automation(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_pipeline_automation.crm_automation_log_action"
         )
-        jobs = jobs._claim(jobs.ids)
-        jobs._set_cancelled("job_cancelled", _("The lead is lost (archived)."))
-        self.env["crm.automation.log"]._log(
-            self, "lead_lost", message=self.env.context.get("crm_automation_origin")
+        action["domain"] = [("lead_id", "=", self.id)]
+        action["context"] = {"default_lead_id": self.id}
+        action["name"] = _("Automation of %(lead)s", lead=self.display_name)
+        return action
+
+    def action_view_automation_jobs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_pipeline_automation.crm_automation_job_action"
         )
+        action["domain"] = [("lead_id", "=", self.id)]
+        action["context"] = {"search_default_filter_pending": 1}
+        return action
+
+    def action_view_cpa_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_pipeline_automation.crm_lead_event_action"
+        )
+        action["domain"] = [("lead_id", "=", self.id)]
+        return action
+
+    def action_open_automation_board(self):
+        """ "Automation" button of the pipeline: the board of the pipeline shown (the
+        action's sales team), else of the user's team."""
+        team_id = self.env.context.get("default_team_id") or self.team_id[:1].id
+        return {
+            "type": "ir.actions.client",
+            "tag": "crm_pipeline_automation.automation_board",
+            "name": _("Automation"),
+            "params": {"team_id": team_id or False},
+        }
+
+    @api.model
+    def automation_dry_run(self, lead_id, event_type=None, stage_id=None, detail=None):
+        """What the automation would do for lead ``lead_id`` on an event, or on entering
+        a stage; JSON-ready for the automation board. Writes nothing (public API, the
+        work is the board's: ``crm.automation.board._dry_run``).
+
+        :param lead_id: id of a lead the user can read
+        :param event_type: key of the event types (or None with ``stage_id``)
+        :param stage_id: stage entered (when there is no event)
+        :param detail: the event's URL, form, line number, chat text or waiting seconds
+        """
+        return self.env["crm.automation.board"]._dry_run(lead_id, event_type, stage_id, detail)
+
+    # ------------------------------------------------------------------
+    # What is configured (cached per registry)
+    # ------------------------------------------------------------------
+
+    @api.model
+    @tools.ormcache()
+    def _automation_config(self):
+        """What rules and templates may do on a create or write of leads, as an
+        ``AutomationConfig``. Cleared (``registry.clear_cache()``) by the rules and the
+        templates (and sales teams' members) when they are created, deleted or changed
+        in what it holds."""
+        Rule = self.env["crm.automation.rule"].sudo().with_context(active_test=False)
+        rules = Rule.search_fetch([], ["stage_id", "run_when_skipped"])
+        Template = self.env["crm.activity.template"].sudo().with_context(active_test=False)
+        templates = Template.search_fetch([], ["active", "event_key", "scope", "team_ids"])
+        events = {}
+        for template in templates.filtered(lambda t: t.active and t.event_key):
+            users = events.get(template.event_key, frozenset())
+            if users is None or template.scope != "teams":
+                events[template.event_key] = None
+            else:
+                teams = template.team_ids
+                events[template.event_key] = users | set((teams.member_ids | teams.user_id).ids)
+        return AutomationConfig(
+            rule_stage_ids=frozenset(rules.stage_id.ids),
+            skipped_over=any(rules.mapped("run_when_skipped")),
+            template_events=events,
+            template_done_on_exit=any(templates.mapped("auto_done_on_stage_change")),
+        )
+
+    # ------------------------------------------------------------------
+    # Stage changes
+    # ------------------------------------------------------------------
+
+    def _automation_moving(self, vals):
+        """Leads of ``self`` a write of ``vals`` moves, and {lead id: stage left}."""
+        if "stage_id" not in vals:
+            return self.browse(), {}
+        moving = self.filtered(lambda lead: lead.stage_id.id != vals["stage_id"])
+        return moving, {lead.id: lead.stage_id for lead in moving}
+
+    def _automation_losing(self, vals):
+        """Leads of ``self`` a write of ``vals`` archives, when they may have jobs."""
+        if vals.get("active") is not False or not self._automation_config().rule_stage_ids:
+            return self.browse()
+        return self.filtered("active")
+
+    def _automation_entering(self, old_stages):
+        """Leads of ``self`` (changed stage) whose entry the engine handles: a stage
+        with rules entered or left, a rule run when skipped over, or an automatic move
+        (ledger and loop guard). The others cost nothing."""
+        config = self._automation_config()
+        if config.skipped_over or self.env.context.get("crm_automation_auto"):
+            return self
+        stage_ids = config.rule_stage_ids
+        Stage = self.env["crm.stage"]
+        return self.filtered(
+            lambda lead: lead.stage_id.id in stage_ids
+            or old_stages.get(lead.id, Stage).id in stage_ids
+        )
+
+    def _touch_reset(self, leads, vals):
+        """``vals`` resetting "worked on in this stage" of ``self`` (the leads moving)
+        when the write moves all of ``leads``; else reset by a raw UPDATE (no
+        write_date / tracking noise)."""
+        if self.ids == leads.ids:
+            return {**vals, "automation_touched_in_stage": False}
+        self.env.execute_query(
+            SQL(
+                "UPDATE crm_lead SET automation_touched_in_stage = FALSE WHERE id = ANY(%s)",
+                self.ids,
+            )
+        )
+        self.invalidate_recordset(["automation_touched_in_stage"])
+        return vals
 
     def _automation_stage_changed(self, old_stages):
         """Handle stage entries of ``self`` (all changed stage), set-wise.
 
         :param old_stages: {lead id: crm.stage left} (empty for created leads)
         """
+        leads = self._automation_entering(old_stages)
+        if not leads:
+            return
         now = fields.Datetime.now()
-        Log = self.env["crm.automation.log"]
         # 1. new visit: one UPDATE for all leads (the ORM would write per value).
         self.env.execute_query(
             SQL(
                 "UPDATE crm_lead SET automation_visit = COALESCE(automation_visit, 0) + 1 "
                 "WHERE id = ANY(%s)",
-                self.ids,
+                leads.ids,
             )
         )
-        self.invalidate_recordset(["automation_visit"])
+        leads.invalidate_recordset(["automation_visit"])
+        # 2. the previous visit's jobs are cancelled, its activities completed.
         if old_stages:
-            self._automation_visits_left()
-        # 2. loop guard, only for moves made by the automation.
-        leads = self
+            self.env["crm.automation.job"].sudo()._on_visits_left(leads)
+        # 3. loop guard, only for moves made by the automation.
         if self.env.context.get("crm_automation_auto"):
-            leads = self._automation_loop_guard(count=True)
+            leads = leads._automation_loop_guard(count=True)
         if not leads:
             return
-        # 3. ledger: stage entered (by whom / what).
-        Log._log_many(
+        # 4. ledger: stage entered (by whom / what).
+        self.env["crm.automation.log"]._log_many(
             [
                 {
                     "lead_id": lead.id,
@@ -138,68 +470,20 @@ class CrmLead(models.Model):
                 for lead in leads
             ]
         )
-        # 4. rules of the entered stage, plus opted-in rules of stages jumped over.
+        # 5. rules of the entered stage, plus opted-in rules of stages jumped over.
         rule_leads = leads._automation_rules_to_schedule(old_stages)
         if not rule_leads:
             return
-        threshold = params.get_int(self.env, "immediate_run_threshold")
-        small = len(leads) <= threshold
+        small = len(leads) <= params.get_int(self.env, "immediate_run_threshold")
         due_ids = (
-            self.env["crm.automation.rule"].sudo()._schedule_jobs(rule_leads, now, return_due=small)
+            self.env["crm.automation.job.plan"]
+            .sudo()
+            ._schedule_jobs(rule_leads, now, return_due=small)
         )
         if due_ids and small:
             # Few leads: the salesperson sees the result on save; each job is isolated
             # in its own savepoint, so a failing action never fails this write.
             self.env["crm.automation.job"]._run_ids_now(due_ids)
-
-    def _automation_visits_left(self):
-        """``self`` left their stage (visit already incremented): cancel that visit's
-        pending jobs (unless the rule keeps running) and complete its activities."""
-        # Raw UPDATE ... RETURNING: one statement whatever the number of leads.
-        self.env.flush_all()
-        rows = self.env.execute_query(
-            SQL(
-                """
-            UPDATE crm_automation_job j
-               SET state = 'cancelled', done_at = %(now)s
-              FROM crm_automation_rule r, crm_lead l
-             WHERE j.rule_id = r.id AND l.id = j.lead_id
-               AND j.lead_id = ANY(%(ids)s) AND j.state = 'pending'
-               AND j.visit < l.automation_visit AND NOT COALESCE(r.keep_running, FALSE)
-            RETURNING j.id, j.lead_id, j.rule_id, r.stage_id
-                """,
-                now=fields.Datetime.now(),
-                ids=self.ids,
-            )
-        )
-        self.env["crm.automation.job"].invalidate_model()
-        self.env["crm.automation.log"]._log_many(
-            [
-                {
-                    "lead_id": lead_id,
-                    "kind": "job_cancelled",
-                    "rule_id": rule_id,
-                    "job_id": job_id,
-                    "stage_id": stage_id,
-                    "message": _("The lead left the stage."),
-                }
-                for job_id, lead_id, rule_id, stage_id in rows
-            ]
-        )
-        done_jobs = (
-            self.env["crm.automation.job"]
-            .sudo()
-            .search(
-                [
-                    ("lead_id", "in", self.ids),
-                    ("activity_id", "!=", False),
-                    ("rule_id.activity_done_on_exit", "=", True),
-                ]
-            )
-        )
-        done_jobs = done_jobs.filtered(lambda j: j.visit < j.lead_id.automation_visit)
-        if done_jobs:
-            self.env["crm.automation.rule"].sudo()._on_visits_left(done_jobs)
 
     def _automation_rules_to_schedule(self, old_stages):
         """[(rule, leads)] to schedule for the entries of ``self``."""
@@ -246,96 +530,56 @@ class CrmLead(models.Model):
     # ------------------------------------------------------------------
 
     def _automation_loop_guard(self, count=False):
-        """Leads of ``self`` still allowed an automatic move; the others get a
-        ``loop_stopped`` ledger row.
-
-        :param count: count this move in the per-transaction counter (the engine does
-            it on entry; triggers call it without counting before they move)
-        :return: crm.lead recordset allowed
-        """
-        if count:
-            counters = self.env.cr.cache.setdefault(MOVES_KEY, defaultdict(int))
-            for lead in self:
-                counters[lead.id] += 1
-        stopped = self._automation_loop_guard_refusals()
-        if stopped:
-            self.env["crm.automation.log"]._log_many(
-                [
-                    {
-                        "lead_id": lead.id,
-                        "kind": "loop_stopped",
-                        "stage_id": lead.stage_id.id,
-                        "message": stopped[lead.id],
-                    }
-                    for lead in self
-                    if lead.id in stopped
-                ]
-            )
-        return self.filtered(lambda lead: lead.id not in stopped)
+        """Leads of ``self`` still allowed an automatic move (``crm.automation.job``)."""
+        return self.env["crm.automation.job"]._loop_guard(self, count=count)
 
     def _automation_loop_guard_refusals(self, extra=0):
-        """Why the loop guard stops an automatic move of leads of ``self``; reads only
-        (shared by the engine and the dry-run).
-
-        :param extra: moves to add to the per-transaction counters (the dry-run counts
-            the entry it simulates without touching them)
-        :return: {lead id: reason} of the leads stopped
-        """
-        max_tx = params.get_int(self.env, "loop_max_moves_per_transaction")
-        max_hour = params.get_int(self.env, "loop_max_moves_per_hour")
-        counters = self.env.cr.cache.get(MOVES_KEY) or {}
-        since = fields.Datetime.now() - timedelta(hours=1)
-        ids = [lead_id for lead_id in self.ids if isinstance(lead_id, int)]
-        hourly = dict(
-            self.env.execute_query(
-                SQL(
-                    """
-                SELECT lead_id, count(*) FROM crm_automation_log
-                 WHERE lead_id = ANY(%s) AND kind = 'stage_entered' AND automatic
-                   AND create_date >= %s
-                 GROUP BY lead_id
-                    """,
-                    ids,
-                    since,
-                )
-            )
-            if ids
-            else []
-        )
-        stopped = {}
-        for lead_id in self.ids:
-            if counters.get(lead_id, 0) + extra > max_tx:
-                stopped[lead_id] = _(
-                    "More than %(n)s automatic moves in one transaction.", n=max_tx
-                )
-            elif hourly.get(lead_id, 0) >= max_hour:
-                stopped[lead_id] = _("More than %(n)s automatic moves in one hour.", n=max_hour)
-        return stopped
+        """{lead id: why the loop guard stops an automatic move} (reads only)."""
+        return self.env["crm.automation.job"]._loop_guard_refusals(self, extra=extra)
 
     @api.model
     def _automation_reset_transaction_counters(self):
         """Forget the per-transaction move counters (after a commit)."""
-        self.env.cr.cache.pop(MOVES_KEY, None)
+        self.env["crm.automation.job"]._loop_guard_reset()
 
     # ------------------------------------------------------------------
-    # Smart button
+    # Work on the lead, engagement helpers
     # ------------------------------------------------------------------
 
-    def action_view_automation(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "crm_pipeline_automation.crm_automation_log_action"
+    def _automation_touch(self):
+        """A user worked on ``self``: remember when, and that it was in this stage."""
+        context = self.env.context
+        if not self or context.get(NO_TOUCH_KEY) or context.get("crm_automation_auto"):
+            return
+        # Raw UPDATE: salespeople may post on leads they cannot write, and a message
+        # must not bump write_date nor run the write overrides of the lead.
+        self.env.execute_query(
+            SQL(
+                "UPDATE crm_lead SET automation_touch_date = %s, "
+                "automation_touched_in_stage = TRUE WHERE id = ANY(%s)",
+                fields.Datetime.now(),
+                self.ids,
+            )
         )
-        action["domain"] = [("lead_id", "=", self.id)]
-        action["context"] = {"default_lead_id": self.id}
-        action["name"] = _("Automation of %(lead)s", lead=self.display_name)
-        return action
+        self.invalidate_recordset(["automation_touch_date", "automation_touched_in_stage"])
 
-    def action_view_automation_jobs(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "crm_pipeline_automation.crm_automation_job_action"
+    def _cpa_trackable(self):
+        """Leads that may be tracked: not opted out (email blacklisted, on the lead or
+        its partner)."""
+        # sudo: the blacklist is readable by internal users only, events come from
+        # public routes too; only a boolean leaves this method.
+        leads = self.sudo()
+        allowed = leads.filtered(
+            lambda lead: not lead.is_blacklisted and not lead.partner_id.is_blacklisted
         )
-        action["domain"] = [("lead_id", "=", self.id)]
-        action["context"] = {"search_default_filter_pending": 1}
-        return action
+        return self.browse(allowed.ids)
+
+    def _cpa_lead_token(self):
+        """Signed identity of the lead for the tracking cookie and the snippet."""
+        self.ensure_one()
+        return tracking_token.sign(self.env, "lead", [self.id, int(time.time())])
+
+    def _cpa_ledger(self, kind, *, stage=None, from_stage=None, message=None, event=None):
+        """Ledger row for each lead (automatic, by the current user)."""
+        Log = self.env["crm.automation.log"].sudo().with_context(crm_automation_auto=True)
+        Log._log(self, kind, stage=stage, from_stage=from_stage, message=message, automatic=True)

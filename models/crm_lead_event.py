@@ -3,8 +3,10 @@
 import hashlib
 import logging
 import time
+from collections import defaultdict
 from datetime import timedelta
 
+import phonenumbers
 import psycopg2
 
 from odoo import _, api, fields, models
@@ -499,16 +501,16 @@ class CrmLeadEvent(models.Model):
         """
         external_id, kind, customer, line, duration = calls.parse_call(data)
         Lead = self.env["crm.lead"]
-        phone = Lead._cpa_phone_e164(customer)
+        phone = self._phone_e164(customer)
         if not phone:
             raise ValueError("customer number")
-        line_e164 = Lead._cpa_phone_e164(line) or False
+        line_e164 = self._phone_e164(line) or False
         date = calls.parse_time(data.get("time"), fields.Datetime.now())
         reference = f"{source}:{external_id}"
         # Idempotency: the telephony system retries; one call is recorded once.
         if self.search_count([("external_ref", "=", reference)], limit=1):
             return "duplicate"
-        leads = Lead.with_context(active_test=True)._cpa_find_by_phone(phone)
+        leads = self._leads_by_phone(phone)
         if not leads and self._cpa_call_source_param(source, "create_lead"):
             calls.claim_caller(self.env.cr, phone)
             leads = Lead.create(self._cpa_call_lead_values(source, phone, kind))
@@ -557,3 +559,97 @@ class CrmLeadEvent(models.Model):
             return label
         # no f-string inside _(): Odoo's extractor (babel) evaluates every argument
         return _("%(event)s (%(detail)s)", event=label, detail=detail)
+
+    # ------------------------------------------------------------------
+    # Messages of the chatter, phone numbers, figures of the cards
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _record_message(self, lead, message):
+        """email_received (an email from outside) or email_sent (a salesperson's
+        message to the customer) for ``lead``, from a message posted on it."""
+        # sudo: authors and subtypes of a message the current user just posted or received.
+        message = message.sudo()
+        author_users = message.author_id.user_ids
+        internal = bool(author_users.filtered(lambda u: not u._is_public() and not u.share))
+        event_type = None
+        if message.message_type == "email" and not internal:
+            event_type, source = "email_received", "mail_gateway"
+        elif (
+            message.message_type in ("comment", "email_outgoing")
+            and internal
+            and message.subtype_id == self.env.ref("mail.mt_comment")
+        ):
+            event_type, source = "email_sent", "chatter"
+        if event_type:
+            self.sudo()._record(
+                lead,
+                event_type,
+                source,
+                dedup_key=f"msg{message.id}",
+                message_ref=message.id,
+                partner_id=message.author_id.id,
+                text=message.subject or message.preview,
+                user_id=author_users[:1].id if internal else False,
+            )
+
+    @api.model
+    def _phone_e164(self, number, country=None):
+        """``number`` in E.164 (company country as default region), or None if it is
+        not a possible phone number."""
+        if not number or len(number) > 64:
+            return None
+        region = (country or self.env.company.country_id).code or None
+        try:
+            parsed = phonenumbers.parse(number, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_possible_number(parsed):
+            return None
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    @api.model
+    def _leads_by_phone(self, number_e164):
+        """Open leads whose phone or mobile is ``number_e164`` once normalised."""
+        Lead = self.env["crm.lead"].with_context(active_test=True)
+        if not number_e164:
+            return Lead
+        # phone_mobile_search ignores formatting (spaces, dots...) and has a trigram
+        # index; the last 8 digits are in every format of the number (local or not).
+        candidates = Lead.search([("phone_mobile_search", "ilike", number_e164[-8:])], limit=200)
+        return candidates.filtered(
+            lambda lead: number_e164
+            in {
+                self._phone_e164(lead.phone, lead.country_id),
+                self._phone_e164(lead.mobile, lead.country_id),
+            }
+        )
+
+    @api.model
+    def _engagement_figures(self, lead_ids, last_types):
+        """Figures of the cards of ``lead_ids`` (a page of cards, two grouped queries).
+
+        :param last_types: event types of which the last date is wanted
+        :return: ({(lead id, event type): last date}, {lead id: recent engagement points})
+        """
+        last, recent = {}, defaultdict(int)
+        if not lead_ids:
+            return last, recent
+        human = [("lead_id", "in", lead_ids), ("verdict", "!=", verdicts.MACHINE)]
+        # The index (lead_id, event_type, date) answers both grouped queries; the record
+        # rules of events follow the lead, so what is shown is readable.
+        for lead, event_type, date in self._read_group(
+            [*human, ("event_type", "in", last_types)], ["lead_id", "event_type"], ["date:max"]
+        ):
+            last[lead.id, event_type] = date
+        points = {
+            event_type: params.get_int(self.env, f"score_{event_type}")
+            for event_type in params.SCORE_DEFAULTS
+        }
+        days = params.get_int(self.env, "engagement_recent_days")
+        since = fields.Datetime.now() - timedelta(days=days)
+        for lead, event_type, count in self._read_group(
+            [*human, ("date", ">=", since)], ["lead_id", "event_type"], ["__count"]
+        ):
+            recent[lead.id] += count * points.get(event_type, 0)
+        return last, recent

@@ -237,7 +237,7 @@ class CrmStageTrigger(models.Model):
         if not self.line_numbers:
             return True
         lines = {
-            self.env["crm.lead"]._cpa_phone_e164(number) or number
+            self.env["crm.lead.event"]._phone_e164(number) or number
             for number in _lines(self.line_numbers)
         }
         return event.line_number in lines

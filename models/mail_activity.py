@@ -234,11 +234,39 @@ class MailActivity(models.Model):
     # ------------------------------------------------------------------
 
     def _action_done(self, feedback=False, attachment_ids=None):
+        lead_ids = [activity.res_id for activity in self if activity.res_model == "crm.lead"]
         # Core archives activities of "keep done" types and deletes the others; with
         # this key our unlink() archives template activities instead of deleting them.
-        return super(MailActivity, self.with_context(**{KEEP_DONE_KEY: True}))._action_done(
+        result = super(MailActivity, self.with_context(**{KEEP_DONE_KEY: True}))._action_done(
             feedback=feedback, attachment_ids=attachment_ids
         )
+        # An activity marked done by a user is work on its lead.
+        if lead_ids and not self.env.user._is_superuser():
+            self.env["crm.lead"].browse(lead_ids).exists()._automation_touch()
+        return result
+
+    @api.model
+    def _to_close_on_stage_change(self, leads):
+        """Open activities of ``leads`` whose template completes them on a stage change."""
+        if not leads or not leads._automation_config().template_done_on_exit:
+            return self
+        return self.sudo().search(
+            [
+                ("res_model", "=", "crm.lead"),
+                ("res_id", "in", leads.ids),
+                ("activity_template_id.auto_done_on_stage_change", "=", True),
+            ]
+        )
+
+    def _close_on_stage_change(self):
+        """Complete the activities of ``self`` still open: their lead changed stage."""
+        activities = self.exists().filtered("active")
+        if activities:
+            # sudo: the salesperson moving the lead completes activities of colleagues
+            # too (the template, configured by a manager, says so).
+            activities.sudo().action_feedback(
+                feedback=_("Done automatically: the lead changed stage.")
+            )
 
     def unlink(self):
         if self.env.context.get(KEEP_DONE_KEY):

@@ -2,6 +2,7 @@ from . import test_install
 from . import test_tooling
 from . import test_tours
 from . import test_automation_rule
+from . import test_lead_hooks
 from . import test_automation_actions
 from . import test_business_hours
 from . import test_job_dispatch

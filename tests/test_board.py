@@ -260,8 +260,9 @@ class TestAutomationDryRun(AutomationCase):
         pending = self._jobs(lead, self.rule_waiting)
         self.assertEqual(pending.state, "pending")
         before = self._counts()
-        event = lead._automation_dry_run_event("link_click", PRICING)
-        dry = lead._automation_dry_run(event=event)
+        Board = self.env["crm.automation.board"]
+        event = Board._dry_run_event(lead, "link_click", PRICING)
+        dry = Board._dry_run_decisions(lead, event=event)
         as_json = self.env["crm.lead"].automation_dry_run(
             lead.id, event_type="link_click", detail=PRICING
         )
@@ -310,7 +311,10 @@ class TestAutomationDryRun(AutomationCase):
     def test_dry_run_matches_engine_when_not_moved(self):
         lead = self._lead(self.stage_won)
         before = self._counts()
-        dry = lead._automation_dry_run(event=lead._automation_dry_run_event("link_click", PRICING))
+        Board = self.env["crm.automation.board"]
+        dry = Board._dry_run_decisions(
+            lead, event=Board._dry_run_event(lead, "link_click", PRICING)
+        )
         self.assertEqual(self._counts(), before)
         decision = dry["decision"]
         self.assertEqual(decision["state"], "blocked")
@@ -322,8 +326,8 @@ class TestAutomationDryRun(AutomationCase):
         self.assertEqual(lead.stage_id, self.stage_won)
 
         other = self._lead()
-        dry = other._automation_dry_run(
-            event=other._automation_dry_run_event("link_click", "https://example.com/blog")
+        dry = Board._dry_run_decisions(
+            other, event=Board._dry_run_event(other, "link_click", "https://example.com/blog")
         )
         self.assertEqual(dry["decision"]["state"], "no_trigger")
         real = self.env["crm.lead.event"]._record(
@@ -334,7 +338,7 @@ class TestAutomationDryRun(AutomationCase):
     def test_dry_run_matches_engine_for_stage_entry(self):
         lead = self._lead(expected_revenue=2e6, date_deadline=NOW.date() + timedelta(days=10))
         before = self._counts()
-        dry = lead._automation_dry_run(stage=self.stage_proposal)
+        dry = self.env["crm.automation.board"]._dry_run_decisions(lead, stage=self.stage_proposal)
         as_json = self.env["crm.lead"].automation_dry_run(lead.id, stage_id=self.stage_proposal.id)
         self.assertEqual(self._counts(), before)
         self.assertIsNone(dry["decision"])
@@ -586,9 +590,9 @@ class TestAutomationBoardTour(TourScreenshotMixin, HttpCase):
         self.assertEqual(rule.state, "draft")
         warnings = self.env["crm.automation.board"]._analyze(team)
         self.assertTrue([w for w in warnings if w["kind"] == "loop"])
-        # The dry-run of the tour changed nothing.
+        # The dry-run of the tour changed nothing (created where no rule was: no visit).
         self.assertEqual(lead.stage_id, new)
-        self.assertEqual(lead.automation_visit, 1)
+        self.assertEqual(lead.automation_visit, 0)
         self.assertFalse(lead.automation_job_ids)
 
 
