@@ -5,6 +5,8 @@ caller's number (the serialization point of concurrent webhook calls from it).""
 
 from datetime import datetime, timedelta, timezone
 
+import phonenumbers
+
 from odoo.tools import SQL
 
 CALL_KINDS = ("incoming", "outgoing", "missed")
@@ -101,3 +103,17 @@ def gc_caller_claims(cr):
             "WHERE claimed_at < now() AT TIME ZONE 'UTC' - interval '1 day'"
         )
     )
+
+
+def phone_e164(number, region):
+    """``number`` in E.164 (``region``: default country code, e.g. "BE"), or None if it
+    is not a possible phone number."""
+    if not number or len(number) > 64:
+        return None
+    try:
+        parsed = phonenumbers.parse(number, region or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

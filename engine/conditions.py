@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """The "Condition" of rules and triggers: a domain on crm.lead kept as text."""
 
+from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
 
 
@@ -12,3 +13,22 @@ def condition_domain(record):
     if not record.filter_domain:
         return []
     return safe_eval(record.filter_domain, {"uid": record.env.uid, "user": record.env.user})
+
+
+def and_leaves(domain):
+    """Top-level AND leaves of ``domain`` (a domain with | or ! gives none): what the
+    board can read off a condition without evaluating it."""
+    normalized = expression.normalize_domain(domain)
+    if any(token in ("|", "!") for token in normalized):
+        return []
+    return [token for token in normalized if isinstance(token, list | tuple)]
+
+
+def team_ids(domain):
+    """Team ids a condition restricts leads to (top-level team_id = / in leaves)."""
+    teams = set()
+    for field, operator, value in and_leaves(domain):
+        if field == "team_id" and operator in ("=", "in"):
+            values = value if isinstance(value, list | tuple) else [value]
+            teams.update(v for v in values if isinstance(v, int))
+    return teams

@@ -19,15 +19,15 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 
+from ..engine import conditions, stage_graph
 from .crm_lead_event import EVENT_TYPES
 
 # Customer reactions to an email the automation sent (engagement events that can fire
 # triggers). ``email_sent`` is not one: the engine never records its own emails as
-# sent by a salesperson (crm.lead.event._record_message is not called on automatic posts).
+# sent by a salesperson (mail.message._cpa_record_email_event is not called on automatic posts).
 EMAIL_REACTIONS = ("email_open", "link_click")
 # Server action kinds that cannot move a lead (everything else "may move").
 HARMLESS_SERVER_ACTIONS = ("next_activity", "followers", "remove_followers", "sms")
-MAX_CYCLES = 20
 BOARD_MODELS = ("crm.stage.trigger", "crm.automation.rule")
 # Event values a dry-run may set, by the field the trigger parameters read.
 DETAIL_FIELD = {
@@ -40,16 +40,6 @@ DETAIL_FIELD = {
     "chat_keyword": "text",
     "chat_response_late": "seconds",
 }
-
-
-class Edge:
-    """A way the automation moves leads (or creates one) from a stage to another."""
-
-    def __init__(self, source, target, message, triggers=None, rules=None, creates=False):
-        self.source, self.target, self.message = source, target, message
-        self.triggers = triggers or []
-        self.rules = rules or []
-        self.creates = creates
 
 
 class CrmAutomationBoard(models.AbstractModel):
@@ -255,7 +245,7 @@ class CrmAutomationBoard(models.AbstractModel):
                 continue
             if self._trigger_moves(trigger, rule.stage_id):
                 edges.append(
-                    Edge(
+                    stage_graph.Edge(
                         rule.stage_id,
                         trigger.stage_id,
                         _(
@@ -292,7 +282,7 @@ class CrmAutomationBoard(models.AbstractModel):
 
     @api.model
     def _rule_move_edge(self, rule, target):
-        return Edge(
+        return stage_graph.Edge(
             rule.stage_id,
             target,
             _(
@@ -337,7 +327,7 @@ class CrmAutomationBoard(models.AbstractModel):
         )
         if target not in stages:
             return [], None
-        edge = Edge(
+        edge = stage_graph.Edge(
             rule.stage_id,
             target,
             _(
@@ -354,29 +344,9 @@ class CrmAutomationBoard(models.AbstractModel):
     _edges_copy_lead = _edges_create
 
     @api.model
-    def _cycles(self, edges):
-        """Elementary cycles of the stage graph, each as a list of edges (at most
-        MAX_CYCLES). Each cycle is found once, from its smallest stage."""
-        out = defaultdict(list)
-        for edge in edges:
-            out[edge.source.id].append(edge)
-        cycles = []
-        for start in sorted(out):
-            stack = [(start, [], {start})]
-            while stack and len(cycles) < MAX_CYCLES:
-                node, path, seen = stack.pop()
-                for edge in out[node]:
-                    target = edge.target.id
-                    if target == start:
-                        cycles.append([*path, edge])
-                    elif target > start and target not in seen:
-                        stack.append((target, [*path, edge], seen | {target}))
-        return cycles[:MAX_CYCLES]
-
-    @api.model
     def _loop_warnings(self, edges):
         warnings = []
-        for cycle in self._cycles(edges):
+        for cycle in stage_graph.cycles(edges):
             path = " → ".join([cycle[0].source.name] + [edge.target.name for edge in cycle])
             creates = any(edge.creates for edge in cycle)
             warnings.append(
@@ -393,14 +363,6 @@ class CrmAutomationBoard(models.AbstractModel):
                 }
             )
         return warnings
-
-    @api.model
-    def _stage_leaves(self, domain):
-        """Top-level AND leaves of a domain (a domain with | or ! gives none)."""
-        normalized = expression.normalize_domain(domain)
-        if any(token in ("|", "!") for token in normalized):
-            return []
-        return [token for token in normalized if isinstance(token, list | tuple)]
 
     @api.model
     def _never_run_warnings(self, rules, edges):
@@ -426,7 +388,7 @@ class CrmAutomationBoard(models.AbstractModel):
     def _never_runs(self, rule, rules, edges):
         """Why ``rule`` can never run (clear cases only), or None."""
         domain = rule._get_domain()
-        leaves = self._stage_leaves(domain)
+        leaves = conditions.and_leaves(domain)
         if expression.is_false(self.env["crm.lead"], domain) or any(
             leaf[0] == "id" and leaf[1] in ("=", "in") and leaf[2] in (0, False, [], [0])
             for leaf in leaves
@@ -474,7 +436,7 @@ class CrmAutomationBoard(models.AbstractModel):
             [("stage_id.team_id", "!=", False), ("stage_id.team_id", "!=", team.id)]
         )
         for trigger in candidates:
-            teams = self._condition_teams(trigger._get_domain())
+            teams = conditions.team_ids(trigger._get_domain())
             if team.id in teams:
                 warnings.append(
                     {
@@ -515,16 +477,6 @@ class CrmAutomationBoard(models.AbstractModel):
                         }
                     )
         return warnings
-
-    @api.model
-    def _condition_teams(self, domain):
-        """Team ids a condition restricts leads to (top-level team_id = / in leaves)."""
-        teams = set()
-        for field, operator, value in self._stage_leaves(domain):
-            if field == "team_id" and operator in ("=", "in"):
-                values = value if isinstance(value, list | tuple) else [value]
-                teams.update(v for v in values if isinstance(v, int))
-        return teams
 
     # ------------------------------------------------------------------
     # Dry-run ("Test on a lead")

@@ -2,12 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import logging
 import time
-from collections import defaultdict
-from datetime import datetime, timedelta
-from datetime import time as dt_time
+from datetime import timedelta
 
 import psycopg2
-import pytz
 from markupsafe import Markup
 
 from odoo import _, api, fields, models, tools
@@ -16,7 +13,6 @@ from odoo.tools import SQL
 
 from ..engine import dispatch as automation_dispatch
 from ..engine import params
-from ..engine import timing as automation_timing
 
 _logger = logging.getLogger(__name__)
 
@@ -26,8 +22,6 @@ _logger = logging.getLogger(__name__)
 RUN_TIME_BUDGET = 120
 # At most this many distinct wake-up moments per write, the minutely cron covers the rest.
 MAX_TRIGGERS = 50
-# Cursor-cache key of the per-transaction automatic-move counters (loop guard).
-MOVES_KEY = "crm_automation_moves"
 
 
 def visit_left_sql(job, lead):
@@ -163,116 +157,6 @@ class CrmAutomationJob(models.Model):
             raise UserError(_("Only automation managers can run, cancel or retry jobs."))
 
     # ------------------------------------------------------------------
-    # Due times (a rule's timing for a lead entering its stage)
-    # ------------------------------------------------------------------
-
-    @api.model
-    def _rule_calendar(self, rule, lead):
-        """Business-hours calendar and resource (personal leaves) of ``lead``."""
-        rule.ensure_one()
-        if rule.resource_calendar_id:
-            return rule.resource_calendar_id, None
-        company = lead.company_id or rule.company_id or self.env.company
-        if rule.calendar_source == "salesperson" and lead.user_id:
-            resource = lead.user_id.sudo().resource_ids[:1]
-            if resource.calendar_id:
-                return resource.calendar_id, resource
-        return company.resource_calendar_id, None
-
-    @api.model
-    def _rule_date_field_start(self, rule, lead):
-        """Reference moment (naive UTC) of a date-field rule; None when empty."""
-        value = lead[rule.date_field_id.name]
-        if not value:
-            return None
-        if isinstance(value, datetime):
-            return value
-        # A Date counts from midnight in the calendar's (or the salesperson's) tz.
-        calendar, _resource = self._rule_calendar(rule, lead)
-        tz = pytz.timezone(calendar.tz or lead.user_id.tz or "UTC")
-        return (
-            tz.localize(datetime.combine(value, dt_time.min))
-            .astimezone(pytz.utc)
-            .replace(tzinfo=None)
-        )
-
-    @api.model
-    def _rule_run_at(self, rule, lead, entered_at):
-        """When the job of ``lead`` entering the stage at ``entered_at`` is due.
-
-        :param lead: crm.lead record
-        :param entered_at: naive UTC datetime of the stage entry
-        :return: naive UTC datetime, or None (date field empty: nothing to run)
-        """
-        rule.ensure_one()
-        if rule.timing == "immediate":
-            return entered_at
-        count = rule.delay_count
-        if rule.timing == "date_field":
-            start = self._rule_date_field_start(rule, lead)
-            if start is None:
-                return None
-            if rule.date_direction == "before":
-                count = -count
-            if not rule.business_hours and not isinstance(lead[rule.date_field_id.name], datetime):
-                # A Date plus whole days/months is a local date: midnight local time
-                # of the target day, whatever the UTC offset between the two dates.
-                calendar, _resource = self._rule_calendar(rule, lead)
-                tz = pytz.timezone(calendar.tz or lead.user_id.tz or "UTC")
-                local = datetime.combine(lead[rule.date_field_id.name], dt_time.min)
-                target = local + automation_timing.calendar_delta(count, rule.delay_unit)
-                return tz.localize(target).astimezone(pytz.utc).replace(tzinfo=None)
-        else:
-            start = entered_at
-        if rule.business_hours:
-            calendar, resource = self._rule_calendar(rule, lead)
-            if calendar:
-                return automation_timing.add_business_delay(
-                    calendar, start, count, rule.delay_unit, resource=resource
-                )
-        return automation_timing.add_calendar_delay(start, count, rule.delay_unit)
-
-    @api.model
-    def _rule_run_at_batch(self, rule, leads, entered_at):
-        """``{lead id: run_at}`` for many leads, computing each distinct case once."""
-        rule.ensure_one()
-        if rule.timing == "immediate":
-            return dict.fromkeys(leads.ids, entered_at)
-        if rule.timing == "delay" and (
-            not rule.business_hours
-            or rule.resource_calendar_id
-            or rule.calendar_source == "company"
-        ):
-            # Same start and same calendar for leads of one company: compute per company.
-            by_company = {}
-            result = {}
-            for lead in leads:
-                key = lead.company_id.id
-                if key not in by_company:
-                    by_company[key] = self._rule_run_at(rule, lead, entered_at)
-                result[lead.id] = by_company[key]
-            return result
-        return {lead.id: self._rule_run_at(rule, lead, entered_at) for lead in leads}
-
-    @api.model
-    def _rule_uniform_run_at(self, rule, leads, entered_at):
-        """The due time shared by all ``leads``, or None when it depends on the lead."""
-        rule.ensure_one()
-        if rule.timing == "immediate":
-            return entered_at
-        if rule.timing != "delay":
-            return None
-        if not rule.business_hours:
-            return automation_timing.add_calendar_delay(
-                entered_at, rule.delay_count, rule.delay_unit
-            )
-        if rule.resource_calendar_id or (
-            rule.calendar_source == "company" and len(leads.company_id) <= 1
-        ):
-            return self._rule_run_at(rule, leads[:1], entered_at)
-        return None
-
-    # ------------------------------------------------------------------
     # Dispatcher
     # ------------------------------------------------------------------
 
@@ -328,7 +212,7 @@ class CrmAutomationJob(models.Model):
                 # Release the batch: its rows become done/failed for every worker, and
                 # a crash later loses at most the next batch (pending again).
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-                self._loop_guard_reset()
+                self.env["crm.automation.log"]._loop_guard_reset()
             last_batch_seconds = time.monotonic() - batch_started
         self.env.flush_all()
         remaining = (
@@ -656,81 +540,3 @@ class CrmAutomationJob(models.Model):
         self.env["crm.automation.log"]._log(
             leads, "lead_lost", message=self.env.context.get("crm_automation_origin")
         )
-
-    # ------------------------------------------------------------------
-    # Loop guard (automatic moves of leads)
-    # ------------------------------------------------------------------
-
-    @api.model
-    def _loop_guard(self, leads, count=False):
-        """Leads of ``leads`` still allowed an automatic move; the others get a
-        ``loop_stopped`` ledger row.
-
-        :param count: count this move in the per-transaction counter (the engine does
-            it on entry; triggers call it without counting before they move)
-        :return: crm.lead recordset allowed
-        """
-        if count:
-            counters = self.env.cr.cache.setdefault(MOVES_KEY, defaultdict(int))
-            for lead in leads:
-                counters[lead.id] += 1
-        stopped = self._loop_guard_refusals(leads)
-        if stopped:
-            self.env["crm.automation.log"]._log_many(
-                [
-                    {
-                        "lead_id": lead.id,
-                        "kind": "loop_stopped",
-                        "stage_id": lead.stage_id.id,
-                        "message": stopped[lead.id],
-                    }
-                    for lead in leads
-                    if lead.id in stopped
-                ]
-            )
-        return leads.filtered(lambda lead: lead.id not in stopped)
-
-    @api.model
-    def _loop_guard_refusals(self, leads, extra=0):
-        """Why the loop guard stops an automatic move of leads of ``leads``; reads only
-        (shared by the engine and the dry-run).
-
-        :param extra: moves to add to the per-transaction counters (the dry-run counts
-            the entry it simulates without touching them)
-        :return: {lead id: reason} of the leads stopped
-        """
-        max_tx = params.get_int(self.env, "loop_max_moves_per_transaction")
-        max_hour = params.get_int(self.env, "loop_max_moves_per_hour")
-        counters = self.env.cr.cache.get(MOVES_KEY) or {}
-        since = fields.Datetime.now() - timedelta(hours=1)
-        ids = [lead_id for lead_id in leads.ids if isinstance(lead_id, int)]
-        hourly = dict(
-            self.env.execute_query(
-                SQL(
-                    """
-                SELECT lead_id, count(*) FROM crm_automation_log
-                 WHERE lead_id = ANY(%s) AND kind = 'stage_entered' AND automatic
-                   AND create_date >= %s
-                 GROUP BY lead_id
-                    """,
-                    ids,
-                    since,
-                )
-            )
-            if ids
-            else []
-        )
-        stopped = {}
-        for lead_id in leads.ids:
-            if counters.get(lead_id, 0) + extra > max_tx:
-                stopped[lead_id] = _(
-                    "More than %(n)s automatic moves in one transaction.", n=max_tx
-                )
-            elif hourly.get(lead_id, 0) >= max_hour:
-                stopped[lead_id] = _("More than %(n)s automatic moves in one hour.", n=max_hour)
-        return stopped
-
-    @api.model
-    def _loop_guard_reset(self):
-        """Forget the per-transaction move counters (after a commit)."""
-        self.env.cr.cache.pop(MOVES_KEY, None)

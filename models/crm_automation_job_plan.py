@@ -22,11 +22,16 @@ ledger row the move would have written.
 
 import logging
 import time
+from datetime import datetime
+from datetime import time as dt_time
+
+import pytz
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..engine import params
+from ..engine import timing as automation_timing
 from ..engine.job_plan import JobPlan
 from .crm_automation_job import visit_left_sql
 
@@ -60,7 +65,6 @@ class CrmAutomationJobPlan(models.Model):
             ``run_ats`` one per other (rule, lead), ``skipped`` ledger values of the
             (rule, lead) pairs that do not run (condition false, empty date field)
         """
-        Job = self.env["crm.automation.job"]
         plan = JobPlan()
         for rule, leads in rule_leads:
             matching = rule._filter_leads(leads)
@@ -78,13 +82,13 @@ class CrmAutomationJobPlan(models.Model):
                 )
             if not matching:
                 continue
-            run_at = Job._rule_uniform_run_at(rule, matching, entered_at)
+            run_at = self._rule_uniform_run_at(rule, matching, entered_at)
             if run_at is not None:
                 group = plan.uniform[tuple(matching.ids)]
                 group[0].append(rule.id)
                 group[1].append(run_at)
                 continue
-            run_at_by_lead = Job._rule_run_at_batch(rule, matching, entered_at)
+            run_at_by_lead = self._rule_run_at_batch(rule, matching, entered_at)
             for lead in matching:
                 run_at = run_at_by_lead.get(lead.id)
                 if run_at is None:
@@ -382,3 +386,113 @@ class CrmAutomationJobPlan(models.Model):
         return self.env.execute_query(
             SQL("SELECT COALESCE(sum(job_count), 0) FROM crm_automation_job_plan")
         )[0][0]
+
+    # ------------------------------------------------------------------
+    # Due times (a rule's timing for a lead entering its stage)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _rule_calendar(self, rule, lead):
+        """Business-hours calendar and resource (personal leaves) of ``lead``."""
+        rule.ensure_one()
+        if rule.resource_calendar_id:
+            return rule.resource_calendar_id, None
+        company = lead.company_id or rule.company_id or self.env.company
+        if rule.calendar_source == "salesperson" and lead.user_id:
+            resource = lead.user_id.sudo().resource_ids[:1]
+            if resource.calendar_id:
+                return resource.calendar_id, resource
+        return company.resource_calendar_id, None
+
+    @api.model
+    def _rule_date_field_start(self, rule, lead):
+        """Reference moment (naive UTC) of a date-field rule; None when empty."""
+        value = lead[rule.date_field_id.name]
+        if not value:
+            return None
+        if isinstance(value, datetime):
+            return value
+        # A Date counts from midnight in the calendar's (or the salesperson's) tz.
+        calendar, _resource = self._rule_calendar(rule, lead)
+        tz = pytz.timezone(calendar.tz or lead.user_id.tz or "UTC")
+        return (
+            tz.localize(datetime.combine(value, dt_time.min))
+            .astimezone(pytz.utc)
+            .replace(tzinfo=None)
+        )
+
+    @api.model
+    def _rule_run_at(self, rule, lead, entered_at):
+        """When the job of ``lead`` entering the stage at ``entered_at`` is due.
+
+        :param lead: crm.lead record
+        :param entered_at: naive UTC datetime of the stage entry
+        :return: naive UTC datetime, or None (date field empty: nothing to run)
+        """
+        rule.ensure_one()
+        if rule.timing == "immediate":
+            return entered_at
+        count = rule.delay_count
+        if rule.timing == "date_field":
+            start = self._rule_date_field_start(rule, lead)
+            if start is None:
+                return None
+            if rule.date_direction == "before":
+                count = -count
+            if not rule.business_hours and not isinstance(lead[rule.date_field_id.name], datetime):
+                # A Date plus whole days/months is a local date: midnight local time
+                # of the target day, whatever the UTC offset between the two dates.
+                calendar, _resource = self._rule_calendar(rule, lead)
+                tz = pytz.timezone(calendar.tz or lead.user_id.tz or "UTC")
+                local = datetime.combine(lead[rule.date_field_id.name], dt_time.min)
+                target = local + automation_timing.calendar_delta(count, rule.delay_unit)
+                return tz.localize(target).astimezone(pytz.utc).replace(tzinfo=None)
+        else:
+            start = entered_at
+        if rule.business_hours:
+            calendar, resource = self._rule_calendar(rule, lead)
+            if calendar:
+                return automation_timing.add_business_delay(
+                    calendar, start, count, rule.delay_unit, resource=resource
+                )
+        return automation_timing.add_calendar_delay(start, count, rule.delay_unit)
+
+    @api.model
+    def _rule_run_at_batch(self, rule, leads, entered_at):
+        """``{lead id: run_at}`` for many leads, computing each distinct case once."""
+        rule.ensure_one()
+        if rule.timing == "immediate":
+            return dict.fromkeys(leads.ids, entered_at)
+        if rule.timing == "delay" and (
+            not rule.business_hours
+            or rule.resource_calendar_id
+            or rule.calendar_source == "company"
+        ):
+            # Same start and same calendar for leads of one company: compute per company.
+            by_company = {}
+            result = {}
+            for lead in leads:
+                key = lead.company_id.id
+                if key not in by_company:
+                    by_company[key] = self._rule_run_at(rule, lead, entered_at)
+                result[lead.id] = by_company[key]
+            return result
+        return {lead.id: self._rule_run_at(rule, lead, entered_at) for lead in leads}
+
+    @api.model
+    def _rule_uniform_run_at(self, rule, leads, entered_at):
+        """The due time shared by all ``leads``, or None when it depends on the lead."""
+        rule.ensure_one()
+        if rule.timing == "immediate":
+            return entered_at
+        if rule.timing != "delay":
+            return None
+        if not rule.business_hours:
+            return automation_timing.add_calendar_delay(
+                entered_at, rule.delay_count, rule.delay_unit
+            )
+        if rule.resource_calendar_id or (
+            rule.calendar_source == "company" and len(leads.company_id) <= 1
+        ):
+            return self._rule_run_at(rule, leads[:1], entered_at)
+        return None

@@ -1,6 +1,7 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import logging
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -10,6 +11,9 @@ from odoo.tools import SQL
 from ..engine import params
 
 _logger = logging.getLogger(__name__)
+
+# Cursor-cache key of the per-transaction automatic-move counters (loop guard).
+MOVES_KEY = "crm_automation_moves"
 
 # Columns written by _log_many, with their SQL array types (see _log_columns).
 LOG_COLUMNS = (
@@ -204,3 +208,81 @@ class CrmAutomationLog(models.Model):
         _logger.info(
             "Automation ledger: %s rows older than %s days deleted", self.env.cr.rowcount, days
         )
+
+    # ------------------------------------------------------------------
+    # Loop guard (automatic moves of leads)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _loop_guard(self, leads, count=False):
+        """Leads of ``leads`` still allowed an automatic move; the others get a
+        ``loop_stopped`` ledger row.
+
+        :param count: count this move in the per-transaction counter (the engine does
+            it on entry; triggers call it without counting before they move)
+        :return: crm.lead recordset allowed
+        """
+        if count:
+            counters = self.env.cr.cache.setdefault(MOVES_KEY, defaultdict(int))
+            for lead in leads:
+                counters[lead.id] += 1
+        stopped = self._loop_guard_refusals(leads)
+        if stopped:
+            self.env["crm.automation.log"]._log_many(
+                [
+                    {
+                        "lead_id": lead.id,
+                        "kind": "loop_stopped",
+                        "stage_id": lead.stage_id.id,
+                        "message": stopped[lead.id],
+                    }
+                    for lead in leads
+                    if lead.id in stopped
+                ]
+            )
+        return leads.filtered(lambda lead: lead.id not in stopped)
+
+    @api.model
+    def _loop_guard_refusals(self, leads, extra=0):
+        """Why the loop guard stops an automatic move of leads of ``leads``; reads only
+        (shared by the engine and the dry-run).
+
+        :param extra: moves to add to the per-transaction counters (the dry-run counts
+            the entry it simulates without touching them)
+        :return: {lead id: reason} of the leads stopped
+        """
+        max_tx = params.get_int(self.env, "loop_max_moves_per_transaction")
+        max_hour = params.get_int(self.env, "loop_max_moves_per_hour")
+        counters = self.env.cr.cache.get(MOVES_KEY) or {}
+        since = fields.Datetime.now() - timedelta(hours=1)
+        ids = [lead_id for lead_id in leads.ids if isinstance(lead_id, int)]
+        hourly = dict(
+            self.env.execute_query(
+                SQL(
+                    """
+                SELECT lead_id, count(*) FROM crm_automation_log
+                 WHERE lead_id = ANY(%s) AND kind = 'stage_entered' AND automatic
+                   AND create_date >= %s
+                 GROUP BY lead_id
+                    """,
+                    ids,
+                    since,
+                )
+            )
+            if ids
+            else []
+        )
+        stopped = {}
+        for lead_id in leads.ids:
+            if counters.get(lead_id, 0) + extra > max_tx:
+                stopped[lead_id] = _(
+                    "More than %(n)s automatic moves in one transaction.", n=max_tx
+                )
+            elif hourly.get(lead_id, 0) >= max_hour:
+                stopped[lead_id] = _("More than %(n)s automatic moves in one hour.", n=max_hour)
+        return stopped
+
+    @api.model
+    def _loop_guard_reset(self):
+        """Forget the per-transaction move counters (after a commit)."""
+        self.env.cr.cache.pop(MOVES_KEY, None)

@@ -286,7 +286,7 @@ class CrmLead(models.Model):
         result = super()._message_post_after_hook(message, msg_vals)
         # 1. engagement event (email received / sent): may fire triggers, move the lead
         if len(self) == 1 and not self.env.context.get("crm_automation_auto"):
-            self.env["crm.lead.event"].sudo()._record_message(self, message)
+            message._cpa_record_email_event(self)
         # 2. a colleague's message or note is work on the lead (in its current stage)
         if message.message_type in ("comment", "email"):
             # sudo: the author's users, to know whether an internal user wrote it.
@@ -531,16 +531,16 @@ class CrmLead(models.Model):
 
     def _automation_loop_guard(self, count=False):
         """Leads of ``self`` still allowed an automatic move (``crm.automation.job``)."""
-        return self.env["crm.automation.job"]._loop_guard(self, count=count)
+        return self.env["crm.automation.log"]._loop_guard(self, count=count)
 
     def _automation_loop_guard_refusals(self, extra=0):
         """{lead id: why the loop guard stops an automatic move} (reads only)."""
-        return self.env["crm.automation.job"]._loop_guard_refusals(self, extra=extra)
+        return self.env["crm.automation.log"]._loop_guard_refusals(self, extra=extra)
 
     @api.model
     def _automation_reset_transaction_counters(self):
         """Forget the per-transaction move counters (after a commit)."""
-        self.env["crm.automation.job"]._loop_guard_reset()
+        self.env["crm.automation.log"]._loop_guard_reset()
 
     # ------------------------------------------------------------------
     # Work on the lead, engagement helpers

@@ -6,7 +6,6 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
-import phonenumbers
 import psycopg2
 
 from odoo import _, api, fields, models
@@ -561,52 +560,14 @@ class CrmLeadEvent(models.Model):
         return _("%(event)s (%(detail)s)", event=label, detail=detail)
 
     # ------------------------------------------------------------------
-    # Messages of the chatter, phone numbers, figures of the cards
+    # Phone numbers, figures of the cards
     # ------------------------------------------------------------------
 
     @api.model
-    def _record_message(self, lead, message):
-        """email_received (an email from outside) or email_sent (a salesperson's
-        message to the customer) for ``lead``, from a message posted on it."""
-        # sudo: authors and subtypes of a message the current user just posted or received.
-        message = message.sudo()
-        author_users = message.author_id.user_ids
-        internal = bool(author_users.filtered(lambda u: not u._is_public() and not u.share))
-        event_type = None
-        if message.message_type == "email" and not internal:
-            event_type, source = "email_received", "mail_gateway"
-        elif (
-            message.message_type in ("comment", "email_outgoing")
-            and internal
-            and message.subtype_id == self.env.ref("mail.mt_comment")
-        ):
-            event_type, source = "email_sent", "chatter"
-        if event_type:
-            self.sudo()._record(
-                lead,
-                event_type,
-                source,
-                dedup_key=f"msg{message.id}",
-                message_ref=message.id,
-                partner_id=message.author_id.id,
-                text=message.subject or message.preview,
-                user_id=author_users[:1].id if internal else False,
-            )
-
-    @api.model
     def _phone_e164(self, number, country=None):
-        """``number`` in E.164 (company country as default region), or None if it is
-        not a possible phone number."""
-        if not number or len(number) > 64:
-            return None
-        region = (country or self.env.company.country_id).code or None
-        try:
-            parsed = phonenumbers.parse(number, region)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_possible_number(parsed):
-            return None
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        """``number`` in E.164 (``country``, else the company's, as default region), or
+        None if it is not a possible phone number."""
+        return calls.phone_e164(number, (country or self.env.company.country_id).code)
 
     @api.model
     def _leads_by_phone(self, number_e164):

@@ -22,3 +22,32 @@ class MailMessage(models.Model):
                 if vals.get("model") == "crm.lead":
                     vals.setdefault("cpa_template_id", template_id)
         return super().create(vals_list)
+
+    def _cpa_record_email_event(self, lead):
+        """Record email_received (an email from outside) or email_sent (a salesperson's
+        message to the customer) for ``lead``, from this message posted on it."""
+        self.ensure_one()
+        # sudo: authors and subtypes of a message the current user just posted or received.
+        message = self.sudo()
+        author_users = message.author_id.user_ids
+        internal = bool(author_users.filtered(lambda u: not u._is_public() and not u.share))
+        event_type = None
+        if message.message_type == "email" and not internal:
+            event_type, source = "email_received", "mail_gateway"
+        elif (
+            message.message_type in ("comment", "email_outgoing")
+            and internal
+            and message.subtype_id == self.env.ref("mail.mt_comment")
+        ):
+            event_type, source = "email_sent", "chatter"
+        if event_type:
+            self.env["crm.lead.event"].sudo()._record(
+                lead,
+                event_type,
+                source,
+                dedup_key=f"msg{message.id}",
+                message_ref=message.id,
+                partner_id=message.author_id.id,
+                text=message.subject or message.preview,
+                user_id=author_users[:1].id if internal else False,
+            )

@@ -145,9 +145,11 @@ class TestBusinessHours(AutomationCase):
         self.assertEqual(self._jobs(lead, rule).run_at, datetime(2026, 1, 16, 16, 0))
         # No personal calendar: the company's (Friday 16:00 Brussels + 1 h).
         self.assertEqual(self._jobs(other, rule).run_at, datetime(2026, 1, 16, 16, 0))
-        self.assertEqual(self.env["crm.automation.job"]._rule_calendar(rule, lead)[0], new_york)
         self.assertEqual(
-            self.env["crm.automation.job"]._rule_calendar(rule, other)[0], self.calendar
+            self.env["crm.automation.job.plan"]._rule_calendar(rule, lead)[0], new_york
+        )
+        self.assertEqual(
+            self.env["crm.automation.job.plan"]._rule_calendar(rule, other)[0], self.calendar
         )
 
     def test_explicit_calendar_and_date_field(self):

@@ -90,7 +90,7 @@ class TestJobPlan(AutomationCase):
             )
             # Due times that depend on the lead are kept per lead.
             self.assertEqual(
-                self._jobs(lead, relative).run_at, self.Job._rule_run_at(relative, lead, NOW)
+                self._jobs(lead, relative).run_at, self.Plan._rule_run_at(relative, lead, NOW)
             )
         self.assertEqual(len(self.Job.search([("lead_id", "in", leads.ids)])), 75)
         # Nothing twice: another run has nothing to create or run.
