@@ -27,6 +27,8 @@ class MailMessage(models.Model):
         """Record email_received (an email from outside) or email_sent (a salesperson's
         message to the customer) for ``lead``, from this message posted on it."""
         self.ensure_one()
+        if self.message_type not in ("email", "comment", "email_outgoing"):
+            return  # notifications and tracking messages: no query
         # sudo: authors and subtypes of a message the current user just posted or received.
         message = self.sudo()
         author_users = message.author_id.user_ids
