@@ -11,6 +11,7 @@ help:
 	@echo "make test-dev TAGS=/crm_pipeline_automation:TestClass   quick re-run on a kept database"
 	@echo "make test-odoo Odoo's own CRM/website suites with and without the addon: regressions fail"
 	@echo "make test-upgrade  install, -u, uninstall and reinstall the addon on a throwaway database"
+	@echo "make test-upgrade ARGS='--from REV'  the same, upgrading from the addon as of git revision REV"
 	@echo "make lint      pre-commit (ruff, pylint-odoo) on all files"
 	@echo "make screenshots  README images taken by the tours (readme/images/)"
 	@echo "make reliability ARGS='--part crash'   multi-worker load and crash harness (bench/reliability.py)"
