@@ -1,3 +1,4 @@
+from . import crm_automation_config_mixin
 from . import crm_automation_rule
 from . import crm_automation_rule_update
 from . import crm_automation_job

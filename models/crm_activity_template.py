@@ -54,7 +54,9 @@ EVENT_KEYS = [
 
 class CrmActivityTemplate(models.Model):
     _name = "crm.activity.template"
+    _inherit = ["crm.automation.config.mixin"]
     _description = "CRM Activity Template"
+    _automation_config_fields = tuple(CONFIG_FIELDS)
     _order = "sequence, id"
 
     name = fields.Char(required=True, translate=True)
@@ -215,27 +217,6 @@ class CrmActivityTemplate(models.Model):
                 raise ValidationError(
                     _("The reminder is a time before the deadline: use a positive number.")
                 )
-
-    # ------------------------------------------------------------------
-    # CRUD: what crm.lead._automation_config caches
-    # ------------------------------------------------------------------
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        templates = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return templates
-
-    def write(self, vals):
-        result = super().write(vals)
-        if CONFIG_FIELDS & vals.keys():
-            self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result
 
     # ------------------------------------------------------------------
     # Scope and assignee

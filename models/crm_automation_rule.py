@@ -27,8 +27,12 @@ STATES = [("draft", "Draft"), ("active", "Active")]
 
 class CrmAutomationRule(models.Model):
     _name = "crm.automation.rule"
+    _inherit = ["crm.automation.config.mixin"]
     _description = "CRM Automation Rule"
     _order = "stage_id, sequence, id"
+    # crm.lead._automation_config: the stages of the rules (archived and draft too) and
+    # "run when skipped over".
+    _automation_config_fields = ("stage_id", "run_when_skipped")
 
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10, help="Order of the rules of a stage.")
@@ -622,25 +626,3 @@ class CrmAutomationRule(models.Model):
         """Stop the rules: their pending jobs are cancelled when due (ledger)."""
         self.state = "draft"
         return True
-
-    # ------------------------------------------------------------------
-    # CRUD: what crm.lead._automation_config caches
-    # ------------------------------------------------------------------
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        rules = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return rules
-
-    def write(self, vals):
-        result = super().write(vals)
-        # The stages of the rules (archived and draft too) and "run when skipped over".
-        if {"stage_id", "run_when_skipped"} & vals.keys():
-            self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result

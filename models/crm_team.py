@@ -1,10 +1,15 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 
 
 class CrmTeam(models.Model):
-    _inherit = "crm.team"
+    _name = "crm.team"
+    _inherit = ["crm.team", "crm.automation.config.mixin"]
+    # Leaders are in the scope of the activity templates of their teams
+    # (crm.lead._automation_config); the global rules of restricted pipelines depend on
+    # whether any team is restricted (ir.rule._eval_context).
+    _automation_config_fields = ("user_id", "pipeline_members_only", "active")
 
     # Enforced by the global record rules of security/crm_restricted_pipeline_security.xml
     # (leads, and the events, jobs and ledger rows of their leads).
@@ -14,27 +19,6 @@ class CrmTeam(models.Model):
         "or search its leads, nor their engagement events, automation jobs and ledger. "
         "Sales administrators see all leads.",
     )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        teams = super().create(vals_list)
-        if any(vals.get("pipeline_members_only") for vals in vals_list):
-            self.env.registry.clear_cache()  # ir.rule domains (restricted_pipelines)
-        return teams
-
-    def write(self, vals):
-        result = super().write(vals)
-        # Leaders are in the scope of the activity templates of their teams
-        # (crm.lead._automation_config); the global rules of restricted pipelines
-        # depend on whether any exists (ir.rule._eval_context).
-        if {"user_id", "pipeline_members_only", "active"} & vals.keys():
-            self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result
 
     def action_export_automation(self):
         """Download the automation of this pipeline as a JSON file."""
