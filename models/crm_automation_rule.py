@@ -132,8 +132,11 @@ class CrmAutomationRule(models.Model):
     activity_type_id = fields.Many2one(
         "mail.activity.type", help="Type of the activity to schedule."
     )
-    activity_summary = fields.Char(help="Summary of the activity.")
-    activity_note = fields.Html(help="Note of the activity.")
+    activity_summary = fields.Char(
+        help="Summary of the activity; placeholders from the lead: {name}, {partner_name}, "
+        "{contact_name}, {email}, {phone}, {user}, {team}, {stage}, {date}."
+    )
+    activity_note = fields.Html(help="Note of the activity; same placeholders as the summary.")
     activity_deadline_count = fields.Integer(
         "Deadline in", default=0, help="Deadline of the activity after the rule runs."
     )
@@ -386,8 +389,10 @@ class CrmAutomationRule(models.Model):
             "res_model_id": self.env["ir.model"]._get_id("crm.lead"),
             "res_id": lead.id,
             "activity_type_id": activity_type.id,
-            "summary": self.activity_summary or activity_type.summary or self.name,
-            "note": self.activity_note,
+            "summary": placeholders.render(self.activity_summary, lead)
+            or activity_type.summary
+            or self.name,
+            "note": placeholders.render(self.activity_note, lead) if self.activity_note else False,
             "date_deadline": deadline,
             "user_id": user.id,
             "automated": True,

@@ -55,6 +55,20 @@ class TestAutomationActions(AutomationCase, MockEmail):
         )
         self.assertTrue(done)
 
+    def test_activity_summary_and_note_placeholders(self):
+        rule = self._rule(
+            self.stage_qualified,
+            "activity",
+            activity_summary="Call {contact_name} of {partner_name}",
+            activity_note="<p>Ask {contact_name} about {name} ({stage}) {unknown}</p>",
+        )
+        lead, job = self._enter(rule)
+        activity = lead.activity_ids
+        self.assertEqual(activity.summary, "Call Laura Chen of Acme Logistics")
+        self.assertIn("Ask Laura Chen about Office desks (B Qualified) {unknown}", activity.note)
+        self.assertIn("Call Laura Chen of Acme Logistics", job.result)
+        self.assertIn("Call Laura Chen of Acme Logistics", self._logs(lead, "rule_done").message)
+
     def test_activity_kept_when_not_done_on_exit(self):
         rule = self._rule(
             self.stage_qualified,
