@@ -8,6 +8,7 @@ from odoo.tools import SQL
 
 from ..engine import conditions as lead_condition
 from ..engine import placeholders
+from ..engine import score as lead_score
 from ..engine import timing as automation_timing
 
 ACTION_TYPES = [
@@ -508,22 +509,28 @@ class CrmAutomationRule(models.Model):
             added=", ".join(self.tag_add_ids.mapped("name")) or "-",
             removed=", ".join(self.tag_remove_ids.mapped("name")) or "-",
         )
-        if self.score_delta:
-            # Relative UPDATE: concurrent tracking events of the lead add up with it.
-            self.env.execute_query(
-                SQL(
-                    "UPDATE crm_lead "
-                    "SET engagement_score = GREATEST(COALESCE(engagement_score, 0) + %s, 0) "
-                    "WHERE id = %s",
-                    self.score_delta,
-                    lead.id,
-                )
+        if not self.score_delta:
+            return message
+        applied, score = lead_score.add_points(self.env, lead.id, self.score_delta)
+        if applied == self.score_delta:
+            return _("%(message)s Engagement score %(delta)+d.", message=message, delta=applied)
+        if not applied:
+            return _(
+                "%(message)s Engagement score unchanged at %(score)s (floor %(floor)s; "
+                "%(delta)+d requested).",
+                message=message,
+                score=score,
+                floor=lead_score.FLOOR,
+                delta=self.score_delta,
             )
-            lead.invalidate_recordset(["engagement_score"])
-            message = _(
-                "%(message)s Engagement score %(delta)+d.", message=message, delta=self.score_delta
-            )
-        return message
+        return _(
+            "%(message)s Engagement score %(applied)+d (floor %(floor)s reached; %(delta)+d "
+            "requested).",
+            message=message,
+            applied=applied,
+            floor=lead_score.FLOOR,
+            delta=self.score_delta,
+        )
 
     def _next_round_robin_user(self, team):
         """Next member of ``team`` after the rule's pointer, and move the pointer."""

@@ -165,6 +165,29 @@ class TestAutomationActions(AutomationCase, MockEmail):
         lead, _job = self._enter(rule, tag_ids=[Command.link(self.tag_cold.id)])
         self.assertEqual(lead.tag_ids, self.tag_hot)
 
+    def test_score_floor_is_said(self):
+        """The score never goes below 0: ledger and chatter say what really happened."""
+        rule = self._rule(self.stage_qualified, "tags", score_delta=-5)
+        lead, job = self._enter(rule)
+        self.assertEqual(lead.engagement_score, 0)
+        expected = "Engagement score unchanged at 0 (floor 0; -5 requested)."
+        self.assertIn(expected, job.result)
+        self.assertIn(expected, self._logs(lead, "rule_done").message)
+        self.assertTrue(lead.message_ids.filtered(lambda m: expected in (m.body or "")))
+        self.assertNotIn("Engagement score -5.", self._logs(lead, "rule_done").message)
+        # Partly applied: 3 points left, 5 requested.
+        lead, job = self._enter(rule, engagement_score=3)
+        self.assertEqual(lead.engagement_score, 0)
+        self.assertIn("Engagement score -3 (floor 0 reached; -5 requested).", job.result)
+        # Fully applied: said as before.
+        lead, job = self._enter(rule, engagement_score=12)
+        self.assertEqual(lead.engagement_score, 7)
+        self.assertIn("Engagement score -5.", job.result)
+        rule.score_delta = 4
+        lead, job = self._enter(rule)
+        self.assertEqual(lead.engagement_score, 4)
+        self.assertIn("Engagement score +4.", job.result)
+
     def test_assign_user_and_team_leader(self):
         rule = self._rule(
             self.stage_qualified, "assign", assign_mode="user", assign_user_id=self.salesman2.id
