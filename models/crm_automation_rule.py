@@ -7,6 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..engine import conditions as lead_condition
+from ..engine import dispatch as automation_dispatch
 from ..engine import placeholders
 from ..engine import score as lead_score
 from ..engine import timing as automation_timing
@@ -491,10 +492,42 @@ class CrmAutomationRule(models.Model):
     def _execute_sms(self, lead, job):
         if not self.sms_template_id:
             raise UserError(_("Rule %(rule)s has no SMS template.", rule=self.name))
-        lead._message_sms_with_template(
-            template=self.sms_template_id, partner_ids=lead.partner_id.ids
+        # Odoo's recipient of an SMS about the lead: its own mobile or phone, else its
+        # customer's; the SMS composer of the lead form picks the same.
+        recipient = lead._sms_get_recipients_info()[lead.id]
+        number = recipient["sanitized"]
+        if not number:
+            raise automation_dispatch.ActionSkipped(
+                _(
+                    "No SMS '%(template)s': %(number)s is not a valid phone number.",
+                    template=self.sms_template_id.name,
+                    number=recipient["number"],
+                )
+                if recipient["number"]
+                else _(
+                    "No SMS '%(template)s': the lead and its customer have no mobile or "
+                    "phone number.",
+                    template=self.sms_template_id.name,
+                )
+            )
+        message = lead._message_sms_with_template(template=self.sms_template_id)
+        failed = message.notification_ids.filtered(
+            lambda n: n.notification_type == "sms" and n.notification_status == "exception"
         )
-        return _("SMS '%(template)s' sent.", template=self.sms_template_id.name)
+        if failed:
+            reasons = dict(failed._fields["failure_type"]._description_selection(self.env))
+            return _(
+                "SMS '%(template)s' to %(number)s not sent: %(reason)s (resend it from the "
+                "lead's chatter).",
+                template=self.sms_template_id.name,
+                number=number,
+                reason=reasons.get(failed[0].failure_type, failed[0].failure_type),
+            )
+        return _(
+            "SMS '%(template)s' sent to %(number)s.",
+            template=self.sms_template_id.name,
+            number=number,
+        )
 
     # -- tags / assign / notify / update / server_action -----------------
 
