@@ -416,10 +416,11 @@ class CrmAutomationJob(models.Model):
         self._wake_dispatcher([next_try])
 
     def _done_on_exit(self):
-        """Complete the activities of the jobs whose rule asks so (lead left stage)."""
+        """Complete the activities of the jobs whose rule asks so (lead left stage); an
+        activity already done (archived, kept for the reports) is left as it is."""
         for job in self:
-            activity = job.activity_id
-            if activity.exists() and job.rule_id.activity_done_on_exit:
+            activity = job.activity_id.with_context(active_test=False)
+            if activity.exists() and activity.active and job.rule_id.activity_done_on_exit:
                 activity.action_feedback(
                     feedback=_(
                         "Done automatically: the lead left %(stage)s.", stage=job.stage_id.name
