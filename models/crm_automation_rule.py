@@ -193,7 +193,10 @@ class CrmAutomationRule(models.Model):
         help="Email template sent from the lead's chatter.",
     )
     sms_template_id = fields.Many2one(
-        "sms.template", domain=[("model", "=", "crm.lead")], help="SMS template."
+        "sms.template",
+        domain=[("model", "=", "crm.lead")],
+        help="SMS template, sent to the lead's mobile or phone, else to its customer's; "
+        "without a valid number the job is skipped.",
     )
     # -- tags
     tag_add_ids = fields.Many2many(
