@@ -34,6 +34,12 @@ def run_time_budget(maximum):
     return max(1.0, min(maximum, limit * 0.5 / CRON_RUNS_PER_WAKEUP))
 
 
+class ActionSkipped(Exception):
+    """Raised by an action that cannot apply to the lead (e.g. an SMS to a lead without a
+    phone number), with the reason as message: the job is cancelled with a
+    ``rule_skipped`` ledger row, neither reported done nor retried."""
+
+
 def in_test_mode():
     """True when running inside Odoo's test suite: never commit there."""
     return bool(config["test_enable"] or modules.module.current_test)

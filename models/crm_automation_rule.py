@@ -7,7 +7,9 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..engine import conditions as lead_condition
+from ..engine import dispatch as automation_dispatch
 from ..engine import placeholders
+from ..engine import score as lead_score
 from ..engine import timing as automation_timing
 
 ACTION_TYPES = [
@@ -132,8 +134,11 @@ class CrmAutomationRule(models.Model):
     activity_type_id = fields.Many2one(
         "mail.activity.type", help="Type of the activity to schedule."
     )
-    activity_summary = fields.Char(help="Summary of the activity.")
-    activity_note = fields.Html(help="Note of the activity.")
+    activity_summary = fields.Char(
+        help="Summary of the activity; placeholders from the lead: {name}, {partner_name}, "
+        "{contact_name}, {email}, {phone}, {user}, {team}, {stage}, {date}."
+    )
+    activity_note = fields.Html(help="Note of the activity; same placeholders as the summary.")
     activity_deadline_count = fields.Integer(
         "Deadline in", default=0, help="Deadline of the activity after the rule runs."
     )
@@ -188,7 +193,10 @@ class CrmAutomationRule(models.Model):
         help="Email template sent from the lead's chatter.",
     )
     sms_template_id = fields.Many2one(
-        "sms.template", domain=[("model", "=", "crm.lead")], help="SMS template."
+        "sms.template",
+        domain=[("model", "=", "crm.lead")],
+        help="SMS template, sent to the lead's mobile or phone, else to its customer's; "
+        "without a valid number the job is skipped.",
     )
     # -- tags
     tag_add_ids = fields.Many2many(
@@ -386,8 +394,10 @@ class CrmAutomationRule(models.Model):
             "res_model_id": self.env["ir.model"]._get_id("crm.lead"),
             "res_id": lead.id,
             "activity_type_id": activity_type.id,
-            "summary": self.activity_summary or activity_type.summary or self.name,
-            "note": self.activity_note,
+            "summary": placeholders.render(self.activity_summary, lead)
+            or activity_type.summary
+            or self.name,
+            "note": placeholders.render(self.activity_note, lead) if self.activity_note else False,
             "date_deadline": deadline,
             "user_id": user.id,
             "automated": True,
@@ -485,10 +495,42 @@ class CrmAutomationRule(models.Model):
     def _execute_sms(self, lead, job):
         if not self.sms_template_id:
             raise UserError(_("Rule %(rule)s has no SMS template.", rule=self.name))
-        lead._message_sms_with_template(
-            template=self.sms_template_id, partner_ids=lead.partner_id.ids
+        # Odoo's recipient of an SMS about the lead: its own mobile or phone, else its
+        # customer's; the SMS composer of the lead form picks the same.
+        recipient = lead._sms_get_recipients_info()[lead.id]
+        number = recipient["sanitized"]
+        if not number:
+            raise automation_dispatch.ActionSkipped(
+                _(
+                    "No SMS '%(template)s': %(number)s is not a valid phone number.",
+                    template=self.sms_template_id.name,
+                    number=recipient["number"],
+                )
+                if recipient["number"]
+                else _(
+                    "No SMS '%(template)s': the lead and its customer have no mobile or "
+                    "phone number.",
+                    template=self.sms_template_id.name,
+                )
+            )
+        message = lead._message_sms_with_template(template=self.sms_template_id)
+        failed = message.notification_ids.filtered(
+            lambda n: n.notification_type == "sms" and n.notification_status == "exception"
         )
-        return _("SMS '%(template)s' sent.", template=self.sms_template_id.name)
+        if failed:
+            reasons = dict(failed._fields["failure_type"]._description_selection(self.env))
+            return _(
+                "SMS '%(template)s' to %(number)s not sent: %(reason)s (resend it from the "
+                "lead's chatter).",
+                template=self.sms_template_id.name,
+                number=number,
+                reason=reasons.get(failed[0].failure_type, failed[0].failure_type),
+            )
+        return _(
+            "SMS '%(template)s' sent to %(number)s.",
+            template=self.sms_template_id.name,
+            number=number,
+        )
 
     # -- tags / assign / notify / update / server_action -----------------
 
@@ -503,22 +545,28 @@ class CrmAutomationRule(models.Model):
             added=", ".join(self.tag_add_ids.mapped("name")) or "-",
             removed=", ".join(self.tag_remove_ids.mapped("name")) or "-",
         )
-        if self.score_delta:
-            # Relative UPDATE: concurrent tracking events of the lead add up with it.
-            self.env.execute_query(
-                SQL(
-                    "UPDATE crm_lead "
-                    "SET engagement_score = GREATEST(COALESCE(engagement_score, 0) + %s, 0) "
-                    "WHERE id = %s",
-                    self.score_delta,
-                    lead.id,
-                )
+        if not self.score_delta:
+            return message
+        applied, score = lead_score.add_points(self.env, lead.id, self.score_delta)
+        if applied == self.score_delta:
+            return _("%(message)s Engagement score %(delta)+d.", message=message, delta=applied)
+        if not applied:
+            return _(
+                "%(message)s Engagement score unchanged at %(score)s (floor %(floor)s; "
+                "%(delta)+d requested).",
+                message=message,
+                score=score,
+                floor=lead_score.FLOOR,
+                delta=self.score_delta,
             )
-            lead.invalidate_recordset(["engagement_score"])
-            message = _(
-                "%(message)s Engagement score %(delta)+d.", message=message, delta=self.score_delta
-            )
-        return message
+        return _(
+            "%(message)s Engagement score %(applied)+d (floor %(floor)s reached; %(delta)+d "
+            "requested).",
+            message=message,
+            applied=applied,
+            floor=lead_score.FLOOR,
+            delta=self.score_delta,
+        )
 
     def _next_round_robin_user(self, team):
         """Next member of ``team`` after the rule's pointer, and move the pointer."""

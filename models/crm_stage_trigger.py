@@ -10,6 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine import conditions as lead_condition
+from ..engine import events as lead_events
 from ..engine import verdict as verdicts
 from .crm_automation_rule import STATES
 from .crm_lead_event import EVENT_TYPES
@@ -267,10 +268,11 @@ class CrmStageTrigger(models.Model):
         if not self._match_chat(event):
             return False
         text = f" {verdicts.normalize_text(event.text)} "
-        return any(
-            re.search(rf"(?<!\w){re.escape(verdicts.normalize_text(word))}(?!\w)", text)
-            for word in _lines(self.keywords)
-        )
+        return any(re.search(pattern, text) for pattern in self._keyword_patterns())
+
+    def _keyword_patterns(self):
+        """Regexes of the chat_keyword trigger's keywords (``lead_events.keyword_pattern``)."""
+        return [lead_events.keyword_pattern(word) for word in _lines(self.keywords)]
 
     # ------------------------------------------------------------------
     # Firing

@@ -6,7 +6,7 @@ from odoo import fields, models
 from odoo.http import request
 from odoo.tools import html2plaintext
 
-from ..engine import verdict as verdicts
+from ..engine import events as lead_events
 
 
 class DiscussChannel(models.Model):
@@ -107,9 +107,14 @@ class DiscussChannel(models.Model):
                 self._cpa_record(leads, "chat_started", f"chat_started{self.id}")
                 self._cpa_schedule_late_check(now)
             text = html2plaintext(message.body or "")
-            if text.strip() and self._cpa_keyword_triggers(text):
+            triggers = self._cpa_keyword_triggers(text) if text.strip() else None
+            if triggers:
                 leads = self._cpa_leads() if leads is None else leads
-                self._cpa_record(leads, "chat_keyword", f"chat_keyword{message.id}", text=text)
+                # The event keeps an excerpt: the one holding the words that matched.
+                excerpt = lead_events.keyword_excerpt(
+                    text, [trigger._keyword_patterns() for trigger in triggers]
+                )
+                self._cpa_record(leads, "chat_keyword", f"chat_keyword{message.id}", text=excerpt)
         elif channel.cpa_first_visitor_message_date and not channel.cpa_first_operator_answer_date:
             channel.cpa_first_operator_answer_date = now
             waited = int((now - channel.cpa_first_visitor_message_date).total_seconds())
@@ -118,8 +123,8 @@ class DiscussChannel(models.Model):
             )
 
     def _cpa_keyword_triggers(self, text):
-        """Active chat_keyword triggers whose keywords are in ``text`` (chat text is only
-        stored when a trigger looks for it)."""
+        """Active chat_keyword triggers whose keywords are in ``text``, the whole message
+        (chat text is only stored when a trigger looks for it)."""
         triggers = (
             self.env["crm.stage.trigger"].sudo().search([("event_type", "=", "chat_keyword")])
         )
@@ -128,7 +133,7 @@ class DiscussChannel(models.Model):
         probe = self.env["crm.lead.event"].new(
             {
                 "event_type": "chat_keyword",
-                "text": verdicts.normalize_text(text)[:500],
+                "text": text,
                 "livechat_channel_id": self.livechat_channel_id.id,
             }
         )

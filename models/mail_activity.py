@@ -250,10 +250,12 @@ class MailActivity(models.Model):
         """Open activities of ``leads`` whose template completes them on a stage change."""
         if not leads or not leads._automation_config().template_done_on_exit:
             return self
+        # Open ones only, whatever the caller's active_test: done ones are archived.
         return self.sudo().search(
             [
                 ("res_model", "=", "crm.lead"),
                 ("res_id", "in", leads.ids),
+                ("active", "=", True),
                 ("activity_template_id.auto_done_on_stage_change", "=", True),
             ]
         )
