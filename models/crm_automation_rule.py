@@ -504,6 +504,7 @@ class CrmAutomationRule(models.Model):
             removed=", ".join(self.tag_remove_ids.mapped("name")) or "-",
         )
         if self.score_delta:
+            before = lead._automation_snapshot(lead._automation_watched(["engagement_score"]))
             # Relative UPDATE: concurrent tracking events of the lead add up with it.
             self.env.execute_query(
                 SQL(
@@ -515,6 +516,7 @@ class CrmAutomationRule(models.Model):
                 )
             )
             lead.invalidate_recordset(["engagement_score"])
+            lead._automation_fields_changed(before)
             message = _(
                 "%(message)s Engagement score %(delta)+d.", message=message, delta=self.score_delta
             )

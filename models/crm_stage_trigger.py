@@ -276,8 +276,12 @@ class CrmStageTrigger(models.Model):
     # Firing
     # ------------------------------------------------------------------
 
+    def _moves_lead(self):
+        """Whether the trigger moves the lead (hook: some kinds only notify)."""
+        return True
+
     @api.model
-    def _decide_event(self, lead, event):
+    def _decide_event(self, lead, event, candidates=None):
         """What ``event`` does to ``lead``: the one decision function of the real run
         (``_fire_event``) and of the dry-run. Reads only: nothing is written.
 
@@ -288,6 +292,8 @@ class CrmStageTrigger(models.Model):
 
         :param lead: crm.lead record (the lead as it is now)
         :param event: crm.lead.event record, stored or in memory (``new``), not machine
+        :param candidates: crm.stage.trigger already read by the caller for a whole set
+            of events (no search per event), or None
         :return: dict with ``state`` (``no_trigger`` / ``blocked`` / ``fired``),
             ``matched`` (triggers whose parameters accept the event), ``trigger`` (the
             one that moves the lead), ``stage`` (where to), ``blocked`` (``won_lost`` /
@@ -301,13 +307,21 @@ class CrmStageTrigger(models.Model):
             "blocked": False,
             "reason": "",
         }
-        triggers = self.search(
-            [
-                ("event_type", "=", event.event_type),
-                ("state", "=", "active"),
-                ("stage_id.team_id", "in", [False, lead.team_id.id]),
-            ]
-        ).filtered(lambda t: t._match(event))
+        if candidates is None:
+            candidates = self.search(
+                [
+                    ("event_type", "=", event.event_type),
+                    ("state", "=", "active"),
+                    ("stage_id.team_id", "in", [False, lead.team_id.id]),
+                ]
+            )
+        else:
+            candidates = candidates.filtered(
+                lambda t: t.event_type == event.event_type
+                and t.state == "active"
+                and t.stage_id.team_id.id in (False, lead.team_id.id)
+            )
+        triggers = candidates.filtered(lambda t: t._moves_lead() and t._match(event))
         decision["matched"] = triggers
         if not triggers:
             return decision
@@ -336,15 +350,16 @@ class CrmStageTrigger(models.Model):
         return decision
 
     @api.model
-    def _fire_event(self, event):
+    def _fire_event(self, event, candidates=None):
         """Move ``event``'s lead with the first trigger that matches it (see
         ``_decide_event``); ledger rows say why a matching event did not move it.
 
         :param event: crm.lead.event (not machine)
+        :param candidates: see ``_decide_event``
         :return: the trigger fired, or an empty recordset
         """
         lead = event.lead_id
-        decision = self._decide_event(lead, event)
+        decision = self._decide_event(lead, event, candidates=candidates)
         if decision["state"] == "no_trigger":
             event.state = "no_trigger"
             return self
