@@ -414,9 +414,7 @@ class CrmLead(models.Model):
         if not watched or not self:
             return ()
         automatic = self.env.context.get("crm_automation_auto")
-        return tuple(
-            name for name in names if name in watched and (watched[name] or not automatic)
-        )
+        return tuple(name for name in names if name in watched and (watched[name] or not automatic))
 
     def _automation_snapshot(self, names):
         """Old values of the watched fields ``names`` of ``self`` (None: none watched)."""

@@ -259,7 +259,9 @@ class CrmStageTrigger(models.Model):
         """{lead id: {field: canonical value}} of ``leads`` (one read for all)."""
         Lead = self.env["crm.lead"]
         return {
-            lead.id: {name: field_change.canonical(Lead._fields[name], lead[name]) for name in names}
+            lead.id: {
+                name: field_change.canonical(Lead._fields[name], lead[name]) for name in names
+            }
             for lead in leads
         }
 

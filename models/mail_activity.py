@@ -69,7 +69,7 @@ class MailActivity(models.Model):
         "Late trigger checked",
         readonly=True,
         copy=False,
-        help="When the activity was found late for the \"activity late\" triggers (once).",
+        help='When the activity was found late for the "activity late" triggers (once).',
     )
 
     @api.depends("done_datetime", "deadline_datetime")
@@ -321,9 +321,8 @@ class MailActivity(models.Model):
         for activity in self:
             if activity.reminder_datetime and not activity.reminder_sent_at:
                 moments.add(activity.reminder_datetime)
-            if activity.activity_template_id and not activity.overdue_sent_at:
-                moments.add(activity.deadline_datetime)
-            elif activity.res_model == "crm.lead" and late_since:
+            template_due = activity.activity_template_id and not activity.overdue_sent_at
+            if template_due or (late_since and activity.res_model == "crm.lead"):
                 moments.add(activity.deadline_datetime)
         moments = sorted({_minute(m) for m in moments if m and m > now})
         if moments:
@@ -437,7 +436,7 @@ class MailActivity(models.Model):
         return activities
 
     def _fire_late(self):
-        """"Activity late" events of ``self`` (claimed), each isolated: a failing move
+        """ "Activity late" events of ``self`` (claimed), each isolated: a failing move
         is logged and does not stop the others."""
         Event = self.env["crm.lead.event"].sudo()
         for activity in self:
