@@ -1,5 +1,6 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
 from datetime import timedelta
 
 from odoo import Command, fields
@@ -156,7 +157,7 @@ class TestFieldChangedTrigger(LeadTriggerCase):
     def test_unwatched_write_costs_what_crm_costs(self):
         self._field_trigger(self.stage_qualified, "priority")
         lead = self._lead()
-        core = super(CrmLead, lead)
+        core = self._core(lead)
 
         def cost(write, vals):
             self.env.flush_all()
@@ -170,6 +171,39 @@ class TestFieldChangedTrigger(LeadTriggerCase):
             addon = cost(lead.write, {"description": "addon"})
             crm = cost(core.write, {"description": "crm"})
         self.assertEqual(addon, crm)
+
+    def test_export_import_keeps_the_new_parameters(self):
+        field = self._field_trigger(self.stage_qualified, "tag_ids", "to", "CPA VIP")
+        field.fire_on_automatic = True
+        self._trigger(
+            self.stage_proposition,
+            "activity_late",
+            activity_type_id=self.env.ref("mail.mail_activity_data_call").id,
+            activity_action="notify",
+        )
+        Exchange = self.env["crm.automation.exchange"]
+        data = json.loads(Exchange._export_json(self.team))
+        own = self.stage_new | self.stage_qualified | self.stage_proposition | self.stage_won
+        self.Trigger.search([("stage_id", "in", own.ids)]).unlink()
+        shared = self.env["crm.stage"].search([("team_id", "=", False)])
+        by_name = {stage.name: stage for stage in own | shared}
+        stage_map = {item["key"]: by_name[item["key"]] for item in data["stages"]}
+        plan = Exchange._plan_import(data, self.team, stage_map)
+        triggers = Exchange._apply_import(plan, mode="add")["triggers"]
+        imported = triggers.filtered(lambda t: t.event_type == "field_changed")
+        self.assertEqual(
+            (imported.watch_field, imported.watch_change, imported.watch_value_key),
+            ("tag_ids", "to", str(self.tag_vip.id)),
+        )
+        self.assertTrue(imported.fire_on_automatic)
+        late = triggers.filtered(lambda t: t.event_type == "activity_late")
+        self.assertEqual(late.activity_type_id, self.env.ref("mail.mail_activity_data_call"))
+        self.assertEqual(late.activity_action, "notify")
+        self.assertEqual(json.loads(Exchange._export_json(self.team)), data)
+
+    def _core(self, lead):
+        """``lead`` as crm.lead without the addon's overrides."""
+        return super(CrmLead, lead)
 
     def test_parameters_checked(self):
         with self.assertRaises(ValidationError):
@@ -232,7 +266,9 @@ class TestActivityTrigger(LeadTriggerCase):
         self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
 
     def test_activity_late_moves_once(self):
-        trigger = self._trigger(self.stage_qualified, "activity_late", activity_type_id=self.call.id)
+        trigger = self._trigger(
+            self.stage_qualified, "activity_late", activity_type_id=self.call.id
+        )
         lead = self._lead()
         now = fields.Datetime.now()
         activity = self._activity(lead, self.call, deadline_datetime=now + timedelta(hours=1))
