@@ -270,6 +270,12 @@ class CrmAutomationBoard(models.AbstractModel):
         return edges, None
 
     @api.model
+    def _edges_tags(self, rule, stages, triggers):
+        """Tags and points of the rule may fire "field value changed" triggers that
+        also react to the engine's own changes."""
+        return triggers._field_change_edges(rule, self._trigger_moves), None
+
+    @api.model
     def _edges_update(self, rule, stages, triggers):
         edges = []
         # sudo: field metadata (ir.model.fields) is readable by administrators only;

@@ -12,7 +12,7 @@ whole write are evaluated here at once, in memory (``engine/field_change.py``).
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..engine import field_change
+from ..engine import field_change, stage_graph
 
 
 class CrmStageTrigger(models.Model):
@@ -169,6 +169,48 @@ class CrmStageTrigger(models.Model):
             return f"{name} {labels.get(self.watch_change, '')}".strip()
         value = field_change.readable(field, self.env, self.watch_value_key or "")
         return f"{name} {labels[self.watch_change]} {value}"
+
+    def _field_change_edges(self, rule, may_move):
+        """Board edges: the ``tags`` action of ``rule`` (tags, points) fires those of
+        ``self`` that watch tags or the score on automatic changes.
+
+        :param may_move: function (trigger, stage) -> whether it may move a lead there
+        """
+        added = {str(tag_id) for tag_id in rule.tag_add_ids.ids}
+        removed = {str(tag_id) for tag_id in rule.tag_remove_ids.ids}
+        edges = []
+        for trigger in self.filtered(
+            lambda t: t.event_type == "field_changed" and t.fire_on_automatic
+        ):
+            change, key = trigger.watch_change, trigger.watch_value_key
+            if trigger.watch_field == "tag_ids":
+                fires = (
+                    (change == "any" and (added or removed))
+                    or (change == "to" and key in added)
+                    or (change == "from" and key in removed)
+                )
+            elif trigger.watch_field == "engagement_score":
+                fires = rule.score_delta and (change != "reached" or rule.score_delta > 0)
+            else:
+                fires = False
+            if fires and may_move(trigger, rule.stage_id):
+                edges.append(
+                    stage_graph.Edge(
+                        rule.stage_id,
+                        trigger.stage_id,
+                        _(
+                            "rule %(rule)s changes %(field)s, trigger %(trigger)s moves the "
+                            "lead to %(stage)s",
+                            rule=f"“{rule.name}”",
+                            field=trigger._describe_field_changed(),
+                            trigger=f"“{trigger.name}”",
+                            stage=trigger.stage_id.name,
+                        ),
+                        triggers=[trigger.id],
+                        rules=[rule.id],
+                    )
+                )
+        return edges
 
     # ------------------------------------------------------------------
     # Dry-run (board "Test on a lead")

@@ -357,6 +357,45 @@ class TestLeadTriggerBoard(LeadTriggerCase):
         self.assertIn("Expected Revenue reaches 5000", details)
         self.assertIn("Call, Notify the salesperson", details)
 
+    def test_loop_through_tags_and_field_triggers(self):
+        up = self._field_trigger(
+            self.stage_proposition, "tag_ids", "to", "CPA VIP", fire_on_automatic=True
+        )
+        down = self._field_trigger(
+            self.stage_qualified,
+            "tag_ids",
+            "from",
+            "CPA VIP",
+            fire_on_automatic=True,
+            allow_backward=True,
+        )
+        Rule = self.env["crm.automation.rule"]
+        add = Rule.create(
+            {
+                "name": "Tag VIP",
+                "stage_id": self.stage_qualified.id,
+                "action_type": "tags",
+                "tag_add_ids": [Command.link(self.tag_vip.id)],
+            }
+        )
+        remove = Rule.create(
+            {
+                "name": "Untag VIP",
+                "stage_id": self.stage_proposition.id,
+                "action_type": "tags",
+                "tag_remove_ids": [Command.link(self.tag_vip.id)],
+            }
+        )
+        board = self.env["crm.automation.board"].get_board(self.team.id)
+        loops = [w for w in board["warnings"] if w["kind"] == "loop"]
+        self.assertEqual(len(loops), 1)
+        self.assertEqual(loops[0]["trigger_ids"], sorted((up | down).ids))
+        self.assertEqual(loops[0]["rule_ids"], sorted((add | remove).ids))
+        # Without "also on automatic changes" the engine's tags fire nothing: no loop.
+        (up | down).fire_on_automatic = False
+        board = self.env["crm.automation.board"].get_board(self.team.id)
+        self.assertFalse([w for w in board["warnings"] if w["kind"] == "loop"])
+
     def test_dry_run_field_change(self):
         trigger = self._field_trigger(self.stage_qualified, "tag_ids", "to", "CPA VIP")
         lead = self._lead()
