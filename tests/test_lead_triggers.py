@@ -265,6 +265,35 @@ class TestActivityTrigger(LeadTriggerCase):
         self._activity(lead, self.todo).action_done()
         self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
 
+    def test_activity_done_by_a_stage_change_does_not_fire(self):
+        self._trigger(self.stage_proposition, "activity_done")
+        template = self.env["crm.activity.template"].create(
+            {
+                "name": "Qualify",
+                "activity_type_id": self.todo.id,
+                "summary": "Qualify {name}",
+                "deadline_count": 2,
+                "deadline_unit": "hours",
+                "auto_done_on_stage_change": True,
+            }
+        )
+        lead = self._lead()
+        activity = template._create_activities(lead)
+        lead.stage_id = self.stage_qualified
+        self.assertFalse(activity.active, "completed by the stage change")
+        self.assertEqual(lead.stage_id, self.stage_qualified, "not work of a user: no move")
+        self.assertFalse(self._events(lead, "activity_done"))
+
+    def test_activity_trigger_forward_only_unless_allowed(self):
+        self._trigger(self.stage_qualified, "activity_done")
+        lead = self._lead(self.stage_proposition)
+        self._activity(lead, self.call).action_feedback()
+        self.assertEqual(lead.stage_id, self.stage_proposition)
+        self.assertEqual(self._events(lead, "activity_done").state, "blocked")
+        back = self._trigger(self.stage_qualified, "activity_done", allow_backward=True)
+        self._activity(lead, self.call).action_feedback()
+        self.assertMovedBy(lead, self.stage_qualified, back, self.salesman)
+
     def test_activity_late_moves_once(self):
         trigger = self._trigger(
             self.stage_qualified, "activity_late", activity_type_id=self.call.id
