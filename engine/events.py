@@ -24,7 +24,13 @@ EVENT_TYPES = [
     ("chat_accepted", "Live chat answered by an operator"),
     ("chat_response_late", "Live chat answer late"),
     ("chat_keyword", "Keyword in live chat"),
+    ("field_changed", "Field value changed"),
+    ("activity_done", "Activity done"),
+    ("activity_late", "Activity late"),
 ]
+# Events about the work on the lead (not the customer's engagement): no score, no
+# opt-out (they track nobody), recorded by crm.lead.event._record_lead_work.
+WORK_EVENT_TYPES = ("field_changed", "activity_done", "activity_late")
 # Texts (chat messages, email bodies) are kept as an excerpt of this many characters.
 TEXT_EXCERPT = 200
 SOURCES = [
@@ -37,6 +43,8 @@ SOURCES = [
     ("webhook", "Call webhook"),
     ("livechat", "Live chat"),
     ("cron", "Scheduled check"),
+    ("field", "Field change"),
+    ("activity", "Activity"),
     ("manual", "Manual"),
 ]
 STATES = [
@@ -45,6 +53,7 @@ STATES = [
     ("fired", "Moved the lead"),
     ("no_trigger", "No matching trigger"),
     ("blocked", "Blocked"),
+    ("notified", "Notified the salesperson"),
     ("ignored", "Ignored (machine)"),
 ]
 

@@ -62,6 +62,12 @@ EXPORT_FIELDS = {
         "filter_domain",
         "user_id",
         "allow_backward",
+        "watch_field",
+        "watch_change",
+        "watch_value",
+        "fire_on_automatic",
+        "activity_type_id",
+        "activity_action",
     ],
     "crm.automation.rule": [
         "name",

@@ -8,6 +8,9 @@ from . import crm_lead
 from . import crm_stage
 from . import crm_lead_event
 from . import crm_stage_trigger
+from . import crm_stage_trigger_field
+from . import crm_stage_trigger_activity
+from . import crm_lead_event_work
 from . import mail_mail
 from . import website_visitor
 from . import mail_message

@@ -119,14 +119,19 @@ class CrmAutomationBoard(models.AbstractModel):
     def _trigger_values(self, trigger):
         # Labels in the user's language (the module constant holds the English source).
         labels = dict(trigger._fields["event_type"]._description_selection(self.env))
-        detail = (
-            trigger.link_url
-            or trigger.url_patterns
-            or trigger.form_name
-            or trigger.keywords
-            or trigger.mail_template_id.name
-            or ""
-        )
+        if trigger.event_type == "field_changed":
+            detail = trigger._describe_field_changed()
+        elif trigger.event_type in ("activity_done", "activity_late"):
+            detail = trigger._describe_activity()
+        else:
+            detail = (
+                trigger.link_url
+                or trigger.url_patterns
+                or trigger.form_name
+                or trigger.keywords
+                or trigger.mail_template_id.name
+                or ""
+            )
         return {
             "id": trigger.id,
             "name": trigger.name,
@@ -263,6 +268,12 @@ class CrmAutomationBoard(models.AbstractModel):
                     )
                 )
         return edges, None
+
+    @api.model
+    def _edges_tags(self, rule, stages, triggers):
+        """Tags and points of the rule may fire "field value changed" triggers that
+        also react to the engine's own changes."""
+        return triggers._field_change_edges(rule, self._trigger_moves), None
 
     @api.model
     def _edges_update(self, rule, stages, triggers):
@@ -513,6 +524,10 @@ class CrmAutomationBoard(models.AbstractModel):
         make it."""
         lead.ensure_one()
         values = {"lead_id": lead.id, "event_type": event_type, "source": "manual"}
+        if event_type == "field_changed":
+            values.update(self.env["crm.stage.trigger"]._dry_run_field_values(lead, detail))
+        elif event_type in ("activity_done", "activity_late"):
+            values.update(self.env["crm.stage.trigger"]._dry_run_activity_values(lead, detail))
         name = DETAIL_FIELD.get(event_type)
         if name and detail not in (None, ""):
             if name == "seconds":
@@ -546,6 +561,7 @@ class CrmAutomationBoard(models.AbstractModel):
             "loop_stopped": None,
             "rules": [],
             "cancelled": env["crm.automation.job"],
+            "notify": env["crm.stage.trigger"],
         }
         automatic = False
         if event is not None:
@@ -554,6 +570,7 @@ class CrmAutomationBoard(models.AbstractModel):
                 return result
             decision = env["crm.stage.trigger"]._decide_event(lead, event)
             result["decision"] = decision
+            result["notify"] = env["crm.stage.trigger"]._notify_triggers(lead, event)
             if decision["state"] != "fired":
                 return result
             stage, automatic = decision["stage"], True
@@ -616,6 +633,7 @@ class CrmAutomationBoard(models.AbstractModel):
             if result["entered"]
             else None,
             "loop_stopped": result["loop_stopped"],
+            "notify": result["notify"].mapped("name"),
             "rules": [
                 {
                     "rule_id": rule.id,

@@ -53,6 +53,7 @@ class CrmAutomationLog(models.Model):
             ("loop_stopped", "Loop stopped"),
             ("trigger_fired", "Trigger fired"),
             ("trigger_blocked", "Trigger blocked"),
+            ("trigger_notified", "Salesperson notified by a trigger"),
         ],
         required=True,
         readonly=True,

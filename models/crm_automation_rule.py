@@ -547,7 +547,9 @@ class CrmAutomationRule(models.Model):
         )
         if not self.score_delta:
             return message
+        before = lead._automation_snapshot(lead._automation_watched(["engagement_score"]))
         applied, score = lead_score.add_points(self.env, lead.id, self.score_delta)
+        lead._automation_fields_changed(before)
         if applied == self.score_delta:
             return _("%(message)s Engagement score %(delta)+d.", message=message, delta=applied)
         if not applied:

@@ -44,6 +44,14 @@ AutomationConfig = namedtuple(
         "template_events",
         # Some template (archived too) completes its activities on a stage change.
         "template_done_on_exit",
+        # {field name: whether a trigger watching it fires on automatic changes too}
+        # of the active "field value changed" triggers: only these are snapshot.
+        "watched_fields",
+        # Some active trigger fires when an activity of a lead is marked done.
+        "activity_done",
+        # Creation of the oldest active "activity late" trigger (None: none): older
+        # deadlines never fire (a new trigger does not move every lead late for years).
+        "activity_late_since",
     ],
 )
 
@@ -258,8 +266,11 @@ class CrmLead(models.Model):
         return leads
 
     def write(self, vals):
-        if not {"stage_id", "active"} & vals.keys():
+        watched = self._automation_watched(vals)
+        if not watched and not {"stage_id", "active"} & vals.keys():
             return super().write(vals)
+        # 0. old values of the fields "field value changed" triggers watch
+        before = self._automation_snapshot(watched)
         moving, old_stages = self._automation_moving(vals)
         lost = self._automation_losing(vals)
         leads = self
@@ -280,6 +291,8 @@ class CrmLead(models.Model):
         moving._automation_stage_changed(old_stages)
         # 5. template activities of the stage left are done
         to_close._close_on_stage_change()
+        # 6. watched fields changed: "field value changed" triggers (may move leads)
+        self._automation_fields_changed(before)
         return result
 
     def _message_post_after_hook(self, message, msg_vals):
@@ -379,12 +392,40 @@ class CrmLead(models.Model):
             else:
                 teams = template.team_ids
                 events[template.event_key] = users | set((teams.member_ids | teams.user_id).ids)
+        watched, activity_done, late_since = self.env["crm.stage.trigger"]._lead_work_config()
         return AutomationConfig(
             rule_stage_ids=frozenset(rules.stage_id.ids),
             skipped_over=any(rules.mapped("run_when_skipped")),
             template_events=events,
             template_done_on_exit=any(templates.mapped("auto_done_on_stage_change")),
+            watched_fields=watched,
+            activity_done=activity_done,
+            activity_late_since=late_since,
         )
+
+    # ------------------------------------------------------------------
+    # Field changes ("field value changed" triggers)
+    # ------------------------------------------------------------------
+
+    def _automation_watched(self, names):
+        """Fields of ``names`` (a write's keys) that an active trigger watches; none on
+        the automation's own writes unless a trigger asks for them. Cached: no query."""
+        watched = self._automation_config().watched_fields
+        if not watched or not self:
+            return ()
+        automatic = self.env.context.get("crm_automation_auto")
+        return tuple(name for name in names if name in watched and (watched[name] or not automatic))
+
+    def _automation_snapshot(self, names):
+        """Old values of the watched fields ``names`` of ``self`` (None: none watched)."""
+        if not names:
+            return None
+        return self.env["crm.stage.trigger"]._snapshot_fields(self, names)
+
+    def _automation_fields_changed(self, before):
+        """Fire the "field value changed" triggers on the changes since ``before``."""
+        if before:
+            self.env["crm.stage.trigger"]._fire_field_changes(self.exists(), before)
 
     # ------------------------------------------------------------------
     # Stage changes

@@ -186,7 +186,10 @@ class CrmLeadEvent(models.Model):
         return events
 
     def _add_score(self):
-        """Engagement score of the leads: points per (non-machine) event type."""
+        """Engagement score of the leads: points per (non-machine) event type; a
+        score watched by a trigger may move the lead ("reaches")."""
+        leads = self.lead_id
+        before = leads._automation_snapshot(leads._automation_watched(["engagement_score"]))
         for event in self.filtered(lambda e: e.verdict != verdicts.MACHINE):
             points = params.get_int(self.env, f"score_{event.event_type}")
             if points:
@@ -200,6 +203,7 @@ class CrmLeadEvent(models.Model):
                     )
                 )
                 event.lead_id.invalidate_recordset(["engagement_score"])
+        leads._automation_fields_changed(before)
 
     def _fire(self):
         """Run the triggers of non-machine events and create the activities of the

@@ -17,6 +17,17 @@ from .crm_lead_event import EVENT_TYPES
 
 _logger = logging.getLogger(__name__)
 
+# form_submitted: the site's forms offered to pick from are the views holding a website
+# form that creates leads, their hidden ``cpa_form`` input (the form's name, see
+# controllers/website_form.py) and the pages showing them.
+LEAD_FORM = 'data-model_name="crm.lead"'
+CPA_FORM_INPUT = re.compile(
+    r"""<input[^>]*?name=["']cpa_form["'][^>]*?value=["']([^"']+)["']"""
+    r"""|<input[^>]*?value=["']([^"']+)["'][^>]*?name=["']cpa_form["']"""
+)
+# Form names of past events offered at most (the most recent ones).
+SEEN_FORMS_LIMIT = 50
+
 SNIPPET = """<script async src="%(base)s/crm_pipeline_automation/static/src/snippet/cpa_track.js"
         data-cpa-endpoint="%(base)s/cpa/beacon"></script>"""
 
@@ -92,6 +103,14 @@ class CrmStageTrigger(models.Model):
         help="form_submitted: the form's name (hidden input cpa_form) or the path of its page, "
         "wildcards allowed, e.g. /contactus*; empty: any form.",
     )
+    form_known = fields.Selection(
+        selection="_selection_form_known",
+        string="Form of the site",
+        compute="_compute_form_known",
+        inverse="_inverse_form_known",
+        help="form_submitted: a form of the website (pages with a form creating leads, "
+        "forms already sent); sets the form name below.",
+    )
     mail_template_id = fields.Many2one(
         "mail.template",
         "Email template",
@@ -150,6 +169,59 @@ class CrmStageTrigger(models.Model):
         )
         for trigger in self:
             trigger.event_count = counts.get(trigger, 0)
+
+    @api.model
+    def _selection_form_known(self):
+        return self._known_forms()
+
+    @api.depends("form_name")
+    def _compute_form_known(self):
+        keys = {key for key, _label in self._known_forms()} if self else set()
+        for trigger in self:
+            trigger.form_known = trigger.form_name if trigger.form_name in keys else False
+
+    def _inverse_form_known(self):
+        for trigger in self.filtered("form_known"):
+            trigger.form_name = trigger.form_known
+
+    @api.model
+    def _known_forms(self):
+        """[(form name, label)] of the site's lead forms and of the forms seen."""
+        # sudo: views, pages and events are read for their names and URLs only.
+        View = self.env["ir.ui.view"].sudo().with_context(active_test=False)
+        views = View.search([("type", "=", "qweb"), ("arch_db", "ilike", LEAD_FORM)])
+        forms = {}
+        roots = View
+        for view in views:
+            for match in CPA_FORM_INPUT.finditer(view.arch_db or ""):
+                name = match.group(1) or match.group(2)
+                forms.setdefault(name, name)
+            root = view
+            while root.inherit_id:
+                root = root.inherit_id
+            roots |= root
+        if roots:
+            pages = (
+                self.env["website.page"]
+                .sudo()
+                .search(["|", ("view_id", "in", roots.ids), ("key", "in", roots.mapped("key"))])
+            )
+            for page in pages:
+                forms.setdefault(page.url, f"{page.name} ({page.url})")
+        seen = (
+            self.env["crm.lead.event"]
+            .sudo()
+            ._read_group(
+                [("event_type", "=", "form_submitted"), ("form_name", "!=", False)],
+                ["form_name"],
+                ["date:max"],
+                order="date:max desc",
+                limit=SEEN_FORMS_LIMIT,
+            )
+        )
+        for name, _date in seen:
+            forms.setdefault(name, name)
+        return sorted(forms.items(), key=lambda item: item[1].lower())
 
     @api.constrains("filter_domain")
     def _check_filter_domain(self):
@@ -278,8 +350,12 @@ class CrmStageTrigger(models.Model):
     # Firing
     # ------------------------------------------------------------------
 
+    def _moves_lead(self):
+        """Whether the trigger moves the lead (hook: some kinds only notify)."""
+        return True
+
     @api.model
-    def _decide_event(self, lead, event):
+    def _decide_event(self, lead, event, candidates=None):
         """What ``event`` does to ``lead``: the one decision function of the real run
         (``_fire_event``) and of the dry-run. Reads only: nothing is written.
 
@@ -290,6 +366,8 @@ class CrmStageTrigger(models.Model):
 
         :param lead: crm.lead record (the lead as it is now)
         :param event: crm.lead.event record, stored or in memory (``new``), not machine
+        :param candidates: crm.stage.trigger already read by the caller for a whole set
+            of events (no search per event), or None
         :return: dict with ``state`` (``no_trigger`` / ``blocked`` / ``fired``),
             ``matched`` (triggers whose parameters accept the event), ``trigger`` (the
             one that moves the lead), ``stage`` (where to), ``blocked`` (``won_lost`` /
@@ -303,13 +381,21 @@ class CrmStageTrigger(models.Model):
             "blocked": False,
             "reason": "",
         }
-        triggers = self.search(
-            [
-                ("event_type", "=", event.event_type),
-                ("state", "=", "active"),
-                ("stage_id.team_id", "in", [False, lead.team_id.id]),
-            ]
-        ).filtered(lambda t: t._match(event))
+        if candidates is None:
+            candidates = self.search(
+                [
+                    ("event_type", "=", event.event_type),
+                    ("state", "=", "active"),
+                    ("stage_id.team_id", "in", [False, lead.team_id.id]),
+                ]
+            )
+        else:
+            candidates = candidates.filtered(
+                lambda t: t.event_type == event.event_type
+                and t.state == "active"
+                and t.stage_id.team_id.id in (False, lead.team_id.id)
+            )
+        triggers = candidates.filtered(lambda t: t._moves_lead() and t._match(event))
         decision["matched"] = triggers
         if not triggers:
             return decision
@@ -338,15 +424,16 @@ class CrmStageTrigger(models.Model):
         return decision
 
     @api.model
-    def _fire_event(self, event):
+    def _fire_event(self, event, candidates=None):
         """Move ``event``'s lead with the first trigger that matches it (see
         ``_decide_event``); ledger rows say why a matching event did not move it.
 
         :param event: crm.lead.event (not machine)
+        :param candidates: see ``_decide_event``
         :return: the trigger fired, or an empty recordset
         """
         lead = event.lead_id
-        decision = self._decide_event(lead, event)
+        decision = self._decide_event(lead, event, candidates=candidates)
         if decision["state"] == "no_trigger":
             event.state = "no_trigger"
             return self
