@@ -18,6 +18,12 @@ from odoo.tools import SQL, config
 CRON_RUNS_PER_WAKEUP = 10
 
 
+class ActionSkipped(Exception):
+    """Raised by a rule action that has nothing to do for this lead (e.g. no open live
+    chat to post in): the job is cancelled, not retried, and its ledger row
+    (``rule_skipped``) gives the exception's message as the reason."""
+
+
 def run_time_budget(maximum):
     """Seconds one dispatcher run may spend claiming batches.
 

@@ -345,6 +345,9 @@ class CrmAutomationJob(models.Model):
                         "result": str(result)[:250],
                     }
                 )
+        except automation_dispatch.ActionSkipped as skipped:
+            self._set_cancelled("rule_skipped", str(skipped))
+            return None
         except Exception as exc:
             self._register_failure(exc)
             return None
