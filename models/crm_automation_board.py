@@ -240,8 +240,11 @@ class CrmAutomationBoard(models.AbstractModel):
 
     @api.model
     def _edges_email(self, rule, stages, triggers):
-        """The email can be opened and clicked: triggers on those reactions move on."""
+        """The email can be opened and clicked: triggers on those reactions move on
+        (emails to internal people: their opens and clicks are not tracked)."""
         edges = []
+        if rule.recipient_target != "customer":
+            return edges, None
         for trigger in triggers.filtered(lambda t: t.event_type in EMAIL_REACTIONS):
             if trigger.mail_template_id and trigger.mail_template_id != rule.mail_template_id:
                 continue

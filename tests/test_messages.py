@@ -108,8 +108,12 @@ class TestMessageRecipients(AutomationCase, MockEmail, SMSCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.salesman.partner_id.write({"email": "sam@company.example.com", "mobile": "0470 11 22 33"})
-        cls.leader.partner_id.write({"email": "lea@company.example.com", "phone": "+32 2 555 01 01"})
+        cls.salesman.partner_id.write(
+            {"email": "sam@company.example.com", "mobile": "0470 11 22 33"}
+        )
+        cls.leader.partner_id.write(
+            {"email": "lea@company.example.com", "phone": "+32 2 555 01 01"}
+        )
         cls.env.company.country_id = cls.env.ref("base.be")
         cls.mail_template = cls.env["mail.template"].create(
             {
@@ -207,6 +211,23 @@ class TestMessageRecipients(AutomationCase, MockEmail, SMSCase):
         )
         self.assertEqual(notice.partner_ids, self.partner)
         self.assertIn("Laura Chen", job.result)
+
+    def test_internal_emails_move_nothing_on_the_board(self):
+        """Opens and clicks of colleagues are not tracked: no move edge, no loop."""
+        self.env["crm.stage.trigger"].create(
+            {
+                "name": "Opened",
+                "stage_id": self.stage_proposal.id,
+                "event_type": "email_open",
+            }
+        )
+        rule = self._rule(self.stage_qualified, "email", mail_template_id=self.mail_template.id)
+        Board = self.env["crm.automation.board"]
+        stages = Board._pipeline_stages(self.team)
+        triggers = self.env["crm.stage.trigger"].search([("stage_id", "in", stages.ids)])
+        self.assertTrue(Board._move_edges(stages, triggers, rule)[0])
+        rule.recipient_target = "salesperson"
+        self.assertFalse(Board._move_edges(stages, triggers, rule)[0])
 
     def test_descriptions_on_the_board_and_dry_run(self):
         rule = self._rule(
