@@ -155,9 +155,7 @@ class CrmAutomationRule(models.Model):
                 who=self._recipient_label(self.recipient_target, lead),
             )
         if self.action_type == "notify":
-            return _(
-                "Notification to %(who)s", who=self._recipient_label(self.notify_target, lead)
-            )
+            return _("Notification to %(who)s", who=self._recipient_label(self.notify_target, lead))
         if self.action_type == "message":
             if self.message_target == "channel":
                 return _("Post in #%(channel)s", channel=self.message_channel_id.name or "?")
@@ -234,9 +232,7 @@ class CrmAutomationRule(models.Model):
         # move): authors are not notified unless asked.
         lead = lead.with_context(mail_notify_author=self.recipient_target != "customer")
         if self.sms_template_id:
-            lead._message_sms_with_template(
-                template=self.sms_template_id, partner_ids=partners.ids
-            )
+            lead._message_sms_with_template(template=self.sms_template_id, partner_ids=partners.ids)
             label = self.sms_template_id.name
         else:
             # The rule's text with its {placeholders} filled, sent as it is (not
@@ -274,9 +270,7 @@ class CrmAutomationRule(models.Model):
             channel = self.message_channel_id
             if not channel:
                 raise UserError(_("Rule %(rule)s has no Discuss channel.", rule=self.name))
-            channel.message_post(
-                body=body, message_type="comment", subtype_xmlid="mail.mt_comment"
-            )
+            channel.message_post(body=body, message_type="comment", subtype_xmlid="mail.mt_comment")
             return _("Posted in #%(channel)s.", channel=channel.name)
         chat = self.env["discuss.channel"]._cpa_open_livechat(lead)
         if not chat:

@@ -11,7 +11,7 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.sms.tests.common import SMSCase
 
-from .common import BRUSSELS, BROWSER, TrackingCase
+from .common import BROWSER, BRUSSELS, TrackingCase
 
 # Brussels 9-17 company calendar (Monday to Friday, 9-12 and 13-17 local time).
 SATURDAY_EVENING = datetime(2026, 1, 17, 19, 30)  # 20:30 local

@@ -9,7 +9,11 @@ from .common import NOW, AutomationCase
 
 RECIPES = (
     "after_hours_callback",
-    "engagement_qualification", "inbound_lead_sla", "recurring_sales", "stalled_deal")
+    "engagement_qualification",
+    "inbound_lead_sla",
+    "recurring_sales",
+    "stalled_deal",
+)
 
 
 @tagged("post_install", "-at_install")
