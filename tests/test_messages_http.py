@@ -7,7 +7,7 @@ from datetime import datetime
 from freezegun import freeze_time
 
 from odoo import Command
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.sms.tests.common import SMSCase
 
@@ -154,3 +154,59 @@ class TestLivechatMessageHttp(TrackingCase, HttpCase):
             [("job_id", "=", skipped.id), ("kind", "=", "rule_skipped")]
         )
         self.assertIn("No open live chat", log.message)
+
+
+@tagged("post_install", "-at_install")
+class TestMessagesBoardTour(HttpCase):
+    """In Chromium: the trigger and rule forms of the board set the business-hours
+    condition and a channel post; cards and dry-run describe them."""
+
+    def test_board_builds_after_hours_trigger_and_channel_post(self):
+        manager = new_test_user(
+            self.env,
+            login="cpa_msg_manager",
+            password="cpa_msg_manager",
+            name="Max Msg",
+            groups="sales_team.group_sale_manager",
+        )
+        team = self.env["crm.team"].create(
+            {"name": "Msg team", "use_leads": True, "user_id": manager.id, "sequence": 0}
+        )
+        self.env["crm.team.member"].create({"crm_team_id": team.id, "user_id": manager.id})
+        Stage = self.env["crm.stage"]
+        new = Stage.create({"name": "Msg New", "sequence": 301, "team_id": team.id})
+        callback = Stage.create({"name": "Msg Call back", "sequence": 302, "team_id": team.id})
+        channel = self.env["discuss.channel"].create(
+            {"name": "msg-floor", "channel_type": "channel"}
+        )
+        self.env["crm.automation.rule"].create(
+            {
+                "name": "SMS the salesperson",
+                "stage_id": callback.id,
+                "action_type": "sms",
+                "recipient_target": "salesperson",
+                "message_body": "Call back {contact_name}",
+            }
+        )
+        self.env["crm.lead"].create(
+            {
+                "name": "Msg lead",
+                "type": "opportunity",
+                "team_id": team.id,
+                "stage_id": new.id,
+                "user_id": manager.id,
+            }
+        )
+        self.start_tour(
+            "/odoo/crm", "crm_pipeline_automation_messages_board_tour", login=manager.login
+        )
+        trigger = self.env["crm.stage.trigger"].search([("name", "=", "Form sent after hours")])
+        self.assertEqual(
+            (trigger.stage_id, trigger.event_type, trigger.hours_condition),
+            (callback, "form_submitted", "outside"),
+        )
+        rule = self.env["crm.automation.rule"].search([("name", "=", "Tell the sales floor")])
+        self.assertEqual(
+            (rule.action_type, rule.message_target, rule.message_channel_id, rule.message_body),
+            ("message", "channel", channel, "{name}: call back {contact_name} first thing"),
+        )
