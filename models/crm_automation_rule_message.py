@@ -142,26 +142,29 @@ class CrmAutomationRule(models.Model):
         """The action in words, with the recipients of ``lead`` when given (dry-run);
         empty for the actions without recipients."""
         self.ensure_one()
-        if self.action_type == "email":
+        # sudo: the board and the dry-run show salespeople the names of templates and
+        # channels they may not read (a channel of managers); only names leave.
+        rule = self.sudo()
+        if rule.action_type == "email":
             return _(
                 "Email “%(template)s” to %(who)s",
-                template=self.mail_template_id.name or "?",
-                who=self._recipient_label(self.recipient_target, lead),
+                template=rule.mail_template_id.name or "?",
+                who=rule._recipient_label(rule.recipient_target, lead),
             )
-        if self.action_type == "sms":
+        if rule.action_type == "sms":
             return _(
                 "SMS “%(text)s” to %(who)s",
-                text=self.sms_template_id.name or _("text of the rule"),
-                who=self._recipient_label(self.recipient_target, lead),
+                text=rule.sms_template_id.name or _("text of the rule"),
+                who=rule._recipient_label(rule.recipient_target, lead),
             )
-        if self.action_type == "notify":
-            return _("Notification to %(who)s", who=self._recipient_label(self.notify_target, lead))
-        if self.action_type == "message":
-            if self.message_target == "channel":
-                return _("Post in #%(channel)s", channel=self.message_channel_id.name or "?")
+        if rule.action_type == "notify":
+            return _("Notification to %(who)s", who=rule._recipient_label(rule.notify_target, lead))
+        if rule.action_type == "message":
+            if rule.message_target == "channel":
+                return _("Post in #%(channel)s", channel=rule.message_channel_id.name or "?")
             if lead is None:
                 return _("Post in the lead's live chat, when it is open")
-            chat = self.env["discuss.channel"]._cpa_open_livechat(lead)
+            chat = rule.env["discuss.channel"]._cpa_open_livechat(lead)
             if chat:
                 return _("Post in the open live chat %(chat)s", chat=chat.name)
             return _("Post in the lead's live chat: none is open now (skipped)")

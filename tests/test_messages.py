@@ -333,6 +333,27 @@ class TestChannelMessage(AutomationCase):
         self.assertIn("No open live chat", skipped.message)
         self.assertFalse(self._logs(lead, "job_retry"))
 
+    def test_salesperson_reads_the_board_of_a_restricted_channel_rule(self):
+        """The card names the channel even for users who may not read it."""
+        secret = self.env["discuss.channel"].create(
+            {
+                "name": "managers-only",
+                "channel_type": "channel",
+                "group_public_id": self.env.ref("base.group_system").id,
+            }
+        )
+        rule = self._rule(
+            self.stage_qualified,
+            "message",
+            message_target="channel",
+            message_channel_id=secret.id,
+            message_body="Hello",
+        )
+        self.env.invalidate_all()  # the names read as the salesperson, not from the cache
+        board = self.env["crm.automation.board"].with_user(self.salesman).get_board(self.team.id)
+        values = next(r for stage in board["stages"] for r in stage["rules"] if r["id"] == rule.id)
+        self.assertEqual(values["detail"], "Post in #managers-only")
+
     def test_configuration_errors(self):
         with self.assertRaises(ValidationError):
             self._rule(self.stage_qualified, "message", message_target="channel", message_body="x")
