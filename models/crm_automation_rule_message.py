@@ -86,6 +86,14 @@ class CrmAutomationRule(models.Model):
         for rule in self:
             rule.action_description = rule._describe_action()
 
+    @api.constrains("action_type", "recipient_target", "notify_user_ids")
+    def _check_recipients(self):
+        for rule in self.filtered(lambda r: r.action_type in ("email", "sms")):
+            if rule.recipient_target == "users" and not rule.notify_user_ids:
+                raise ValidationError(
+                    _("Rule %(rule)s: choose the users to send to.", rule=rule.name)
+                )
+
     @api.constrains("action_type", "message_target", "message_channel_id", "message_body")
     def _check_message(self):
         for rule in self.filtered(lambda r: r.action_type == "message"):

@@ -359,3 +359,5 @@ class TestChannelMessage(AutomationCase):
             self._rule(self.stage_qualified, "message", message_target="channel", message_body="x")
         with self.assertRaises(ValidationError):
             self._rule(self.stage_qualified, "message", message_body=" ")
+        with self.assertRaises(ValidationError):
+            self._rule(self.stage_qualified, "sms", recipient_target="users", message_body="x")
