@@ -65,6 +65,21 @@ def next_working_moment(calendar, start, resource=None):
     return found or start
 
 
+def in_working_time(calendar, at, resource=None):
+    """Whether the naive UTC datetime ``at`` is inside a work interval of ``calendar``
+    (leaves, e.g. public holidays, are outside; the closing minute is outside).
+
+    :param calendar: resource.calendar record
+    :param at: naive UTC datetime
+    :param resource: optional resource.resource whose own leaves are respected
+    """
+    start = _aware(at)
+    intervals = calendar._work_intervals_batch(
+        start, start + timedelta(seconds=1), resources=resource or None
+    )[resource.id if resource else False]
+    return any(begin <= start < stop for begin, stop, _meta in intervals)
+
+
 def working_days(calendar, start_local_date, end_local_date, resource=None):
     """Local dates in [start, end] having at least one work interval (leaves out)."""
     tz = pytz.timezone(calendar.tz or "UTC")

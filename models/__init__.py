@@ -1,5 +1,6 @@
 from . import crm_automation_config_mixin
 from . import crm_automation_rule
+from . import crm_automation_rule_message
 from . import crm_automation_rule_update
 from . import crm_automation_job
 from . import crm_automation_job_plan

@@ -141,6 +141,7 @@ class CrmAutomationBoard(models.AbstractModel):
             "state": trigger.state,
             "condition": trigger.filter_domain not in (False, "", "[]") and trigger.filter_domain,
             "backward": trigger.allow_backward,
+            "hours": trigger.hours_description or False,
         }
 
     @api.model
@@ -152,6 +153,7 @@ class CrmAutomationBoard(models.AbstractModel):
             "action_type": rule.action_type,
             "action": labels.get(rule.action_type, rule.action_type),
             "timing": rule.timing_description,
+            "detail": rule.action_description or False,
             "state": rule.state,
             "condition": rule.filter_domain not in (False, "", "[]") and rule.filter_domain,
             "pending": rule.job_pending_count,
@@ -243,8 +245,11 @@ class CrmAutomationBoard(models.AbstractModel):
 
     @api.model
     def _edges_email(self, rule, stages, triggers):
-        """The email can be opened and clicked: triggers on those reactions move on."""
+        """The email can be opened and clicked: triggers on those reactions move on
+        (emails to internal people: their opens and clicks are not tracked)."""
         edges = []
+        if rule.recipient_target != "customer":
+            return edges, None
         for trigger in triggers.filtered(lambda t: t.event_type in EMAIL_REACTIONS):
             if trigger.mail_template_id and trigger.mail_template_id != rule.mail_template_id:
                 continue
@@ -641,6 +646,7 @@ class CrmAutomationBoard(models.AbstractModel):
                     "stage": rule.stage_id.name,
                     "skipped_over": rule.stage_id != result["entered"],
                     "timing": rule.timing_description,
+                    "action": rule._describe_action(lead) or False,
                     "run_at": fields.Datetime.to_string(run_at) if run_at else False,
                     "now": bool(run_at and run_at <= now),
                     "skipped": skipped or False,

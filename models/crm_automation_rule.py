@@ -1,7 +1,5 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from markupsafe import Markup
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
@@ -480,59 +478,8 @@ class CrmAutomationRule(models.Model):
             stage=new_lead.stage_id.name,
         )
 
-    # -- email / sms -----------------------------------------------------
-
-    def _execute_email(self, lead, job):
-        if not self.mail_template_id:
-            raise UserError(_("Rule %(rule)s has no email template.", rule=self.name))
-        lead.message_post_with_source(
-            self.mail_template_id,
-            message_type="comment",
-            subtype_xmlid="mail.mt_comment",
-        )
-        return _("Email '%(template)s' sent.", template=self.mail_template_id.name)
-
-    def _execute_sms(self, lead, job):
-        if not self.sms_template_id:
-            raise UserError(_("Rule %(rule)s has no SMS template.", rule=self.name))
-        # Odoo's recipient of an SMS about the lead: its own mobile or phone, else its
-        # customer's; the SMS composer of the lead form picks the same.
-        recipient = lead._sms_get_recipients_info()[lead.id]
-        number = recipient["sanitized"]
-        if not number:
-            raise automation_dispatch.ActionSkipped(
-                _(
-                    "No SMS '%(template)s': %(number)s is not a valid phone number.",
-                    template=self.sms_template_id.name,
-                    number=recipient["number"],
-                )
-                if recipient["number"]
-                else _(
-                    "No SMS '%(template)s': the lead and its customer have no mobile or "
-                    "phone number.",
-                    template=self.sms_template_id.name,
-                )
-            )
-        message = lead._message_sms_with_template(template=self.sms_template_id)
-        failed = message.notification_ids.filtered(
-            lambda n: n.notification_type == "sms" and n.notification_status == "exception"
-        )
-        if failed:
-            reasons = dict(failed._fields["failure_type"]._description_selection(self.env))
-            return _(
-                "SMS '%(template)s' to %(number)s not sent: %(reason)s (resend it from the "
-                "lead's chatter).",
-                template=self.sms_template_id.name,
-                number=number,
-                reason=reasons.get(failed[0].failure_type, failed[0].failure_type),
-            )
-        return _(
-            "SMS '%(template)s' sent to %(number)s.",
-            template=self.sms_template_id.name,
-            number=number,
-        )
-
-    # -- tags / assign / notify / update / server_action -----------------
+    # -- tags / assign / update / server_action -----------------------
+    # (email, sms, notify and message: crm_automation_rule_message.py)
 
     def _execute_tags(self, lead, job):
         commands = [(4, tag.id) for tag in self.tag_add_ids] + [
@@ -601,26 +548,6 @@ class CrmAutomationRule(models.Model):
             raise UserError(_("Rule %(rule)s found nobody to assign.", rule=self.name))
         lead.write({"user_id": user.id})
         return _("Assigned to %(user)s.", user=user.name)
-
-    def _get_notify_users(self, lead):
-        if self.notify_target == "users":
-            return self.notify_user_ids
-        if self.notify_target == "team_leader":
-            return self._get_team_leader(lead)
-        return lead.user_id
-
-    def _execute_notify(self, lead, job):
-        users = self._get_notify_users(lead)
-        if not users:
-            return _("Nobody to notify.")
-        body = placeholders.render(self.notify_message or self.name, lead)
-        lead.message_notify(
-            partner_ids=users.partner_id.ids,
-            body=Markup("<p>%s</p>") % body,
-            subject=self.name,
-            subtype_xmlid="mail.mt_note",
-        )
-        return _("Notified %(users)s.", users=", ".join(users.mapped("name")))
 
     def _execute_update(self, lead, job):
         vals = {line.field_id.name: line._convert_value() for line in self.update_line_ids}

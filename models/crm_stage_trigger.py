@@ -11,6 +11,7 @@ from odoo.exceptions import ValidationError
 
 from ..engine import conditions as lead_condition
 from ..engine import events as lead_events
+from ..engine import timing as automation_timing
 from ..engine import verdict as verdicts
 from .crm_automation_rule import STATES
 from .crm_lead_event import EVENT_TYPES
@@ -141,6 +142,29 @@ class CrmStageTrigger(models.Model):
         default="[]",
         help="Only leads matching this domain are moved.",
     )
+    hours_condition = fields.Selection(
+        [
+            ("always", "Any time"),
+            ("inside", "Inside business hours"),
+            ("outside", "Outside business hours"),
+        ],
+        "When",
+        default="always",
+        required=True,
+        help="Fire only when the event happens inside, or only outside, the working time "
+        "of the calendar (public holidays and other leaves of the calendar are outside), "
+        "e.g. website forms sent after hours go to a 'Call back' stage.",
+    )
+    hours_calendar_id = fields.Many2one(
+        "resource.calendar",
+        "Business hours",
+        help="Calendar of the business-hours condition; empty: the working hours of the "
+        "lead's company.",
+    )
+    hours_description = fields.Char(
+        compute="_compute_hours_description",
+        help="The business-hours condition in words (board, lists).",
+    )
     user_id = fields.Many2one(
         "res.users",
         "Change stage as",
@@ -222,6 +246,19 @@ class CrmStageTrigger(models.Model):
         for name, _date in seen:
             forms.setdefault(name, name)
         return sorted(forms.items(), key=lambda item: item[1].lower())
+    @api.depends("hours_condition", "hours_calendar_id")
+    @api.depends_context("lang")
+    def _compute_hours_description(self):
+        for trigger in self:
+            if trigger.hours_condition == "always":
+                trigger.hours_description = False
+                continue
+            calendar = trigger.hours_calendar_id.name or _("company calendar")
+            if trigger.hours_condition == "inside":
+                text = _("Only inside business hours (%(calendar)s)", calendar=calendar)
+            else:
+                text = _("Only outside business hours (%(calendar)s)", calendar=calendar)
+            trigger.hours_description = text
 
     @api.constrains("filter_domain")
     def _check_filter_domain(self):
@@ -405,7 +442,7 @@ class CrmStageTrigger(models.Model):
             return decision
         reasons = []
         for trigger in triggers.sorted(lambda t: (-t.stage_id.sequence, t.sequence, t.id)):
-            reason = trigger._refusal(lead)
+            reason = trigger._refusal(lead, event.date)
             if reason:
                 reasons.append(reason)
                 continue
@@ -475,8 +512,9 @@ class CrmStageTrigger(models.Model):
             reason=reason,
         )[:255]
 
-    def _refusal(self, lead):
-        """Why this trigger must not move ``lead`` (None: it may)."""
+    def _refusal(self, lead, at=None):
+        """Why this trigger must not move ``lead`` for an event at ``at`` (naive UTC,
+        default now), or None: it may."""
         self.ensure_one()
         stage, current = self.stage_id, lead.stage_id
         if stage == current:
@@ -486,7 +524,31 @@ class CrmStageTrigger(models.Model):
         domain = self._get_domain()
         if domain and not lead.filtered_domain(domain):
             return _("condition not met: %(domain)s", domain=self.filter_domain)
-        return None
+        return self._hours_refusal(lead, at or fields.Datetime.now())
+
+    def _hours_calendar(self, lead):
+        """Calendar of the business-hours condition: the trigger's, else the lead's
+        company's, else the current company's."""
+        self.ensure_one()
+        return (
+            self.hours_calendar_id
+            or lead.company_id.resource_calendar_id
+            or self.env.company.resource_calendar_id
+        )
+
+    def _hours_refusal(self, lead, at):
+        """Why the business-hours condition refuses an event at ``at``, or None."""
+        if self.hours_condition == "always":
+            return None
+        calendar = self._hours_calendar(lead)
+        if not calendar:
+            return _("no working hours to check %(condition)s", condition=self.hours_description)
+        inside = automation_timing.in_working_time(calendar, at)
+        if inside == (self.hours_condition == "inside"):
+            return None
+        if inside:
+            return _("inside the business hours of %(calendar)s", calendar=calendar.name)
+        return _("outside the business hours of %(calendar)s", calendar=calendar.name)
 
     def _acting_user(self, lead):
         """Who moves ``lead``: the trigger's user, else the salesperson, else root."""

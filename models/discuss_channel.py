@@ -2,8 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from datetime import timedelta
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.http import request
+from odoo.osv import expression
 from odoo.tools import html2plaintext
 
 from ..engine import events as lead_events
@@ -23,7 +24,12 @@ class DiscussChannel(models.Model):
 
     def _message_post_after_hook(self, message, msg_vals):
         result = super()._message_post_after_hook(message, msg_vals)
-        if self.channel_type == "livechat" and message.message_type == "comment":
+        if (
+            self.channel_type == "livechat"
+            and message.message_type == "comment"
+            # a rule's post (as the operator) is not the operator answering the visitor
+            and not self.env.context.get("crm_automation_auto")
+        ):
             self._cpa_livechat_message(message)
             self._cpa_visitor_tracking_cookie(message)
         return result
@@ -51,6 +57,33 @@ class DiscussChannel(models.Model):
         if customers:
             leads |= Lead.search([("partner_id", "in", customers.ids)])
         return leads.filtered("active")
+
+    @api.model
+    def _cpa_open_livechat(self, lead):
+        """The lead's live chat still open (the visitor has not left): the chat the lead
+        was created from, a chat of its website visitors or of its customer; the latest.
+
+        :param lead: crm.lead record
+        :return: discuss.channel (superuser environment: the rule posts in it)
+        """
+        lead.ensure_one()
+        links = []
+        # sudo: the chat links of the lead, whoever runs the rule.
+        lead = lead.sudo()
+        if lead.cpa_channel_id:
+            links.append([("id", "=", lead.cpa_channel_id.id)])
+        if "visitor_ids" in lead._fields and lead.visitor_ids:
+            links.append([("livechat_visitor_id", "in", lead.visitor_ids.ids)])
+        if lead.partner_id:
+            links.append([("channel_partner_ids", "in", lead.partner_id.ids)])
+        if not links:
+            return self.browse()
+        return self.sudo().search(
+            [("channel_type", "=", "livechat"), ("livechat_active", "=", True)]
+            + expression.OR(links),
+            order="id desc",
+            limit=1,
+        )
 
     def _cpa_visitor_tracking_cookie(self, message):
         """The visitor's own message in a chat that has a lead: the visitor's browser

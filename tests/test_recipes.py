@@ -7,7 +7,13 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import NOW, AutomationCase
 
-RECIPES = ("engagement_qualification", "inbound_lead_sla", "recurring_sales", "stalled_deal")
+RECIPES = (
+    "after_hours_callback",
+    "engagement_qualification",
+    "inbound_lead_sla",
+    "recurring_sales",
+    "stalled_deal",
+)
 
 
 @tagged("post_install", "-at_install")
