@@ -5,7 +5,6 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..engine import conditions as lead_condition
-from ..engine import dispatch as automation_dispatch
 from ..engine import placeholders
 from ..engine import score as lead_score
 from ..engine import timing as automation_timing
