@@ -112,6 +112,38 @@ class TestAutomationActions(AutomationCase, MockEmail):
         self.assertEqual(copy.expected_revenue, 1200)
         self.assertIn("Copied", self._logs(lead, "rule_done").message)
 
+    def test_copy_lead_keeps_the_chosen_salesperson_of_an_unassigned_lead(self):
+        """Odoo's copy_data() drops the salesperson when the origin has no active one:
+        the rule's choice (a user, the team leader) must stay."""
+        other_team = self.env["crm.team"].create(
+            {"name": "Installation", "user_id": self.salesman2.id}
+        )
+        to_schedule = self.env["crm.stage"].create(
+            {"name": "To schedule", "sequence": 1, "team_id": other_team.id}
+        )
+        for source, expected in (
+            ("team_leader", self.salesman2),
+            ("user", self.leader),
+            ("none", self.env["res.users"]),
+        ):
+            with self.subTest(source=source):
+                rule = self._rule(
+                    self.stage_won,
+                    "copy_lead",
+                    name=f"Copy {source}",
+                    target_team_id=other_team.id,
+                    target_stage_id=to_schedule.id,
+                    target_user_source=source,
+                    target_user_id=self.leader.id,
+                )
+                lead, _job = self._enter(rule, user_id=False)
+                copy = self.env["crm.lead"].search([("automation_origin_lead_id", "=", lead.id)])
+                self.assertEqual(
+                    (copy.team_id, copy.stage_id, copy.user_id),
+                    (other_team, to_schedule, expected),
+                )
+                rule.unlink()
+
     def test_copy_lead_fires_target_stage_rules(self):
         to_schedule = self.stage_proposal
         self._rule(to_schedule)
