@@ -578,7 +578,7 @@ class CrmAutomationRule(models.Model):
         return _("Notified %(users)s.", users=", ".join(users.mapped("name")))
 
     def _execute_update(self, lead, job):
-        vals = {line.field_id.name: line._convert_value() for line in self.update_line_ids}
+        vals = {line.field_id.name: line._convert_value(lead) for line in self.update_line_ids}
         if vals:
             lead.write(vals)
         return _(

@@ -291,6 +291,64 @@ class TestAutomationActions(AutomationCase, MockEmail):
                     ],
                 )
 
+    def test_update_stage_by_name_stays_in_the_pipeline(self):
+        """Stage names repeat in every pipeline ("Won", "New"): a stage given by name is
+        the one of the lead's pipeline, never one of another (even archived) team."""
+        stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
+        elsewhere = self.env["crm.team"].create({"name": "Elsewhere"})
+        archived = self.env["crm.team"].create({"name": "Archived team"})
+        self.env["crm.stage"].create(
+            [
+                {"name": self.stage_won.name, "sequence": 1, "team_id": elsewhere.id},
+                {"name": self.stage_won.name, "sequence": 0, "team_id": archived.id},
+            ]
+        )
+        archived.active = False
+        rule = self._rule(
+            self.stage_qualified,
+            "update",
+            update_line_ids=[Command.create({"field_id": stage_field.id, "value": "D Won"})],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.stage_id, self.stage_won)
+        self.assertEqual(lead.team_id, self.team)
+
+    def test_update_stage_by_name_unknown_or_ambiguous_is_refused(self):
+        stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
+        elsewhere = self.env["crm.team"].create({"name": "Elsewhere"})
+        self.env["crm.stage"].create({"name": "Installed", "sequence": 1, "team_id": elsewhere.id})
+        twins = self.env["crm.stage"].create(
+            [
+                {"name": "Twin", "sequence": 150, "team_id": self.team.id},
+                {"name": "Twin", "sequence": 151, "team_id": self.team.id},
+            ]
+        )
+        for value, expected in (
+            # Only in another pipeline: unknown here; the message lists this pipeline's.
+            ("Installed", ["Installed", "A New", "D Won"]),
+            ("Nowhere", ["Nowhere", "A New", "D Won"]),
+            # Twice in the pipeline: both candidates, with their ids.
+            ("Twin", [f"Twin (id {twins[0].id})", f"Twin (id {twins[1].id})"]),
+        ):
+            with self.subTest(value=value), self.assertRaises(ValidationError) as caught:
+                self._rule(
+                    self.stage_qualified,
+                    "update",
+                    update_line_ids=[Command.create({"field_id": stage_field.id, "value": value})],
+                )
+            for text in expected:
+                self.assertIn(text, str(caught.exception))
+        # An id picks one of the twins.
+        rule = self._rule(
+            self.stage_qualified,
+            "update",
+            update_line_ids=[
+                Command.create({"field_id": stage_field.id, "value": str(twins[1].id)})
+            ],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.stage_id, twins[1])
+
     def test_server_action(self):
         action = self.env["ir.actions.server"].create(
             {
