@@ -41,8 +41,9 @@ class CrmAutomationRuleUpdate(models.Model):
     )
     value = fields.Char(
         help="New value as text: numbers, true/false, a selection key, a record id or "
-        "exact name (many2one), comma-separated ids (many2many, replaces), ISO dates "
-        "(YYYY-MM-DD, YYYY-MM-DD HH:MM:SS in UTC). Empty clears the field.",
+        "exact name (many2one; a stage name is looked up in the lead's pipeline), "
+        "comma-separated ids (many2many, replaces), ISO dates (YYYY-MM-DD, "
+        "YYYY-MM-DD HH:MM:SS in UTC). Empty clears the field.",
     )
 
     @api.constrains("field_id", "value")
@@ -122,12 +123,18 @@ class CrmAutomationRuleUpdate(models.Model):
         """The stage named ``name`` in the pipeline of ``lead``: stage names ("New",
         "Won") repeat in every pipeline. Without a lead, the pipeline of the rule's stage;
         for a rule on a stage shared by all teams, every pipeline (the name must not be
-        ambiguous in any of them).
+        ambiguous in any of them). A rule that also sets the sales team: its pipeline.
 
         :raise ValueError: no such stage, or several (naming the candidates)
         """
         Team = self.env["crm.team"].sudo()
-        if lead is not None:
+        team_line = self.rule_id.update_line_ids.filtered(
+            lambda line: line.field_id.name == "team_id" and line.value
+        )[:1]
+        if team_line:
+            # The rule moves the lead to another sales team: its stage is of that pipeline.
+            teams = [Team.browse(team_line._convert_value(lead))]
+        elif lead is not None:
             teams = [lead.team_id.sudo()]
         elif self.rule_id.stage_id.team_id:
             teams = [self.rule_id.stage_id.team_id.sudo()]

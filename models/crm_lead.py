@@ -371,8 +371,9 @@ class CrmLead(models.Model):
     @api.model
     def automation_dry_run(self, lead_id, event_type=None, stage_id=None, detail=None):
         """What the automation would do for lead ``lead_id`` on an event, or on entering
-        a stage; JSON-ready for the automation board. Writes nothing (public API, the
-        work is the board's: ``crm.automation.board._dry_run``).
+        a stage; JSON-ready for the automation board and marshal-able for XML-RPC (no
+        None, UTC date strings). Writes nothing (public API, the work is the board's:
+        ``crm.automation.board._dry_run``).
 
         :param lead_id: id of a lead the user can read
         :param event_type: key of the event types (or None with ``stage_id``)

@@ -312,6 +312,19 @@ class TestAutomationActions(AutomationCase, MockEmail):
         lead, _job = self._enter(rule)
         self.assertEqual(lead.stage_id, self.stage_won)
         self.assertEqual(lead.team_id, self.team)
+        # A rule that also sets the sales team: the stage of the new pipeline.
+        team_field = self.env["ir.model.fields"]._get("crm.lead", "team_id")
+        rule = self._rule(
+            self.stage_proposal,
+            "update",
+            update_line_ids=[
+                Command.create({"field_id": stage_field.id, "value": "D Won"}),
+                Command.create({"field_id": team_field.id, "value": str(elsewhere.id)}),
+            ],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual((lead.team_id, lead.stage_id.name), (elsewhere, "D Won"))
+        self.assertEqual(lead.stage_id.team_id, elsewhere)
 
     def test_update_stage_by_name_unknown_or_ambiguous_is_refused(self):
         stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
