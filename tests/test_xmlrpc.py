@@ -26,9 +26,7 @@ def _timeless(result):
     """``result`` without the due times of the rules that run at once (now)."""
     return {
         **result,
-        "rules": [
-            {**rule, "run_at": rule["now"] or rule["run_at"]} for rule in result["rules"]
-        ],
+        "rules": [{**rule, "run_at": rule["now"] or rule["run_at"]} for rule in result["rules"]],
     }
 
 
@@ -95,9 +93,40 @@ class TestXmlRpc(AutomationCase, HttpCase):
         self.assertEqual(nones(board), [])
         self.assertEqual(board["team"]["id"], self.team.id)
         rules = [rule["id"] for stage in board["stages"] for rule in stage["rules"]]
-        self.assertTrue(self._rpc("crm.automation.board", "resequence", "crm.automation.rule", rules))
+        self.assertTrue(
+            self._rpc("crm.automation.board", "resequence", "crm.automation.rule", rules)
+        )
         self.assertIs(
             self._rpc("crm.automation.board", "toggle_state", "crm.stage.trigger", self.trigger.id),
             False,
         )
         self.assertEqual(self.trigger.state, "draft")
+
+    def test_buttons_over_xmlrpc(self):
+        """The buttons of the addon's forms, called by an integrator."""
+        lead = self._lead()
+        job = self._jobs(lead, self.waiting)
+        calls = [
+            ("crm.lead", method, [lead.id])
+            for method in (
+                "action_view_automation",
+                "action_view_automation_jobs",
+                "action_view_cpa_events",
+                "action_open_automation_board",
+            )
+        ] + [
+            ("crm.stage.trigger", "action_view_events", [self.trigger.id]),
+            ("crm.stage.trigger", "action_set_draft", [self.trigger.id]),
+            ("crm.stage.trigger", "action_activate", [self.trigger.id]),
+            ("crm.automation.rule", "action_view_jobs", [self.waiting.id]),
+            ("crm.automation.job", "action_cancel", [job.id]),
+            ("crm.automation.job", "action_retry", [job.id]),
+            ("crm.automation.rule", "action_set_draft", [self.waiting.id]),
+            ("crm.automation.rule", "action_activate", [self.waiting.id]),
+            ("crm.team", "action_import_automation", [self.team.id]),
+            ("crm.team", "action_export_automation", [self.team.id]),
+        ]
+        for model, method, ids in calls:
+            with self.subTest(model=model, method=method):
+                self.assertTrue(self._rpc(model, method, ids))
+        self.assertEqual(job.state, "pending")
