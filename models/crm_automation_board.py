@@ -616,11 +616,13 @@ class CrmAutomationBoard(models.AbstractModel):
 
     @api.model
     def _dry_run_json(self, lead, result):
-        """``_dry_run_decisions`` for the board: ids, names and UTC strings."""
+        """``_dry_run_decisions`` for the board and for XML-RPC: ids, names, UTC
+        strings ("YYYY-MM-DD HH:MM:SS") and False where there is nothing (never None:
+        XML-RPC cannot send it)."""
         lead.ensure_one()
         now = fields.Datetime.now()
         decision = result["decision"]
-        trigger = None
+        trigger = False
         if decision is not None:
             trigger = {
                 "state": decision["state"],
@@ -636,8 +638,8 @@ class CrmAutomationBoard(models.AbstractModel):
             "trigger": trigger,
             "entered": {"id": result["entered"].id, "name": result["entered"].name}
             if result["entered"]
-            else None,
-            "loop_stopped": result["loop_stopped"],
+            else False,
+            "loop_stopped": result["loop_stopped"] or False,
             "notify": result["notify"].mapped("name"),
             "rules": [
                 {
@@ -655,7 +657,7 @@ class CrmAutomationBoard(models.AbstractModel):
             ],
             # sudo: names and due times of the lead's jobs, nothing else leaves.
             "cancelled": [
-                {"rule": job.rule_id.name, "run_at": fields.Datetime.to_string(job.run_at)}
+                {"rule": job.rule_id.name, "run_at": fields.Datetime.to_string(job.run_at) or False}
                 for job in result["cancelled"].sudo()
             ],
         }

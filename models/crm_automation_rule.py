@@ -461,15 +461,20 @@ class CrmAutomationRule(models.Model):
             if self.lead_name_template
             else _("%(name)s (copy)", name=lead.name)
         )
-        new_lead = lead.copy(
-            default={
-                "name": name,
-                "team_id": team.id,
-                "stage_id": stage.id,
-                "user_id": user.id,
-                "automation_origin_lead_id": lead.id,
-            }
-        )
+        default = {
+            "name": name,
+            "team_id": team.id,
+            "stage_id": stage.id,
+            "user_id": user.id,
+            "automation_origin_lead_id": lead.id,
+        }
+        # lead.copy(default), but crm.lead.copy_data() drops the salesperson when the
+        # origin has no active one, whatever the default: the rule's choice stays (an
+        # archived user is not assigned).
+        vals_list = lead.with_context(active_test=False).copy_data(default)
+        vals_list[0]["user_id"] = user.id if user.active else False
+        new_lead = lead.create(vals_list)
+        lead.copy_translations(new_lead, excluded=default)
         return _(
             "Copied to %(lead)s in %(team)s / %(stage)s.",
             lead=new_lead.display_name,
@@ -549,7 +554,7 @@ class CrmAutomationRule(models.Model):
         return _("Assigned to %(user)s.", user=user.name)
 
     def _execute_update(self, lead, job):
-        vals = {line.field_id.name: line._convert_value() for line in self.update_line_ids}
+        vals = {line.field_id.name: line._convert_value(lead) for line in self.update_line_ids}
         if vals:
             lead.write(vals)
         return _(

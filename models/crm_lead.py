@@ -157,6 +157,23 @@ class CrmLead(models.Model):
         "event type of the engagement score.",
     )
     cpa_event_ids = fields.One2many("crm.lead.event", "lead_id", "Engagement events")
+    # Callers are matched on these (exact, indexed): Odoo's phone search matches by
+    # prefix and reads a leading "00" of the searched digits as an international prefix.
+    cpa_phone_e164 = fields.Char(
+        "Phone (E.164)",
+        compute="_compute_cpa_e164",
+        store=True,
+        index="btree_not_null",
+        help="The phone in E.164 (default country: the lead's, else the company's), "
+        "matched exactly against the numbers of the call webhook.",
+    )
+    cpa_mobile_e164 = fields.Char(
+        "Mobile (E.164)",
+        compute="_compute_cpa_e164",
+        store=True,
+        index="btree_not_null",
+        help="The mobile in E.164, matched exactly against the numbers of the call webhook.",
+    )
     cpa_event_count = fields.Integer("Events", compute="_compute_cpa_event_count")
     cpa_channel_id = fields.Many2one(
         "discuss.channel",
@@ -171,6 +188,14 @@ class CrmLead(models.Model):
     # ------------------------------------------------------------------
     # Computes
     # ------------------------------------------------------------------
+
+    @api.depends("phone", "mobile", "country_id")
+    def _compute_cpa_e164(self):
+        # Computed with Odoo's phone_sanitized (same fields, read once): no query of its own.
+        Event = self.env["crm.lead.event"]
+        for lead in self:
+            lead.cpa_phone_e164 = Event._phone_e164(lead.phone, lead.country_id) or False
+            lead.cpa_mobile_e164 = Event._phone_e164(lead.mobile, lead.country_id) or False
 
     def _compute_automation_counts(self):
         logs = dict(
@@ -359,8 +384,9 @@ class CrmLead(models.Model):
     @api.model
     def automation_dry_run(self, lead_id, event_type=None, stage_id=None, detail=None):
         """What the automation would do for lead ``lead_id`` on an event, or on entering
-        a stage; JSON-ready for the automation board. Writes nothing (public API, the
-        work is the board's: ``crm.automation.board._dry_run``).
+        a stage; JSON-ready for the automation board and marshal-able for XML-RPC (no
+        None, UTC date strings). Writes nothing (public API, the work is the board's:
+        ``crm.automation.board._dry_run``).
 
         :param lead_id: id of a lead the user can read
         :param event_type: key of the event types (or None with ``stage_id``)

@@ -571,23 +571,20 @@ class CrmLeadEvent(models.Model):
     def _phone_e164(self, number, country=None):
         """``number`` in E.164 (``country``, else the company's, as default region), or
         None if it is not a possible phone number."""
+        if not number:
+            return None
         return calls.phone_e164(number, (country or self.env.company.country_id).code)
 
     @api.model
     def _leads_by_phone(self, number_e164):
-        """Open leads whose phone or mobile is ``number_e164`` once normalised."""
+        """Open leads whose phone or mobile is ``number_e164`` once normalised (exact
+        match on the indexed E.164 columns of the leads)."""
         Lead = self.env["crm.lead"].with_context(active_test=True)
         if not number_e164:
             return Lead
-        # phone_mobile_search ignores formatting (spaces, dots...) and has a trigram
-        # index; the last 8 digits are in every format of the number (local or not).
-        candidates = Lead.search([("phone_mobile_search", "ilike", number_e164[-8:])], limit=200)
-        return candidates.filtered(
-            lambda lead: number_e164
-            in {
-                self._phone_e164(lead.phone, lead.country_id),
-                self._phone_e164(lead.mobile, lead.country_id),
-            }
+        return Lead.search(
+            ["|", ("cpa_phone_e164", "=", number_e164), ("cpa_mobile_e164", "=", number_e164)],
+            limit=200,
         )
 
     @api.model

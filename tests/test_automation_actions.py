@@ -126,6 +126,38 @@ class TestAutomationActions(AutomationCase, MockEmail):
         self.assertEqual(copy.expected_revenue, 1200)
         self.assertIn("Copied", self._logs(lead, "rule_done").message)
 
+    def test_copy_lead_keeps_the_chosen_salesperson_of_an_unassigned_lead(self):
+        """Odoo's copy_data() drops the salesperson when the origin has no active one:
+        the rule's choice (a user, the team leader) must stay."""
+        other_team = self.env["crm.team"].create(
+            {"name": "Installation", "user_id": self.salesman2.id}
+        )
+        to_schedule = self.env["crm.stage"].create(
+            {"name": "To schedule", "sequence": 1, "team_id": other_team.id}
+        )
+        for source, expected in (
+            ("team_leader", self.salesman2),
+            ("user", self.leader),
+            ("none", self.env["res.users"]),
+        ):
+            with self.subTest(source=source):
+                rule = self._rule(
+                    self.stage_won,
+                    "copy_lead",
+                    name=f"Copy {source}",
+                    target_team_id=other_team.id,
+                    target_stage_id=to_schedule.id,
+                    target_user_source=source,
+                    target_user_id=self.leader.id,
+                )
+                lead, _job = self._enter(rule, user_id=False)
+                copy = self.env["crm.lead"].search([("automation_origin_lead_id", "=", lead.id)])
+                self.assertEqual(
+                    (copy.team_id, copy.stage_id, copy.user_id),
+                    (other_team, to_schedule, expected),
+                )
+                rule.unlink()
+
     def test_copy_lead_fires_target_stage_rules(self):
         to_schedule = self.stage_proposal
         self._rule(to_schedule)
@@ -295,6 +327,77 @@ class TestAutomationActions(AutomationCase, MockEmail):
                         )
                     ],
                 )
+
+    def test_update_stage_by_name_stays_in_the_pipeline(self):
+        """Stage names repeat in every pipeline ("Won", "New"): a stage given by name is
+        the one of the lead's pipeline, never one of another (even archived) team."""
+        stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
+        elsewhere = self.env["crm.team"].create({"name": "Elsewhere"})
+        archived = self.env["crm.team"].create({"name": "Archived team"})
+        self.env["crm.stage"].create(
+            [
+                {"name": self.stage_won.name, "sequence": 1, "team_id": elsewhere.id},
+                {"name": self.stage_won.name, "sequence": 0, "team_id": archived.id},
+            ]
+        )
+        archived.active = False
+        rule = self._rule(
+            self.stage_qualified,
+            "update",
+            update_line_ids=[Command.create({"field_id": stage_field.id, "value": "D Won"})],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.stage_id, self.stage_won)
+        self.assertEqual(lead.team_id, self.team)
+        # A rule that also sets the sales team: the stage of the new pipeline.
+        team_field = self.env["ir.model.fields"]._get("crm.lead", "team_id")
+        rule = self._rule(
+            self.stage_proposal,
+            "update",
+            update_line_ids=[
+                Command.create({"field_id": stage_field.id, "value": "D Won"}),
+                Command.create({"field_id": team_field.id, "value": str(elsewhere.id)}),
+            ],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual((lead.team_id, lead.stage_id.name), (elsewhere, "D Won"))
+        self.assertEqual(lead.stage_id.team_id, elsewhere)
+
+    def test_update_stage_by_name_unknown_or_ambiguous_is_refused(self):
+        stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
+        elsewhere = self.env["crm.team"].create({"name": "Elsewhere"})
+        self.env["crm.stage"].create({"name": "Installed", "sequence": 1, "team_id": elsewhere.id})
+        twins = self.env["crm.stage"].create(
+            [
+                {"name": "Twin", "sequence": 150, "team_id": self.team.id},
+                {"name": "Twin", "sequence": 151, "team_id": self.team.id},
+            ]
+        )
+        for value, expected in (
+            # Only in another pipeline: unknown here; the message lists this pipeline's.
+            ("Installed", ["Installed", "A New", "D Won"]),
+            ("Nowhere", ["Nowhere", "A New", "D Won"]),
+            # Twice in the pipeline: both candidates, with their ids.
+            ("Twin", [f"Twin (id {twins[0].id})", f"Twin (id {twins[1].id})"]),
+        ):
+            with self.subTest(value=value), self.assertRaises(ValidationError) as caught:
+                self._rule(
+                    self.stage_qualified,
+                    "update",
+                    update_line_ids=[Command.create({"field_id": stage_field.id, "value": value})],
+                )
+            for text in expected:
+                self.assertIn(text, str(caught.exception))
+        # An id picks one of the twins.
+        rule = self._rule(
+            self.stage_qualified,
+            "update",
+            update_line_ids=[
+                Command.create({"field_id": stage_field.id, "value": str(twins[1].id)})
+            ],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.stage_id, twins[1])
 
     def test_server_action(self):
         action = self.env["ir.actions.server"].create(
