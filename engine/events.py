@@ -19,6 +19,7 @@ EVENT_TYPES = [
     ("chat_accepted", "Live chat answered by an operator"),
     ("chat_response_late", "Live chat answer late"),
     ("chat_keyword", "Keyword in live chat"),
+    ("meeting_scheduled", "Meeting scheduled"),
 ]
 # Texts (chat messages, email bodies) are kept as an excerpt of this many characters.
 TEXT_EXCERPT = 200
@@ -31,6 +32,7 @@ SOURCES = [
     ("form", "Website form"),
     ("webhook", "Call webhook"),
     ("livechat", "Live chat"),
+    ("calendar", "Calendar"),
     ("cron", "Scheduled check"),
     ("manual", "Manual"),
 ]

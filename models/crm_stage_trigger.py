@@ -272,6 +272,9 @@ class CrmStageTrigger(models.Model):
             for word in _lines(self.keywords)
         )
 
+    def _match_meeting_scheduled(self, event):
+        return True
+
     # ------------------------------------------------------------------
     # Firing
     # ------------------------------------------------------------------

@@ -1,0 +1,90 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""The dry-run's activities: what the activity templates "create on" an event would
+create (meeting scheduled, lead lost from a stage...), with their deadlines."""
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .crm_activity_template_meeting import MEETING_KEY
+
+# Template events that are no engagement event: the dry-run tests them too.
+LEAD_EVENTS = ("lead_lost",)
+
+
+class CrmAutomationBoard(models.AbstractModel):
+    _inherit = "crm.automation.board"
+
+    @api.model
+    def get_board(self, team_id=None):
+        board = super().get_board(team_id)
+        labels = dict(
+            self.env["crm.activity.template"]._fields["event_key"]._description_selection(self.env)
+        )
+        board["lead_events"] = [[key, labels[key]] for key in LEAD_EVENTS]
+        return board
+
+    @api.model
+    def _dry_run(self, lead_id, event_type=None, stage_id=None, detail=None):
+        if event_type in LEAD_EVENTS:
+            Lead = self.env["crm.lead"]
+            lead = Lead.browse(int(lead_id)).exists() if str(lead_id).isdigit() else Lead
+            if not lead:
+                raise UserError(_("Choose a lead to test on."))
+            lead.check_access("read")
+            result = self._dry_run_json(lead, self._dry_run_decisions(lead))
+        else:
+            result = super()._dry_run(lead_id, event_type, stage_id, detail)
+            lead = self.env["crm.lead"].browse(result["lead"]["id"])
+        result["activities"] = self._dry_run_activities(lead, event_type) if event_type else []
+        return result
+
+    @api.model
+    def _dry_run_activities(self, lead, event_key):
+        """[{template, user, deadline, description, skipped}] of the active templates
+        "create on" ``event_key`` for ``lead`` (reads only: a round-robin template
+        names no assignee rather than moving its pointer)."""
+        templates = self.env["crm.activity.template"].sudo().search([("event_key", "=", event_key)])
+        if not templates:
+            return []
+        # The lead as the event leaves it, in memory (lost: archived in its stage).
+        values = {"active": False} if event_key == "lead_lost" else {}
+        lead = lead.sudo().new(values, origin=lead.sudo()) if values else lead.sudo()
+        activities = []
+        for template in templates:
+            user = (
+                lead.user_id or self.env.user
+                if template.user_source == "round_robin"
+                else template._get_assignee(lead)
+            )
+            skipped, deadline = "", False
+            if not template._applies_to(lead):
+                skipped = (
+                    _(
+                        "lost from %(stage)s, not from the template's stages",
+                        stage=lead.stage_id.name,
+                    )
+                    if event_key == "lead_lost" and template.lost_stage_ids
+                    else _("outside the template's scope")
+                )
+            else:
+                deadline = template.with_context(**{MEETING_KEY: False})._compute_deadline(
+                    lead, user
+                )
+                if not deadline:
+                    skipped = (
+                        _("the lead has no upcoming meeting")
+                        if template.deadline_base == "meeting"
+                        else _("the lead's date is empty")
+                    )
+            activities.append(
+                {
+                    "template_id": template.id,
+                    "template": template.name,
+                    "user": user.name if not skipped else "",
+                    "description": template._deadline_description(),
+                    "deadline": fields.Datetime.to_string(deadline) if deadline else False,
+                    "skipped": skipped or False,
+                }
+            )
+        return activities
