@@ -1,6 +1,7 @@
 from . import crm_automation_config_mixin
 from . import crm_automation_rule
 from . import crm_automation_rule_update
+from . import crm_automation_rule_lost
 from . import crm_automation_job
 from . import crm_automation_job_plan
 from . import crm_automation_log

@@ -32,12 +32,47 @@ class CrmAutomationBoard(models.AbstractModel):
             if not lead:
                 raise UserError(_("Choose a lead to test on."))
             lead.check_access("read")
-            result = self._dry_run_json(lead, self._dry_run_decisions(lead))
+            result = self._dry_run_json(lead, self._dry_run_lost_rules(lead))
+            for rule in result["rules"]:
+                rule["skipped_over"] = False
         else:
             result = super()._dry_run(lead_id, event_type, stage_id, detail)
             lead = self.env["crm.lead"].browse(result["lead"]["id"])
         result["activities"] = self._dry_run_activities(lead, event_type) if event_type else []
         return result
+
+    @api.model
+    def _dry_run_lost_rules(self, lead):
+        """``_dry_run_decisions`` of marking ``lead`` lost: the "lead lost" rules of its
+        pipeline, with their due times or why they do not run."""
+        decisions = self._dry_run_decisions(lead)
+        Rule = self.env["crm.automation.rule"]
+        lost = lead.sudo().new({"active": False}, origin=lead.sudo())
+        rule_leads = Rule._rules_when_lost(lost)
+        plan = (
+            self.env["crm.automation.job.plan"].sudo()._plan_jobs(rule_leads, fields.Datetime.now())
+        )
+        decisions["rules"] = [
+            (Rule.browse(rule_id), run_at, skipped)
+            for rule_id, _lead_id, run_at, skipped in plan.decisions()
+        ]
+        others = Rule.search(
+            [
+                ("run_on", "=", "lead_lost"),
+                ("state", "=", "active"),
+                ("team_id", "in", [False, lead.team_id.id]),
+                ("id", "not in", [rule.id for rule, _leads in rule_leads]),
+            ]
+        )
+        decisions["rules"] += [
+            (
+                rule,
+                None,
+                _("lost from %(stage)s, not from the rule's stages", stage=lead.stage_id.name),
+            )
+            for rule in others
+        ]
+        return decisions
 
     @api.model
     def _dry_run_activities(self, lead, event_key):

@@ -29,3 +29,4 @@ from . import test_reliability
 from . import test_access
 from . import test_page_view_cost
 from . import test_meetings
+from . import test_lost_from_stage
