@@ -1,10 +1,13 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""The dry-run's activities: what the activity templates "create on" an event would
-create (meeting scheduled, lead lost from a stage...), with their deadlines."""
+"""The board and its dry-run for meetings and lost leads: what the activity templates
+"create on" an event would create (meeting scheduled, lead lost...), with their
+deadlines, the rules run when a lead is lost, and the analysis leaving those out of
+the stage moves (they act on lost leads)."""
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 
 from .crm_activity_template_meeting import MEETING_KEY
 
@@ -23,6 +26,23 @@ class CrmAutomationBoard(models.AbstractModel):
         )
         board["lead_events"] = [[key, labels[key]] for key in LEAD_EVENTS]
         return board
+
+    @api.model
+    def _move_edges(self, stages, triggers, rules):
+        # Rules run on lost leads move no open lead out of their stage: no edge.
+        return super()._move_edges(
+            stages, triggers, rules.filtered(lambda rule: rule.run_on == "stage_entry")
+        )
+
+    @api.model
+    def _never_runs(self, rule, rules, edges):
+        if rule.run_on == "lead_lost":
+            # The stage-entry reasons (stage in the condition, leads moved out at
+            # once) do not apply to a lost lead; a condition never true still does.
+            if expression.is_false(self.env["crm.lead"], rule._get_domain()):
+                return _("its condition %(domain)s is never true.", domain=rule.filter_domain)
+            return None
+        return super()._never_runs(rule, rules, edges)
 
     @api.model
     def _dry_run(self, lead_id, event_type=None, stage_id=None, detail=None):

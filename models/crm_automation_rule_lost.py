@@ -31,7 +31,7 @@ class CrmAutomationRule(models.Model):
 
     @api.depends("run_on", "lost_stage_ids")
     def _compute_timing_description(self):
-        super()._compute_timing_description()
+        result = super()._compute_timing_description()
         for rule in self.filtered(lambda r: r.run_on == "lead_lost"):
             if rule.lost_stage_ids:
                 rule.timing_description = self.env._(
@@ -43,6 +43,7 @@ class CrmAutomationRule(models.Model):
                 rule.timing_description = self.env._(
                     "When lost: %(timing)s", timing=rule.timing_description
                 )
+        return result
 
     @api.model
     @tools.ormcache()

@@ -4,6 +4,7 @@
 lead' in 3 months"): "lead lost" templates and rules limited to the stages the lead
 was lost from, the lead marked lost through the lost wizard as users do."""
 
+import json
 from datetime import datetime
 
 from odoo import Command
@@ -90,9 +91,7 @@ class TestLostFromStageRules(LostMixin, AutomationCase):
             delay_unit="months",
             lead_name_template="Recover {name}",
         )
-        cls.tag_lost = cls._rule(
-            cls.stage_new, "tags", name="Tag lost leads", run_on="lead_lost"
-        )
+        cls.tag_lost = cls._rule(cls.stage_new, "tags", name="Tag lost leads", run_on="lead_lost")
 
     @freeze_time(MONDAY)
     def test_lost_rules_run_for_the_stage_lost_from(self):
@@ -147,3 +146,46 @@ class TestLostFromStageRules(LostMixin, AutomationCase):
             "lost from A New, not from the rule's stages",
         )
         self.assertTrue(lead.active)
+
+    def test_export_import_keeps_the_stages_lost_from(self):
+        Exchange = self.env["crm.automation.exchange"]
+        data = json.loads(Exchange._export_json(self.team))
+        item = next(r for r in data["rules"] if r["name"] == "Recover the lead in 3 months")
+        self.assertEqual(
+            (item["run_on"], item["lost_stage_ids"]), ("lead_lost", [{"stage": "B Qualified"}])
+        )
+        team = self.env["crm.team"].create({"name": "Imported"})
+        stages = self.env["crm.stage"].create(
+            [
+                {"name": f"I{index}", "sequence": 300 + index, "team_id": team.id}
+                for index in range(4)
+            ]
+        )
+        stage_map = {s["key"]: self.env["crm.stage"] for s in data["stages"]}
+        stage_map.update({"A New": stages[0], "B Qualified": stages[1], "C Proposal": stages[2]})
+        stage_map["D Won"] = stages[3]
+        plan = Exchange._plan_import(data, team, stage_map)
+        rules = Exchange._apply_import(plan, mode="add")["rules"]
+        recover = rules.filtered(lambda r: r.name == "Recover the lead in 3 months")
+        self.assertEqual((recover.run_on, recover.lost_stage_ids), ("lead_lost", stages[1]))
+
+    def test_board_analysis_leaves_lost_rules_out_of_the_stage_moves(self):
+        # A delayed rule of A New next to an immediate "lost" rule moving leads on:
+        # the lost rule acts on lost leads only, it empties no stage.
+        self._rule(
+            self.stage_new,
+            "update",
+            name="Park lost leads",
+            run_on="lead_lost",
+            update_line_ids=[
+                Command.create(
+                    {
+                        "field_id": self.env.ref("crm.field_crm_lead__stage_id").id,
+                        "value": "C Proposal",
+                    }
+                )
+            ],
+        )
+        self._rule(self.stage_new, name="Later", timing="delay", delay_count=2)
+        warnings = self.env["crm.automation.board"]._analyze(self.team)
+        self.assertFalse([w for w in warnings if w["kind"] == "never_runs"], warnings)
