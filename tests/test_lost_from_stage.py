@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 
 from odoo import Command
-from odoo.tests import Form, freeze_time, tagged
+from odoo.tests import Form, HttpCase, freeze_time, new_test_user, tagged
 
 from .common import NOW as MONDAY
 from .common import ActivityTemplateCase, AutomationCase
@@ -109,6 +109,15 @@ class TestLostFromStageRules(LostMixin, AutomationCase):
         self.assertEqual(repeat.name, f"Recover {lead.name}")
         self.assertTrue(repeat.active)
 
+    def test_free_when_no_rule_runs_on_lost_leads(self):
+        lead = self._lead(stage=self.stage_qualified)
+        Rule = self.env["crm.automation.rule"]
+        self.assertTrue(Rule._rules_when_lost(lead))
+        (self.recover | self.tag_lost).write({"run_on": "stage_entry"})
+        Rule._rules_when_lost(lead)  # the cached answer, read once
+        with self.assertQueryCount(0):
+            self.assertFalse(Rule._rules_when_lost(lead))
+
     @freeze_time(MONDAY)
     def test_other_stages_and_entries_do_not_run_lost_rules(self):
         lead = self._lead()
@@ -189,3 +198,60 @@ class TestLostFromStageRules(LostMixin, AutomationCase):
         self._rule(self.stage_new, name="Later", timing="delay", delay_count=2)
         warnings = self.env["crm.automation.board"]._analyze(self.team)
         self.assertFalse([w for w in warnings if w["kind"] == "never_runs"], warnings)
+
+
+@tagged("post_install", "-at_install")
+class TestLostDryRunTour(HttpCase):
+    """The board shows a "lead lost" rule and tests a loss, in headless Chromium."""
+
+    def test_manager_tests_a_loss_on_the_board(self):
+        manager = new_test_user(
+            self.env,
+            login="cpa_lost_manager",
+            password="cpa_lost_manager",
+            name="Bea Lost",
+            groups="sales_team.group_sale_manager",
+        )
+        team = self.env["crm.team"].create(
+            {"name": "Lost team", "use_leads": True, "user_id": manager.id, "sequence": 0}
+        )
+        self.env["crm.team.member"].create({"crm_team_id": team.id, "user_id": manager.id})
+        Stage = self.env["crm.stage"]
+        new = Stage.create({"name": "Lost New", "sequence": 301, "team_id": team.id})
+        filter2 = Stage.create({"name": "Lost Filter 2", "sequence": 302, "team_id": team.id})
+        self.env["crm.automation.rule"].create(
+            {
+                "name": "Recover later",
+                "stage_id": new.id,
+                "action_type": "repeat_lead",
+                "run_on": "lead_lost",
+                "lost_stage_ids": [Command.set(filter2.ids)],
+                "timing": "delay",
+                "delay_count": 3,
+                "delay_unit": "months",
+            }
+        )
+        self.env["crm.activity.template"].search([]).action_archive()
+        self.env["crm.activity.template"].create(
+            {
+                "name": "Recover the lead",
+                "event_key": "lead_lost",
+                "lost_stage_ids": [Command.set(filter2.ids)],
+                "deadline_count": 3,
+                "deadline_unit": "months",
+            }
+        )
+        lead = self.env["crm.lead"].create(
+            {
+                "name": "Discarded lead",
+                "type": "opportunity",
+                "team_id": team.id,
+                "stage_id": filter2.id,
+                "user_id": manager.id,
+            }
+        )
+        self.start_tour(
+            "/odoo/crm", "crm_pipeline_automation_lost_dry_run_tour", login=manager.login
+        )
+        self.assertTrue(lead.active, "the dry-run changed nothing")
+        self.assertFalse(lead.automation_job_ids or lead.activity_ids)

@@ -135,6 +135,16 @@ class TestMeetingActivities(MeetingMixin, ActivityTemplateCase):
         self.assertEqual(len(self._activities(lead, self.confirm)), 1)
 
     @freeze_time(MONDAY)
+    def test_free_when_no_template_counts_from_a_meeting(self):
+        lead = self._lead()
+        meeting = self._schedule(lead, self.salesman)
+        self.assertTrue(meeting._cpa_meeting_activities())
+        self.confirm.deadline_base = "create"
+        meeting._cpa_meeting_activities()  # the cached answer, read once
+        with self.assertQueryCount(0):
+            self.assertFalse(meeting._cpa_meeting_activities())
+
+    @freeze_time(MONDAY)
     def test_meetings_of_other_records_are_ignored(self):
         lead = self._lead()
         self.env["calendar.event"].with_user(self.salesman).create(
