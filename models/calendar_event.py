@@ -6,6 +6,9 @@ from odoo import _, api, fields, models
 
 from .crm_activity_template_meeting import MEETING_KEY
 
+# Precommit data key: ids of the meetings archived in the transaction.
+ARCHIVED_KEY = "crm_pipeline_automation.archived_meetings"
+
 
 class CalendarEvent(models.Model):
     _inherit = "calendar.event"
@@ -31,8 +34,8 @@ class CalendarEvent(models.Model):
         before = {event.id: event._cpa_leads() for event in self} if relinked else {}
         result = super().write(vals)
         if cancelled:
-            self._cpa_cancel_activities(_("archived"))
-        elif moved:
+            self._cpa_cancel_when_still_archived()
+        if moved:
             self._cpa_reschedule_activities()
         for event in self.filtered("active") if relinked else ():
             event._cpa_record_scheduled(event._cpa_leads() - before[event.id])
@@ -108,6 +111,26 @@ class CalendarEvent(models.Model):
                     deadline=activity._format_deadline(activity.user_id),
                 ),
             )
+
+    def _cpa_cancel_when_still_archived(self):
+        """Cancel the activities of the meetings of ``self`` if they are still archived
+        when the transaction commits: the calendar archives a recurring meeting's events
+        to rewrite them ("all events" moved) and restores the first one at once."""
+        if not self.ids or not self.env["crm.activity.template"]._meeting_template_exists():
+            return
+        archived = self.env.cr.precommit.data.setdefault(ARCHIVED_KEY, set())
+        if not archived:
+            self.env.cr.precommit.add(self.sudo()._cpa_cancel_archived)
+        archived.update(self.ids)
+
+    def _cpa_cancel_archived(self):
+        """Precommit: cancel the activities of the meetings archived in the transaction
+        and still archived now."""
+        ids = self.env.cr.precommit.data.pop(ARCHIVED_KEY, set())
+        meetings = self.with_context(active_test=False).browse(ids).exists()
+        meetings.filtered(lambda meeting: not meeting.active)._cpa_cancel_activities(_("archived"))
+        # Precommit hooks run after the flush of the transaction: write ours now.
+        self.env.flush_all()
 
     def _cpa_cancel_activities(self, how):
         """The meetings of ``self`` are cancelled (``how``: deleted / archived): their

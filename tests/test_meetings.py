@@ -108,6 +108,9 @@ class TestMeetingActivities(MeetingMixin, ActivityTemplateCase):
             self._activities(lead, self.confirm, active_test=False).cpa_meeting_id, archived
         )
         archived.with_user(self.salesman).action_archive()
+        # An archive cancels when the transaction commits (still archived then).
+        self.assertTrue(self._activities(lead, self.confirm))
+        self.env.cr.precommit.run()
         self.assertFalse(self._activities(lead, self.confirm, active_test=False))
         rows = self._ledger_rows(lead, "activity_cancelled")
         self.assertEqual(len(rows), 2)
@@ -143,6 +146,33 @@ class TestMeetingActivities(MeetingMixin, ActivityTemplateCase):
         meeting._cpa_meeting_activities()  # the cached answer, read once
         with self.assertQueryCount(0):
             self.assertFalse(meeting._cpa_meeting_activities())
+
+    @freeze_time(MONDAY)
+    def test_moving_all_events_of_a_recurring_meeting_keeps_the_activity(self):
+        """The calendar archives the events of the recurrence and restores the first
+        one with the new time: its activity moves, it is not cancelled."""
+        lead = self._lead()
+        meeting = self._schedule(
+            lead,
+            self.salesman,
+            recurrency=True,
+            rrule_type="weekly",
+            tue=True,
+            end_type="count",
+            count=3,
+        )
+        activity = self._activities(lead, self.confirm)
+        meeting.with_user(self.salesman).write(
+            {
+                "start": datetime(2026, 1, 13, 16, 0),
+                "stop": datetime(2026, 1, 13, 17, 0),
+                "recurrence_update": "all_events",
+            }
+        )
+        self.env.cr.precommit.run()
+        self.assertTrue(activity.exists())
+        self.assertEqual(activity.deadline_datetime, datetime(2026, 1, 13, 14, 0))
+        self.assertFalse(self._ledger_rows(lead, "activity_cancelled"))
 
     @freeze_time(MONDAY)
     def test_meetings_of_other_records_are_ignored(self):
