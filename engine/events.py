@@ -27,6 +27,7 @@ EVENT_TYPES = [
     ("field_changed", "Field value changed"),
     ("activity_done", "Activity done"),
     ("activity_late", "Activity late"),
+    ("meeting_scheduled", "Meeting scheduled"),
 ]
 # Events about the work on the lead (not the customer's engagement): no score, no
 # opt-out (they track nobody), recorded by crm.lead.event._record_lead_work.
@@ -42,6 +43,7 @@ SOURCES = [
     ("form", "Website form"),
     ("webhook", "Call webhook"),
     ("livechat", "Live chat"),
+    ("calendar", "Calendar"),
     ("cron", "Scheduled check"),
     ("field", "Field change"),
     ("activity", "Activity"),

@@ -43,6 +43,7 @@ EXPORT_FIELDS = {
         "team_ids",
         "group_ids",
         "event_key",
+        "lost_stage_ids",
     ],
     "crm.stage.trigger": [
         "name",
@@ -77,6 +78,8 @@ EXPORT_FIELDS = {
         "active",
         "state",
         "stage_id",
+        "run_on",
+        "lost_stage_ids",
         "action_type",
         "filter_domain",
         "timing",

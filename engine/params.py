@@ -25,6 +25,7 @@ SCORE_DEFAULTS = {
     "chat_accepted": 0,
     "chat_response_late": 0,
     "chat_keyword": 3,
+    "meeting_scheduled": 10,
 }
 
 # name: (default, positive). A positive parameter set to 0 or less falls back to its

@@ -2,6 +2,7 @@ from . import crm_automation_config_mixin
 from . import crm_automation_rule
 from . import crm_automation_rule_message
 from . import crm_automation_rule_update
+from . import crm_automation_rule_lost
 from . import crm_automation_job
 from . import crm_automation_job_plan
 from . import crm_automation_log
@@ -18,9 +19,12 @@ from . import mail_message
 from . import discuss_channel
 from . import res_config_settings
 from . import crm_activity_template
+from . import crm_activity_template_meeting
+from . import calendar_event
 from . import mail_activity
 from . import crm_activity_deadline_report
 from . import crm_automation_board
+from . import crm_automation_board_activity
 from . import crm_team
 from . import crm_team_member
 from . import crm_automation_exchange

@@ -302,8 +302,10 @@ class CrmAutomationJob(models.Model):
             self.lead_id.with_context(active_test=False),
             self.rule_id.with_context(active_test=False),
         )
-        if not lead.active:
+        if not lead.active and rule.run_on != "lead_lost":
             return "job_cancelled", _("The lead is lost (archived).")
+        if lead.active and rule.run_on == "lead_lost":
+            return "job_cancelled", _("The lead was restored.")
         if not rule.active:
             return "job_cancelled", _("The rule is archived.")
         if rule.state != "active":

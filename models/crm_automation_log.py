@@ -49,6 +49,8 @@ class CrmAutomationLog(models.Model):
             ("job_retried", "Job retried by hand"),
             ("job_failed", "Job failed"),
             ("activity_done", "Activity completed"),
+            ("activity_moved", "Activity deadline moved"),
+            ("activity_cancelled", "Activity cancelled"),
             ("lead_lost", "Lead lost"),
             ("loop_stopped", "Loop stopped"),
             ("trigger_fired", "Trigger fired"),

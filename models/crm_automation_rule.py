@@ -30,8 +30,8 @@ class CrmAutomationRule(models.Model):
     _description = "CRM Automation Rule"
     _order = "stage_id, sequence, id"
     # crm.lead._automation_config: the stages of the rules (archived and draft too) and
-    # "run when skipped over".
-    _automation_config_fields = ("stage_id", "run_when_skipped")
+    # "run when skipped over"; rules run on lost leads (crm_automation_rule_lost.py).
+    _automation_config_fields = ("stage_id", "run_when_skipped", "run_on")
 
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10, help="Order of the rules of a stage.")

@@ -334,9 +334,12 @@ class CrmLead(models.Model):
         return result
 
     def action_set_lost(self, **additional_values):
-        # The archive cancels the pending jobs (write), then the templates "lead lost".
+        # 1. the archive cancels the pending jobs (write)
         result = super().action_set_lost(**additional_values)
+        # 2. activities of the templates "lead lost" (from the stage the lead is in)
         self.env["crm.activity.template"]._create_for_event(self, "lead_lost")
+        # 3. rules run when a lead is lost (from that stage): a new visit, their jobs
+        self.env["crm.automation.rule"]._schedule_when_lost(self)
         return result
 
     # ------------------------------------------------------------------
@@ -407,7 +410,9 @@ class CrmLead(models.Model):
         templates (and sales teams' members) when they are created, deleted or changed
         in what it holds."""
         Rule = self.env["crm.automation.rule"].sudo().with_context(active_test=False)
-        rules = Rule.search_fetch([], ["stage_id", "run_when_skipped"])
+        rules = Rule.search_fetch(
+            [("run_on", "=", "stage_entry")], ["stage_id", "run_when_skipped"]
+        )
         Template = self.env["crm.activity.template"].sudo().with_context(active_test=False)
         templates = Template.search_fetch([], ["active", "event_key", "scope", "team_ids"])
         events = {}
@@ -563,7 +568,7 @@ class CrmLead(models.Model):
         by_rule = defaultdict(list)
         for (stage, old, team), lead_ids in groups.items():
             for rule in stage.sudo().automation_rule_ids.filtered(
-                lambda r: r.active and r.state == "active"
+                lambda r: r.active and r.state == "active" and r.run_on == "stage_entry"
             ):
                 by_rule[rule].extend(lead_ids)
             if old and old.sequence < stage.sequence:
@@ -583,6 +588,7 @@ class CrmLead(models.Model):
                         [
                             ("stage_id", "in", skipped.ids),
                             ("run_when_skipped", "=", True),
+                            ("run_on", "=", "stage_entry"),
                             ("active", "=", True),
                             ("state", "=", "active"),
                         ]

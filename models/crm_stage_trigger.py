@@ -383,6 +383,9 @@ class CrmStageTrigger(models.Model):
         """Regexes of the chat_keyword trigger's keywords (``lead_events.keyword_pattern``)."""
         return [lead_events.keyword_pattern(word) for word in _lines(self.keywords)]
 
+    def _match_meeting_scheduled(self, event):
+        return True
+
     # ------------------------------------------------------------------
     # Firing
     # ------------------------------------------------------------------

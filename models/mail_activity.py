@@ -60,6 +60,16 @@ class MailActivity(models.Model):
         readonly=True,
         help="Template that created the activity; such activities are kept when done.",
     )
+    # Meeting the deadline counts from (template "before / after the lead's next
+    # meeting"): moving it moves the deadline, cancelling it cancels the activity.
+    cpa_meeting_id = fields.Many2one(
+        "calendar.event",
+        "Meeting",
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="Meeting the deadline counts from; rescheduling it moves the deadline.",
+    )
     reminder_datetime = fields.Datetime(
         "Reminder", readonly=True, copy=False, help="When the assignee is reminded."
     )

@@ -33,3 +33,5 @@ from . import test_page_view_cost
 from . import test_messages
 from . import test_messages_http
 from . import test_xmlrpc
+from . import test_meetings
+from . import test_lost_from_stage

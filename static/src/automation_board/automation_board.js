@@ -128,7 +128,8 @@ export class AutomationBoard extends Component {
     openDryRun() {
         this.dialog.add(DryRunDialog, {
             stages: this.state.board.stages.map((stage) => ({ id: stage.id, name: stage.name })),
-            eventTypes: this.state.board.event_types,
+            // Engagement events, then lead events of the activity templates (lost).
+            eventTypes: [...this.state.board.event_types, ...(this.state.board.lead_events || [])],
             teamId: this.state.teamId || false,
         });
     }
