@@ -523,7 +523,9 @@ class CrmStageTrigger(models.Model):
             return _("%(stage)s is not after %(current)s", stage=stage.name, current=current.name)
         domain = self._get_domain()
         if domain and not lead.filtered_domain(domain):
-            return _("condition not met: %(domain)s", domain=self.filter_domain)
+            return _(
+                "condition not met: %(domain)s", domain=lead_condition.condition_words_of(self)
+            )
         return self._hours_refusal(lead, at or fields.Datetime.now())
 
     def _hours_calendar(self, lead):

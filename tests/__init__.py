@@ -23,6 +23,7 @@ from . import test_activity_report
 from . import test_activity_tours
 from . import test_i18n
 from . import test_board
+from . import test_condition_words
 from . import test_salesperson_view
 from . import test_restricted_pipeline
 from . import test_recipes

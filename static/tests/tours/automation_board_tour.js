@@ -23,6 +23,14 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
             trigger: ".o_cpa_board:not(:has(.o_cpa_warning_loop))",
         },
         {
+            content: "A rule's condition reads in words, not as a domain",
+            trigger: `${column("Board Qualified")} .o_cpa_card[data-name='Welcome the VIP customers personally'] .o_cpa_card_condition:contains('Tags contain VIP')`,
+        },
+        {
+            content: "So does a trigger's",
+            trigger: `${column("Board Qualified")} .o_cpa_card[data-name='Pricing form sent'] .o_cpa_card_condition:contains('Stage is Board New')`,
+        },
+        {
             content: "Add a trigger to Board Qualified",
             trigger: `${column("Board Qualified")} .o_cpa_add_trigger`,
             run: "click",
@@ -118,6 +126,10 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
         },
         {
             trigger: ".modal .o_cpa_dry_run_rules tr:contains('Back to Board New'):contains('now')",
+        },
+        {
+            content: "A rule whose condition is not met says which, in words",
+            trigger: ".modal .o_cpa_dry_run_rules tr:contains('Welcome the VIP customers personally'):contains('Condition not met at entry: Tags contain VIP')",
         },
         {
             content: "The draft rule of Board New is not in the test",
