@@ -6,6 +6,17 @@ import { registry } from "@web/core/registry";
 
 const column = (stage) => `.o_cpa_board_column[data-stage-name='${stage}']`;
 
+/** Fail when a card's title or state badge is cut off (text-overflow: ellipsis). */
+function assertNothingCutOff() {
+    const cut = [...document.querySelectorAll(".o_cpa_card .badge, .o_cpa_card_name")].filter(
+        (el) => el.scrollWidth > el.clientWidth + 1
+    );
+    if (cut.length) {
+        const texts = cut.map((el) => el.textContent.trim()).join(", ");
+        throw new Error(`Cut off at ${window.innerWidth} px: ${texts}`);
+    }
+}
+
 registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
     url: "/odoo/crm",
     steps: () => [
@@ -29,6 +40,11 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
         {
             content: "So does a trigger's",
             trigger: `${column("Board Qualified")} .o_cpa_card[data-name='Pricing form sent'] .o_cpa_card_condition:contains('Stage is Board New')`,
+        },
+        {
+            content: "At 1366 px, state badges and titles are whole (no “Ac…”)",
+            trigger: ".o_cpa_board:not(:has(.o_cpa_card_condition:contains('[(')))",
+            run: assertNothingCutOff,
         },
         {
             content: "Add a trigger to Board Qualified",
