@@ -60,6 +60,13 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
             run: "selectByLabel Email opened",
         },
         {
+            content: "The trigger form",
+            trigger: ".modal .o_field_widget[name=event_type] select:has(option:selected:contains('Email opened'))",
+            run() {
+                console.info("cpa-screenshot:trigger-form");
+            },
+        },
+        {
             trigger: ".modal .o_form_button_save",
             run: "click",
         },
@@ -95,6 +102,13 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
         {
             trigger: ".modal .o-autocomplete--dropdown-item:contains('Board welcome')",
             run: "click",
+        },
+        {
+            content: "The rule form",
+            trigger: ".modal .o_field_widget[name=mail_template_id] input:value(Board welcome)",
+            run() {
+                console.info("cpa-screenshot:rule-form");
+            },
         },
         {
             trigger: ".modal .o_form_button_save",
