@@ -1,5 +1,6 @@
 from . import test_install
 from . import test_tooling
+from . import test_docs
 from . import test_tours
 from . import test_automation_rule
 from . import test_lead_hooks
