@@ -1,5 +1,7 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from datetime import timedelta
+
 from freezegun import freeze_time
 
 from odoo.tests import tagged
@@ -123,6 +125,26 @@ class TestConditionWords(AutomationCase):
         self.assertEqual(
             self._logs(lead, "rule_skipped").filtered(lambda log: log.rule_id == rule).message,
             "Condition not met at entry: Tags contain VIP",
+        )
+
+    def test_ledger_says_condition_at_run_time_in_words(self):
+        rule = self._rule(
+            self.stage_qualified,
+            name="VIP a day later",
+            timing="delay",
+            delay_count=1,
+            delay_unit="days",
+            filter_domain=self.with_vip,
+        )
+        lead = self._lead(tag_ids=[(4, self.tag_vip.id)])
+        lead.stage_id = self.stage_qualified
+        lead.tag_ids = [(3, self.tag_vip.id)]
+        with freeze_time(NOW + timedelta(days=1)):
+            self._dispatch()
+        self.assertEqual(self._jobs(lead, rule).state, "cancelled")
+        self.assertEqual(
+            self._logs(lead, "rule_skipped").message,
+            "Condition not met at run time: Tags contain VIP",
         )
 
     def test_never_true_warning_in_words(self):
