@@ -1,6 +1,6 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""The JSON format of a pipeline's automation (README.md "Import and export"): its
+"""The JSON format of a pipeline's automation (readme/CONTRACTS.md, "Automation file format"): its
 envelope, sections and exported fields, and the checks of a file before import."""
 
 import ast

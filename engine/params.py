@@ -4,8 +4,8 @@
 
 Keys are ``crm_pipeline_automation.<name>``. The settings page
 (``res.config.settings``) and ``data/ir_config_parameter_data.xml`` store them; the
-code reads them through :func:`get_int` and :func:`get_str` only. README
-"Configuration" lists them.
+code reads them through :func:`get_int` and :func:`get_str` only.
+readme/CONFIGURE.md lists them in one table (tools/doc_check.py checks it).
 """
 
 PREFIX = "crm_pipeline_automation."

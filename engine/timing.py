@@ -6,7 +6,7 @@ their timing in words.
 Plain functions (no model) so that rules, activity templates and benchmarks share one
 implementation. Every datetime in and out is naive UTC, like Odoo stores them.
 
-Business-hours mapping of the delay units (documented in README "Automation rules"):
+Business-hours mapping of the delay units (documented in readme/USAGE.md, "Automation rules"):
 
 * ``minutes`` / ``hours``: working time of the calendar, leaves excluded
   (``resource.calendar.plan_hours``); 0 means "the next working moment".

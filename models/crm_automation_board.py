@@ -139,7 +139,8 @@ class CrmAutomationBoard(models.AbstractModel):
             "event": labels.get(trigger.event_type, trigger.event_type),
             "detail": detail.replace("\n", ", "),
             "state": trigger.state,
-            "condition": trigger.filter_domain not in (False, "", "[]") and trigger.filter_domain,
+            # In words, as Odoo shows conditions ("Stage is Qualified"), never a domain.
+            "condition": conditions.condition_words_of(trigger),
             "backward": trigger.allow_backward,
             "hours": trigger.hours_description or False,
         }
@@ -155,7 +156,7 @@ class CrmAutomationBoard(models.AbstractModel):
             "timing": rule.timing_description,
             "detail": rule.action_description or False,
             "state": rule.state,
-            "condition": rule.filter_domain not in (False, "", "[]") and rule.filter_domain,
+            "condition": conditions.condition_words_of(rule),
             "pending": rule.job_pending_count,
         }
 
@@ -409,7 +410,10 @@ class CrmAutomationBoard(models.AbstractModel):
             leaf[0] == "id" and leaf[1] in ("=", "in") and leaf[2] in (0, False, [], [0])
             for leaf in leaves
         ):
-            return _("its condition %(domain)s is never true.", domain=rule.filter_domain)
+            return _(
+                "its condition %(domain)s is never true.",
+                domain=conditions.condition_words_of(rule),
+            )
         for field, operator, value in leaves:
             if field != "stage_id" or operator not in ("=", "in"):
                 continue

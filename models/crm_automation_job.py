@@ -11,8 +11,8 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..engine import conditions, params
 from ..engine import dispatch as automation_dispatch
-from ..engine import params
 
 _logger = logging.getLogger(__name__)
 
@@ -314,7 +314,8 @@ class CrmAutomationJob(models.Model):
             return "job_cancelled", _("The lead left the stage.")
         if not rule._filter_leads(lead):
             return "rule_skipped", _(
-                "Condition not met at run time: %(domain)s", domain=rule.filter_domain
+                "Condition not met at run time: %(domain)s",
+                domain=conditions.condition_words_of(rule),
             )
         return None
 

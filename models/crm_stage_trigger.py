@@ -246,6 +246,7 @@ class CrmStageTrigger(models.Model):
         for name, _date in seen:
             forms.setdefault(name, name)
         return sorted(forms.items(), key=lambda item: item[1].lower())
+
     @api.depends("hours_condition", "hours_calendar_id")
     @api.depends_context("lang")
     def _compute_hours_description(self):
@@ -526,7 +527,9 @@ class CrmStageTrigger(models.Model):
             return _("%(stage)s is not after %(current)s", stage=stage.name, current=current.name)
         domain = self._get_domain()
         if domain and not lead.filtered_domain(domain):
-            return _("condition not met: %(domain)s", domain=self.filter_domain)
+            return _(
+                "condition not met: %(domain)s", domain=lead_condition.condition_words_of(self)
+            )
         return self._hours_refusal(lead, at or fields.Datetime.now())
 
     def _hours_calendar(self, lead):

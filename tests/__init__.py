@@ -1,5 +1,6 @@
 from . import test_install
 from . import test_tooling
+from . import test_docs
 from . import test_tours
 from . import test_automation_rule
 from . import test_lead_hooks
@@ -23,6 +24,7 @@ from . import test_activity_report
 from . import test_activity_tours
 from . import test_i18n
 from . import test_board
+from . import test_condition_words
 from . import test_salesperson_view
 from . import test_restricted_pipeline
 from . import test_recipes

@@ -6,6 +6,7 @@ from freezegun import freeze_time
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import NOW, AutomationCase
+from .screenshots import TourScreenshotMixin
 
 RECIPES = (
     "after_hours_callback",
@@ -207,7 +208,7 @@ class TestRecipes(AutomationCase):
 
 
 @tagged("post_install", "-at_install")
-class TestRecipeTour(HttpCase):
+class TestRecipeTour(TourScreenshotMixin, HttpCase):
     """In Chromium: a manager applies "Engagement qualification" with the wizard."""
 
     def test_apply_engagement_qualification(self):
