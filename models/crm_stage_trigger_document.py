@@ -200,12 +200,14 @@ class CrmStageTriggerDocument(models.AbstractModel):
         """A preset given without its model (code, XML-RPC) fills model, condition and
         path; values given explicitly (not empty) win."""
         key = vals.get("document_preset")
-        if key not in documents.PRESETS or vals.get("document_model"):
+        if key not in documents.PRESETS:
             return vals
         if key not in documents.available_presets(self.env):
             raise ValidationError(
                 _("The document preset %(preset)s needs an app that is not installed.", preset=key)
             )
+        if vals.get("document_model"):
+            return vals
         filled = dict(vals)
         for name, value in self._document_preset_values(key).items():
             if not filled.get(name):

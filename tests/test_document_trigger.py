@@ -4,6 +4,7 @@
 test companion crm_pipeline_automation_sale_test (sale_crm, account) next to the addon
 (tests/companion/)."""
 
+import json
 import unittest
 
 from odoo import Command
@@ -20,7 +21,9 @@ class TestDocumentTrigger(TrackingCase):
     def setUpClass(cls):
         super().setUpClass()
         if "sale.order" not in cls.env or "sale_line_ids" not in cls.env["account.move.line"]:
-            raise unittest.SkipTest("needs sale_crm and account (crm_pipeline_automation_sale_test)")
+            raise unittest.SkipTest(
+                "needs sale_crm and account (crm_pipeline_automation_sale_test)"
+            )
         cls.Automation = cls.env["base.automation"].with_context(active_test=False)
         cls.product = cls.env["product.product"].create(
             {
@@ -58,7 +61,10 @@ class TestDocumentTrigger(TrackingCase):
 
     def test_order_confirmed_moves_lead(self):
         trigger = self._trigger(
-            self.stage_proposition, "document", name="Order confirmed", document_preset="sale_confirmed"
+            self.stage_proposition,
+            "document",
+            name="Order confirmed",
+            document_preset="sale_confirmed",
         )
         lead = self._lead()
         order = self._order(lead)
@@ -91,7 +97,10 @@ class TestDocumentTrigger(TrackingCase):
             self.stage_qualified, "document", name="Quote sent", document_preset="quotation_sent"
         )
         confirmed = self._trigger(
-            self.stage_proposition, "document", name="Order confirmed", document_preset="sale_confirmed"
+            self.stage_proposition,
+            "document",
+            name="Order confirmed",
+            document_preset="sale_confirmed",
         )
         lead = self._lead()
         order = self._order(lead)
@@ -142,7 +151,9 @@ class TestDocumentTrigger(TrackingCase):
 
     def test_opted_out_lead_still_moves_on_documents(self):
         self.env["mail.blacklist"].sudo()._add(self.partner.email)
-        trigger = self._trigger(self.stage_proposition, "document", document_preset="sale_confirmed")
+        trigger = self._trigger(
+            self.stage_proposition, "document", document_preset="sale_confirmed"
+        )
         lead = self._lead()
         self._order(lead).action_confirm()
         self.assertMovedBy(lead, self.stage_proposition, trigger, self.salesman)
@@ -169,7 +180,9 @@ class TestDocumentTrigger(TrackingCase):
     # ------------------------------------------------------------------
 
     def test_automation_follows_trigger(self):
-        trigger = self._trigger(self.stage_proposition, "document", document_preset="sale_confirmed")
+        trigger = self._trigger(
+            self.stage_proposition, "document", document_preset="sale_confirmed"
+        )
         automation = trigger.automation_id
         self.assertRecordValues(
             automation,
@@ -211,7 +224,9 @@ class TestDocumentTrigger(TrackingCase):
         self.assertFalse(actions.exists())
 
     def test_copy_gets_own_automation(self):
-        trigger = self._trigger(self.stage_proposition, "document", document_preset="sale_confirmed")
+        trigger = self._trigger(
+            self.stage_proposition, "document", document_preset="sale_confirmed"
+        )
         copy = trigger.copy()
         self.assertTrue(copy.automation_id)
         self.assertNotEqual(copy.automation_id, trigger.automation_id)
@@ -262,6 +277,45 @@ class TestDocumentTrigger(TrackingCase):
         self.assertFalse(self.Automation.search([("cpa_trigger_id", "!=", False)]))
         self.assertTrue(own.exists(), "other automation rules are left alone")
 
+    def test_export_import_keeps_document_trigger(self):
+        self._trigger(
+            self.stage_won, "document", name="Invoice paid", document_preset="invoice_paid"
+        )
+        Exchange = self.env["crm.automation.exchange"]
+        data = json.loads(Exchange._export_json(self.team))
+        item = next(t for t in data["triggers"] if t["name"] == "Invoice paid")
+        self.assertEqual(item["document_model"], "account.move")
+        team = self.env["crm.team"].create({"name": "CPA imported"})
+        stages = self.env["crm.stage"].create(
+            [
+                {"name": f"Imported {index}", "sequence": 400 + index, "team_id": team.id}
+                for index in range(4)
+            ]
+        )
+        source = self.stage_new | self.stage_qualified | self.stage_proposition | self.stage_won
+        mapping = dict(zip(source.mapped("name"), stages, strict=True))
+        shared = {
+            stage.name: stage for stage in self.env["crm.stage"].search([("team_id", "=", False)])
+        }
+        stage_map = {
+            item["key"]: mapping.get(item["key"]) or shared.get(item["key"], self.env["crm.stage"])
+            for item in data["stages"]
+        }
+        Exchange._apply_import(Exchange._plan_import(data, team, stage_map))
+        imported = self.Trigger.search([("stage_id", "=", stages[3].id)])
+        self.assertRecordValues(
+            imported,
+            [
+                {
+                    "event_type": "document",
+                    "document_model": "account.move",
+                    "document_lead_path": "invoice_line_ids.sale_line_ids.order_id.opportunity_id",
+                }
+            ],
+        )
+        self.assertEqual(imported.automation_id.cpa_trigger_id, imported)
+        self.assertEqual(imported.automation_id.model_name, "account.move")
+
     # ------------------------------------------------------------------
     # Bad input
     # ------------------------------------------------------------------
@@ -270,7 +324,10 @@ class TestDocumentTrigger(TrackingCase):
         model = "sale.order"
         cases = {
             "no model": {"document_lead_path": "opportunity_id"},
-            "unknown model": {"document_model": "sale.ordr", "document_lead_path": "opportunity_id"},
+            "unknown model": {
+                "document_model": "sale.ordr",
+                "document_lead_path": "opportunity_id",
+            },
             "wizard": {"document_model": "account.payment.register", "document_lead_path": "x"},
             "path to a partner": {"document_model": model, "document_lead_path": "partner_id"},
             "unknown field": {"document_model": model, "document_lead_path": "lead_id"},
@@ -291,7 +348,10 @@ class TestDocumentTrigger(TrackingCase):
 
     def test_board_and_dry_run(self):
         trigger = self._trigger(
-            self.stage_proposition, "document", name="Order confirmed", document_preset="sale_confirmed"
+            self.stage_proposition,
+            "document",
+            name="Order confirmed",
+            document_preset="sale_confirmed",
         )
         board = self.env["crm.automation.board"].get_board(self.team.id)
         stage = next(s for s in board["stages"] if s["id"] == self.stage_proposition.id)
