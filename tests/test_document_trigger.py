@@ -149,6 +149,16 @@ class TestDocumentTrigger(TrackingCase):
         self.assertEqual(other.stage_id, self.stage_new)
         self.assertIn("condition not met", self._document_events(other).verdict_reason)
 
+    def test_lost_lead_not_moved_ledger_says_why(self):
+        self._trigger(self.stage_proposition, "document", document_preset="sale_confirmed")
+        lead = self._lead()
+        order = self._order(lead)
+        lead.action_set_lost()
+        order.action_confirm()
+        self.assertEqual(lead.stage_id, self.stage_new)
+        self.assertEqual(self._document_events(lead).state, "blocked")
+        self.assertIn(order.name, self._ledger(lead, "trigger_blocked").message)
+
     def test_opted_out_lead_still_moves_on_documents(self):
         self.env["mail.blacklist"].sudo()._add(self.partner.email)
         trigger = self._trigger(
