@@ -46,6 +46,9 @@ class CrmStageTriggerDocument(models.AbstractModel):
         help="document: technical name of the kind of record watched, e.g. sale.order "
         "(quotations and orders), account.move (invoices).",
     )
+    # The model of the condition editor: only a model of this database (a name being
+    # typed would crash the domain widget).
+    document_model_known = fields.Char(compute="_compute_document_model_known")
     document_domain = fields.Char(
         "Document condition",
         default="[]",
@@ -86,6 +89,13 @@ class CrmStageTriggerDocument(models.AbstractModel):
             "sale_confirmed": _("Sales order confirmed"),
             "invoice_paid": _("Customer invoice paid"),
         }
+
+    @api.depends("document_model")
+    def _compute_document_model_known(self):
+        for trigger in self:
+            model = trigger.document_model
+            known = model and model in self.env and not self.env[model]._abstract
+            trigger.document_model_known = model if known else False
 
     @api.depends("event_type", "document_preset", "document_model", "document_domain")
     def _compute_document_description(self):

@@ -9,7 +9,7 @@ import unittest
 
 from odoo import Command
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from ..hooks import uninstall_hook
 from .common import TrackingCase
@@ -232,6 +232,22 @@ class TestDocumentTrigger(TrackingCase):
         other.unlink()
         self.assertFalse(automation.exists(), "deleted with the trigger")
         self.assertFalse(actions.exists())
+
+    def test_form_presets(self):
+        with Form(self.Trigger) as form:
+            form.stage_id = self.stage_won
+            form.event_type = "document"
+            form.document_preset = "invoice_paid"
+            self.assertEqual(form.name, "Customer invoice paid")
+            self.assertEqual(form.document_model, "account.move")
+            self.assertEqual(form.document_model_known, "account.move")
+        trigger = form.record
+        self.assertEqual(trigger.automation_id.model_name, "account.move")
+        self.assertEqual(trigger.document_description, "Journal Entry: Customer invoice paid")
+        form = Form(trigger)
+        form.document_preset = "custom"
+        form.document_model = "sale.ordr"
+        self.assertFalse(form.document_model_known, "the condition editor needs a real model")
 
     def test_copy_gets_own_automation(self):
         trigger = self._trigger(
