@@ -6,10 +6,12 @@ test companion crm_pipeline_automation_sale_test (sale_crm, account) next to the
 
 import json
 import unittest
+import xmlrpc.client
 
 from odoo import Command
 from odoo.exceptions import ValidationError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, HttpCase, tagged
+from odoo.tests.common import get_db_name
 
 from ..hooks import uninstall_hook
 from .common import TrackingCase
@@ -402,3 +404,56 @@ class TestDocumentTrigger(TrackingCase):
         self.assertEqual(result["trigger"]["state"], "fired")
         self.assertEqual(result["trigger"]["trigger_id"], trigger.id)
         self.assertEqual(lead.stage_id, self.stage_new, "a dry-run writes nothing")
+
+
+@tagged("post_install", "-at_install")
+class TestDocumentTriggerXmlRpc(TrackingCase, HttpCase):
+    """Document triggers as integrators use them: XML-RPC, which refuses None."""
+
+    def _rpc(self, model, method, *args, **kwargs):
+        admin = self.env.ref("base.user_admin")
+        return self.xmlrpc_object.execute_kw(
+            get_db_name(), admin.id, "admin", model, method, list(args), kwargs
+        )
+
+    def test_create_with_preset_board_and_dry_run(self):
+        if "sale.order" not in self.env:
+            raise unittest.SkipTest("needs sale_crm (crm_pipeline_automation_sale_test)")
+        trigger_id = self._rpc(
+            "crm.stage.trigger",
+            "create",
+            {
+                "name": "Order confirmed",
+                "stage_id": self.stage_proposition.id,
+                "event_type": "document",
+                "document_preset": "sale_confirmed",
+            },
+        )
+        [values] = self._rpc(
+            "crm.stage.trigger",
+            "read",
+            [trigger_id],
+            ["document_model", "document_domain", "document_lead_path", "document_description"],
+        )
+        self.assertEqual(values["document_model"], "sale.order")
+        self.assertEqual(values["document_lead_path"], "opportunity_id")
+        board = self._rpc("crm.automation.board", "get_board", self.team.id)
+        self.assertIn("Sales Order: Sales order confirmed", str(board))
+        lead = self._lead()
+        result = self._rpc("crm.lead", "automation_dry_run", lead.id, "document", False, "S0")
+        self.assertEqual(result["trigger"]["state"], "no_trigger", "no such order of the lead")
+        result = self._rpc("crm.lead", "automation_dry_run", lead.id, "document")
+        self.assertEqual(result["trigger"]["detail"], "Sales Order: Sales order confirmed")
+        with self.assertRaises(xmlrpc.client.Fault) as caught:
+            self._rpc(
+                "crm.stage.trigger",
+                "create",
+                {
+                    "name": "Broken",
+                    "stage_id": self.stage_proposition.id,
+                    "event_type": "document",
+                    "document_model": "sale.order",
+                    "document_lead_path": "partner_id",
+                },
+            )
+        self.assertIn("does not lead from sale.order to leads", caught.exception.faultString)
