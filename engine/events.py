@@ -24,6 +24,7 @@ EVENT_TYPES = [
     ("chat_accepted", "Live chat answered by an operator"),
     ("chat_response_late", "Live chat answer late"),
     ("chat_keyword", "Keyword in live chat"),
+    ("lead_idle", "Lead idle (rotting)"),
 ]
 # Texts (chat messages, email bodies) are kept as an excerpt of this many characters.
 TEXT_EXCERPT = 200

@@ -49,6 +49,7 @@ EVENT_KEYS = [
     ("chat_accepted", "Chat accepted"),
     ("chat_response_late", "Chat response late"),
     ("chat_keyword", "Chat keyword"),
+    ("lead_idle", "Lead idle (rotting)"),
 ]
 
 

@@ -81,6 +81,9 @@ class CrmAutomationBoard(models.AbstractModel):
                     "fold": stage.fold,
                     "triggers": triggers_by_stage[stage.id],
                     "rules": rules_by_stage[stage.id],
+                    # Stage gate (requirements to enter) and rotting limit.
+                    "gate": [gate._label() for gate in stage.gate_line_ids],
+                    "idle_days": stage.automation_idle_days,
                 }
                 for stage in stages
             ],
@@ -560,6 +563,10 @@ class CrmAutomationBoard(models.AbstractModel):
         if not stage or stage == lead.stage_id:
             return result
         result["entered"] = stage
+        # The stage's gate: a trigger's move missing it is held, a user's refused.
+        result["gate_missing"] = env["crm.stage.gate"]._missing(lead, stage).get(lead.id, [])
+        if result["gate_missing"]:
+            return result
         # The engine's guard on automatic entries (this move counted).
         if automatic:
             result["loop_stopped"] = lead._automation_loop_guard_refusals(extra=1).get(lead.id)
@@ -616,6 +623,7 @@ class CrmAutomationBoard(models.AbstractModel):
             if result["entered"]
             else None,
             "loop_stopped": result["loop_stopped"],
+            "gate_missing": result.get("gate_missing", []),
             "rules": [
                 {
                     "rule_id": rule.id,

@@ -53,6 +53,7 @@ class CrmAutomationLog(models.Model):
             ("loop_stopped", "Loop stopped"),
             ("trigger_fired", "Trigger fired"),
             ("trigger_blocked", "Trigger blocked"),
+            ("gate_blocked", "Held by a stage gate"),
         ],
         required=True,
         readonly=True,

@@ -44,6 +44,8 @@ AutomationConfig = namedtuple(
         "template_events",
         # Some template (archived too) completes its activities on a stage change.
         "template_done_on_exit",
+        # Stages with an active gate (crm.stage.gate): moves there are checked.
+        "gate_stage_ids",
     ],
 )
 
@@ -105,6 +107,34 @@ class CrmLead(models.Model):
         copy=False,
         help="A user worked on the lead since it entered its current stage. Conditions "
         "such as 'Stalled deal' test it: [('automation_touched_in_stage', '=', False)].",
+    )
+    # Stage gates and rotting (crm.stage.gate, crm.lead.rotting).
+    automation_gate_check_ids = fields.Many2many(
+        "crm.stage.gate",
+        "crm_lead_stage_gate_check_rel",
+        "lead_id",
+        "gate_id",
+        "Checklist",
+        domain=[("kind", "=", "checklist")],
+        copy=False,
+        help="Checklist items of the stage gates ticked on this lead.",
+    )
+    automation_gate_checklist = fields.Boolean(
+        compute="_compute_automation_gate_checklist",
+        help="Some stage of the lead's pipeline has checklist items in its gate.",
+    )
+    automation_idle_since = fields.Datetime(
+        "Last touched",
+        compute="_compute_automation_idle",
+        help="Last stage change or work of a user on the lead (activity done, message or "
+        "note posted), whichever is the latest.",
+    )
+    automation_idle_days = fields.Integer(
+        "Rotting for (days)",
+        compute="_compute_automation_idle",
+        search="_search_automation_idle_days",
+        help="Days since the lead was last touched, when that is longer than the idle "
+        "limit of its stage (0: not rotting). Filter: [('automation_idle_days', '>', 0)].",
     )
     activity_deadline_next = fields.Datetime(
         "Next deadline",
@@ -204,6 +234,23 @@ class CrmLead(models.Model):
             lead.activity_deadline_next = deadline
             lead.activity_deadline_late = bool(deadline and deadline < now)
 
+    @api.depends(
+        "automation_touch_date", "date_last_stage_update", "stage_id.automation_idle_days"
+    )
+    def _compute_automation_idle(self):
+        self.env["crm.lead.rotting"]._compute_idle(self)
+
+    def _compute_automation_gate_checklist(self):
+        # sudo: the gates are configuration; only a boolean leaves.
+        items = self.env["crm.stage.gate"].sudo().search([("kind", "=", "checklist")])
+        teams = items.stage_id.team_id
+        shared = any(not stage.team_id for stage in items.stage_id)
+        for lead in self:
+            lead.automation_gate_checklist = shared or lead.team_id in teams
+
+    def _search_automation_idle_days(self, operator, value):
+        return self.env["crm.lead.rotting"]._search_idle_days(operator, value)
+
     def _compute_engagement_recent(self):
         ids = [lead_id for lead_id in self._origin.ids if lead_id]
         last, recent = self.env["crm.lead.event"]._engagement_figures(ids, list(LAST_FIELDS))
@@ -251,6 +298,8 @@ class CrmLead(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         leads = super().create(vals_list)
+        # 0. a user may not create a lead in a stage whose gate it misses
+        leads._gate_check_entry()
         # 1. entry into the first stage (rules run now are done before 2.)
         leads._automation_stage_changed({})
         # 2. activities of the templates "create on: lead created"
@@ -259,7 +308,18 @@ class CrmLead(models.Model):
 
     def write(self, vals):
         if not {"stage_id", "active"} & vals.keys():
-            return super().write(vals)
+            result = super().write(vals)
+            # held automatic moves whose gate this write meets (only when gates exist)
+            if self._automation_config().gate_stage_ids:
+                self.env["crm.stage.gate.hold"]._release(self)
+            return result
+        # 0. an automatic move missing the gate of its stage is held (ledger), not made
+        held = self._gate_hold(vals)
+        if held:
+            rest = {key: value for key, value in vals.items() if key != "stage_id"}
+            if rest:
+                held.write(rest)
+            return (self - held).write(vals) if self - held else True
         moving, old_stages = self._automation_moving(vals)
         lost = self._automation_losing(vals)
         leads = self
@@ -274,6 +334,8 @@ class CrmLead(models.Model):
         #    the entry creates (rules of the new stage) belong to it and stay open.
         to_close = leads.env["mail.activity"]._to_close_on_stage_change(moving)
         result = super(CrmLead, leads).write(vals)
+        # 2b. a user's move missing the gate of the stage is refused (rolled back)
+        moving._gate_check_entry()
         # 3. lost: pending jobs cancelled, before the entry of the same write
         self.env["crm.automation.job"].sudo()._on_leads_lost(lost)
         # 4. entry: visit, jobs of the stage left cancelled, loop guard, ledger, rules
@@ -379,7 +441,9 @@ class CrmLead(models.Model):
             else:
                 teams = template.team_ids
                 events[template.event_key] = users | set((teams.member_ids | teams.user_id).ids)
+        gates = self.env["crm.stage.gate"].sudo().search_fetch([], ["stage_id"])
         return AutomationConfig(
+            gate_stage_ids=frozenset(gates.stage_id.ids),
             rule_stage_ids=frozenset(rules.stage_id.ids),
             skipped_over=any(rules.mapped("run_when_skipped")),
             template_events=events,
@@ -396,6 +460,29 @@ class CrmLead(models.Model):
             return self.browse(), {}
         moving = self.filtered(lambda lead: lead.stage_id.id != vals["stage_id"])
         return moving, {lead.id: lead.stage_id for lead in moving}
+
+    def _gate_hold(self, vals):
+        """Leads of ``self`` whose automatic move by ``vals`` misses the gate of the
+        stage: held (``crm.stage.gate.hold``), not moved."""
+        stage_id = vals.get("stage_id")
+        if (
+            stage_id not in self._automation_config().gate_stage_ids
+            or not self.env.context.get("crm_automation_auto")
+            or not self
+        ):
+            return self.browse()
+        moving = self.filtered(lambda lead: lead.stage_id.id != stage_id)
+        return self.env["crm.stage.gate.hold"]._hold(moving, self.env["crm.stage"].browse(stage_id))
+
+    def _gate_check_entry(self):
+        """Refuse a user's entry of ``self`` in gated stages it does not meet (free
+        without gates; automatic moves were checked before by ``_gate_hold``)."""
+        gated = self._automation_config().gate_stage_ids
+        if not gated or not self or self.env.context.get("crm_automation_auto"):
+            return
+        leads = self.filtered(lambda lead: lead.stage_id.id in gated)
+        if leads:
+            self.env["crm.stage.gate"]._check_entry(leads)
 
     def _automation_losing(self, vals):
         """Leads of ``self`` a write of ``vals`` archives, when they may have jobs."""
