@@ -99,7 +99,9 @@ class TestRotting(TrackingCase):
         self.assertMovedBy(lead, self.stage_proposition, trigger, self.salesman)
         self.assertEqual(stays.stage_id, self.stage_qualified)
         event = self.Event.search([("lead_id", "=", lead.id)])
-        self.assertEqual((event.event_type, event.seconds, event.state), ("lead_idle", 5 * 86400, "fired"))
+        self.assertEqual(
+            (event.event_type, event.seconds, event.state), ("lead_idle", 5 * 86400, "fired")
+        )
         self.assertEqual(self.Rotting._cron_record_idle(), 0, "once")
 
     def test_trigger_with_its_own_days(self):
@@ -150,8 +152,13 @@ class TestRotting(TrackingCase):
             self.env.invalidate_all()
             return leads.with_user(self.salesman)
 
-        fnames = ["name", "stage_id", "automation_touch_date", "date_last_stage_update",
-                  "automation_idle_days"]
+        fnames = [
+            "name",
+            "stage_id",
+            "automation_touch_date",
+            "date_last_stage_update",
+            "automation_idle_days",
+        ]
         make(1).read(fnames)
         queries = {}
         for count in (1, 40):
@@ -169,19 +176,30 @@ class TestRottingTour(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         seller = new_test_user(
-            cls.env, login="cpa_rot_tour", password="cpa_rot_tour",
+            cls.env,
+            login="cpa_rot_tour",
+            password="cpa_rot_tour",
             groups="sales_team.group_sale_salesman",
         )
         team = cls.env["crm.team"].create({"name": "Rotting tour pipeline"})
         cls.env["crm.team.member"].create({"crm_team_id": team.id, "user_id": seller.id})
         stage = cls.env["crm.stage"].create(
-            {"name": "Rotting tour stage", "sequence": 501, "team_id": team.id,
-             "automation_idle_days": 3}
+            {
+                "name": "Rotting tour stage",
+                "sequence": 501,
+                "team_id": team.id,
+                "automation_idle_days": 3,
+            }
         )
         leads = cls.env["crm.lead"].create(
             [
-                {"name": name, "type": "opportunity", "team_id": team.id,
-                 "stage_id": stage.id, "user_id": seller.id}
+                {
+                    "name": name,
+                    "type": "opportunity",
+                    "team_id": team.id,
+                    "stage_id": stage.id,
+                    "user_id": seller.id,
+                }
                 for name in ("Rotting tour lead", "Fresh tour lead")
             ]
         )

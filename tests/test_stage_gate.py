@@ -6,7 +6,6 @@ from odoo import Command, fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..models.crm_lead import CrmLead
 from .common import TrackingCase
 
 
@@ -218,7 +217,10 @@ class TestStageGateRpc(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.seller = new_test_user(
-            cls.env, login="cpa_gate_rpc", password="cpa_gate_rpc", groups="sales_team.group_sale_salesman"
+            cls.env,
+            login="cpa_gate_rpc",
+            password="cpa_gate_rpc",
+            groups="sales_team.group_sale_salesman",
         )
         team = cls.env["crm.team"].create({"name": "Gate RPC team"})
         cls.stage_a = cls.env["crm.stage"].create({"name": "Gate A", "team_id": team.id})
@@ -227,8 +229,13 @@ class TestStageGateRpc(HttpCase):
             {"stage_id": cls.stage_b.id, "kind": "checklist", "name": "NDA signed"}
         )
         cls.lead = cls.env["crm.lead"].create(
-            {"name": "RPC lead", "team_id": team.id, "stage_id": cls.stage_a.id,
-             "user_id": cls.seller.id, "type": "opportunity"}
+            {
+                "name": "RPC lead",
+                "team_id": team.id,
+                "stage_id": cls.stage_a.id,
+                "user_id": cls.seller.id,
+                "type": "opportunity",
+            }
         )
 
     def test_kanban_save_refused_with_missing_items(self):
@@ -259,8 +266,12 @@ class TestStageGateRpc(HttpCase):
     def test_xmlrpc_write_refused(self):
         with self.assertRaisesRegex(Exception, "NDA signed"):
             self.xmlrpc_object.execute_kw(
-                self.env.cr.dbname, self.seller.id, "cpa_gate_rpc",
-                "crm.lead", "write", [[self.lead.id], {"stage_id": self.stage_b.id}],
+                self.env.cr.dbname,
+                self.seller.id,
+                "cpa_gate_rpc",
+                "crm.lead",
+                "write",
+                [[self.lead.id], {"stage_id": self.stage_b.id}],
             )
 
 
@@ -273,7 +284,9 @@ class TestStageGateTour(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         seller = new_test_user(
-            cls.env, login="cpa_gate_tour", password="cpa_gate_tour",
+            cls.env,
+            login="cpa_gate_tour",
+            password="cpa_gate_tour",
             groups="sales_team.group_sale_salesman",
         )
         team = cls.env["crm.team"].create({"name": "Gate tour pipeline"})
@@ -286,15 +299,25 @@ class TestStageGateTour(HttpCase):
         )
         # A lead already there (before the gate): the column shows in the pipeline.
         cls.env["crm.lead"].create(
-            {"name": "Gate tour signed lead", "type": "opportunity", "team_id": team.id,
-             "stage_id": cls.stage_b.id, "user_id": seller.id}
+            {
+                "name": "Gate tour signed lead",
+                "type": "opportunity",
+                "team_id": team.id,
+                "stage_id": cls.stage_b.id,
+                "user_id": seller.id,
+            }
         )
         cls.env["crm.stage.gate"].create(
             {"stage_id": cls.stage_b.id, "kind": "checklist", "name": "Quote signed"}
         )
         cls.lead = cls.env["crm.lead"].create(
-            {"name": "Gate tour lead", "type": "opportunity", "team_id": team.id,
-             "stage_id": stage_a.id, "user_id": seller.id}
+            {
+                "name": "Gate tour lead",
+                "type": "opportunity",
+                "team_id": team.id,
+                "stage_id": stage_a.id,
+                "user_id": seller.id,
+            }
         )
         cls.now = fields.Datetime.now()
 
