@@ -141,6 +141,16 @@ class TestStageGate(GateCase):
         self.assertMovedBy(lead, self.stage_proposition, trigger, self.salesman)
         self.assertEqual(hold.event_id.state, "fired")
 
+    def test_held_move_made_when_the_activity_is_planned(self):
+        trigger = self._trigger(self.stage_proposition, move_when_gate_met=True)
+        lead = self._lead()
+        self.Event._record(lead, "link_click", "email", url="https://example.com")
+        seller_lead = lead.with_user(self.salesman)
+        self._meet(seller_lead, activity=False)
+        self.assertEqual(lead.stage_id, self.stage_new)
+        seller_lead.activity_schedule("mail.mail_activity_data_todo", summary="Send the quote")
+        self.assertMovedBy(lead, self.stage_proposition, trigger, self.salesman)
+
     def test_held_move_cancelled_when_the_lead_moved_on(self):
         self._trigger(self.stage_proposition, move_when_gate_met=True)
         lead = self._lead()
