@@ -234,7 +234,13 @@ class CrmLead(models.Model):
             lead.activity_deadline_next = deadline
             lead.activity_deadline_late = bool(deadline and deadline < now)
 
-    @api.depends("automation_touch_date", "date_last_stage_update", "stage_id.automation_idle_days")
+    @api.depends(
+        "active",
+        "automation_touch_date",
+        "date_last_stage_update",
+        "stage_id.automation_idle_days",
+        "stage_id.is_won",
+    )
     def _compute_automation_idle(self):
         self.env["crm.lead.rotting"]._compute_idle(self)
 
