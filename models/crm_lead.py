@@ -126,15 +126,13 @@ class CrmLead(models.Model):
     automation_idle_since = fields.Datetime(
         "Last touched",
         compute="_compute_automation_idle",
-        help="Last stage change or work of a user on the lead (activity done, message or "
-        "note posted), whichever is the latest.",
+        help="Latest stage change or work of a user (activity done, message, note).",
     )
     automation_idle_days = fields.Integer(
         "Rotting for (days)",
         compute="_compute_automation_idle",
         search="_search_automation_idle_days",
-        help="Days since the lead was last touched, when that is longer than the idle "
-        "limit of its stage (0: not rotting). Filter: [('automation_idle_days', '>', 0)].",
+        help="Days since last touched when beyond its stage's idle limit, else 0.",
     )
     activity_deadline_next = fields.Datetime(
         "Next deadline",
@@ -245,12 +243,7 @@ class CrmLead(models.Model):
         self.env["crm.lead.rotting"]._compute_idle(self)
 
     def _compute_automation_gate_checklist(self):
-        # sudo: the gates are configuration; only a boolean leaves.
-        items = self.env["crm.stage.gate"].sudo().search([("kind", "=", "checklist")])
-        teams = items.stage_id.team_id
-        shared = any(not stage.team_id for stage in items.stage_id)
-        for lead in self:
-            lead.automation_gate_checklist = shared or lead.team_id in teams
+        self.env["crm.stage.gate"]._compute_checklist(self)
 
     def _search_automation_idle_days(self, operator, value):
         return self.env["crm.lead.rotting"]._search_idle_days(operator, value)
@@ -303,7 +296,7 @@ class CrmLead(models.Model):
     def create(self, vals_list):
         leads = super().create(vals_list)
         # 0. a user may not create a lead in a stage whose gate it misses
-        leads._gate_check_entry()
+        self.env["crm.stage.gate"]._check_entry(leads)
         # 1. entry into the first stage (rules run now are done before 2.)
         leads._automation_stage_changed({})
         # 2. activities of the templates "create on: lead created"
@@ -318,7 +311,7 @@ class CrmLead(models.Model):
                 self.env["crm.stage.gate.hold"]._release(self)
             return result
         # 0. an automatic move missing the gate of its stage is held (ledger), not made
-        held = self._gate_hold(vals)
+        held = self.env["crm.stage.gate.hold"]._hold(self, vals)
         if held:
             rest = {key: value for key, value in vals.items() if key != "stage_id"}
             if rest:
@@ -339,7 +332,7 @@ class CrmLead(models.Model):
         to_close = leads.env["mail.activity"]._to_close_on_stage_change(moving)
         result = super(CrmLead, leads).write(vals)
         # 2b. a user's move missing the gate of the stage is refused (rolled back)
-        moving._gate_check_entry()
+        self.env["crm.stage.gate"]._check_entry(moving)
         # 3. lost: pending jobs cancelled, before the entry of the same write
         self.env["crm.automation.job"].sudo()._on_leads_lost(lost)
         # 4. entry: visit, jobs of the stage left cancelled, loop guard, ledger, rules
@@ -464,29 +457,6 @@ class CrmLead(models.Model):
             return self.browse(), {}
         moving = self.filtered(lambda lead: lead.stage_id.id != vals["stage_id"])
         return moving, {lead.id: lead.stage_id for lead in moving}
-
-    def _gate_hold(self, vals):
-        """Leads of ``self`` whose automatic move by ``vals`` misses the gate of the
-        stage: held (``crm.stage.gate.hold``), not moved."""
-        stage_id = vals.get("stage_id")
-        if (
-            stage_id not in self._automation_config().gate_stage_ids
-            or not self.env.context.get("crm_automation_auto")
-            or not self
-        ):
-            return self.browse()
-        moving = self.filtered(lambda lead: lead.stage_id.id != stage_id)
-        return self.env["crm.stage.gate.hold"]._hold(moving, self.env["crm.stage"].browse(stage_id))
-
-    def _gate_check_entry(self):
-        """Refuse a user's entry of ``self`` in gated stages it does not meet (free
-        without gates; automatic moves were checked before by ``_gate_hold``)."""
-        gated = self._automation_config().gate_stage_ids
-        if not gated or not self or self.env.context.get("crm_automation_auto"):
-            return
-        leads = self.filtered(lambda lead: lead.stage_id.id in gated)
-        if leads:
-            self.env["crm.stage.gate"]._check_entry(leads)
 
     def _automation_losing(self, vals):
         """Leads of ``self`` a write of ``vals`` archives, when they may have jobs."""

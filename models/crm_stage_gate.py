@@ -116,10 +116,24 @@ class CrmStageGate(models.Model):
         )
 
     @api.model
+    def _compute_checklist(self, leads):
+        """``crm.lead.automation_gate_checklist``: some checklist item in the lead's
+        pipeline (sudo: the gates are configuration; only a boolean leaves)."""
+        stages = self.sudo().search([("kind", "=", "checklist")]).stage_id
+        shared = any(not stage.team_id for stage in stages)
+        for lead in leads:
+            lead.automation_gate_checklist = shared or lead.team_id in stages.team_id
+
+    @api.model
     def _check_entry(self, leads):
-        """Refuse (UserError) the entry of ``leads`` in their current stage when one of
-        them misses its gate: one line per lead naming each missing requirement."""
-        if self._bypassed():
+        """Refuse (UserError) a user's entry of ``leads`` in their current stage when
+        one of them misses its gate: one line per lead naming each missing requirement.
+        Free without gates; automatic moves are held before (``crm.stage.gate.hold``)."""
+        gated = leads._automation_config().gate_stage_ids
+        if not gated or not leads or self.env.context.get("crm_automation_auto"):
+            return
+        leads = leads.filtered(lambda lead: lead.stage_id.id in gated)
+        if not leads or self._bypassed():
             return
         lines = []
         for stage in leads.stage_id:

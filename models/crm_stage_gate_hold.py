@@ -26,12 +26,22 @@ class CrmStageGateHold(models.Model):
     )
 
     @api.model
-    def _hold(self, leads, stage):
-        """Automatic move of ``leads`` to ``stage``: the leads missing its gate are
-        held (not moved), in the ledger, and wait for it when the trigger asks so.
+    def _hold(self, leads, vals):
+        """Automatic move of ``leads`` by a write of ``vals``: the leads missing the
+        gate of the stage are held (not moved), in the ledger, and wait for it when
+        the trigger asks so. Free when the stage has no gate.
 
         :return: the leads held
         """
+        stage_id = vals.get("stage_id")
+        if (
+            stage_id not in leads._automation_config().gate_stage_ids
+            or not self.env.context.get("crm_automation_auto")
+            or not leads
+        ):
+            return leads.browse()
+        stage = self.env["crm.stage"].browse(stage_id)
+        leads = leads.filtered(lambda lead: lead.stage_id != stage)
         missing = self.env["crm.stage.gate"]._missing(leads, stage)
         if not missing:
             return leads.browse()
