@@ -6,6 +6,7 @@ from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import TrackingCase
+from .screenshots import TourScreenshotMixin
 
 
 def _age(lead, days, touched_days=None):
@@ -171,7 +172,7 @@ class TestRotting(TrackingCase):
 
 
 @tagged("post_install", "-at_install")
-class TestRottingTour(HttpCase):
+class TestRottingTour(TourScreenshotMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -2,11 +2,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
 
-from odoo import Command, fields
+from odoo import Command
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import TrackingCase
+from .screenshots import TourScreenshotMixin
 
 
 class GateCase(TrackingCase):
@@ -286,7 +287,7 @@ class TestStageGateRpc(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestStageGateTour(HttpCase):
+class TestStageGateTour(TourScreenshotMixin, HttpCase):
     """The salesperson drags a lead into a gated column: refused with what is missing;
     ticks the checklist on the form; the move then goes through."""
 
@@ -329,7 +330,6 @@ class TestStageGateTour(HttpCase):
                 "user_id": seller.id,
             }
         )
-        cls.now = fields.Datetime.now()
 
     def test_refused_drag_then_checklist(self):
         self.start_tour("/odoo/crm", "crm_pipeline_automation_gate_tour", login="cpa_gate_tour")
