@@ -59,9 +59,11 @@ EXPORT_FIELDS = {
         "livechat_channel_id",
         "response_seconds",
         "keywords",
+        "idle_days",
         "filter_domain",
         "user_id",
         "allow_backward",
+        "move_when_gate_met",
     ],
     "crm.automation.rule": [
         "name",
