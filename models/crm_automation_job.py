@@ -475,6 +475,8 @@ class CrmAutomationJob(models.Model):
             )
         )
         self.invalidate_model()
+        # Out of the comprehension: _() finds the language in the caller's ``self``.
+        message = _("The lead left the stage.")
         self.env["crm.automation.log"]._log_many(
             [
                 {
@@ -483,7 +485,7 @@ class CrmAutomationJob(models.Model):
                     "rule_id": rule_id,
                     "job_id": job_id,
                     "stage_id": stage_id,
-                    "message": _("The lead left the stage."),
+                    "message": message,
                 }
                 for job_id, lead_id, rule_id, stage_id in rows
             ]
