@@ -28,3 +28,4 @@ from . import test_import_export
 from . import test_reliability
 from . import test_access
 from . import test_page_view_cost
+from . import test_demo_history
