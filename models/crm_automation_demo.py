@@ -106,15 +106,8 @@ class CrmAutomationDemo(models.AbstractModel):
         scheduled = ref("crm_stage_scheduled_demo")
         base = acme.get_base_url()
 
-        # Vertex Bank wanted the contract changed: back to a new proposal (the call about
-        # the contract terms is completed by itself when the lead leaves the stage).
-        with self._demo_at(days=4):
-            vertex.with_user(marc).write({"stage_id": contract.id})
-        with self._demo_at(days=2, hours=1):
-            vertex.with_user(marc).write({"stage_id": proposition.id})
-
         # Tracked emails: Sofia's offer to Acme (one link), Mitchell's to Northwind (three).
-        with self._demo_at(days=3):
+        with self._demo_at(days=6):
             acme_mail = self._demo_send(
                 acme,
                 sofia,
@@ -140,22 +133,49 @@ class CrmAutomationDemo(models.AbstractModel):
 
         # Laura opens the offer, clicks the link, looks at the prices (snippet beacon):
         # link_click qualifies the lead, the pricing page makes it a proposition.
-        with self._demo_at(days=2):
+        with self._demo_at(days=5):
             self._demo_open(acme_mail, SAFARI, "203.0.113.24", after=86400)
             self._demo_click(acme_mail["clicks"][0], SAFARI, "203.0.113.24", after=86700)
             Event._record_url_visited(acme.id, f"{base}/pricing", "beacon", SAFARI, "203.0.113.24")
 
+        # Vertex Bank wanted the contract changed: back to a new proposal (the call about
+        # the contract terms is completed by itself when the lead leaves the stage).
+        with self._demo_at(days=4):
+            vertex.with_user(marc).write({"stage_id": contract.id})
+
         # Igor schedules the site survey copied from Acme (a maintenance offer follows)
         # and Acme's installation (too small for a maintenance contract).
+        # Mitchell qualifies the new maintenance lead at once: "Filter 1" done on time.
         survey = self.env["crm.lead"].search([("automation_origin_lead_id", "=", acme.id)])
-        with self._demo_at(days=1, hours=2):
+        with self._demo_at(days=2, hours=6):
             survey.with_user(igor).write({"stage_id": scheduled.id})
             ref("crm_lead_acme_install_demo").with_user(igor).write({"stage_id": scheduled.id})
+            maintenance = self.env["crm.lead"].search(
+                [("automation_origin_lead_id", "=", survey.id)]
+            )
+            maintenance.activity_ids.filtered("activity_template_id").with_user(
+                admin
+            ).action_feedback(feedback="Called Laura: a quote for the yearly maintenance.")
 
-        # Tom answers by email (mail gateway), then calls and nobody picks up (signed
-        # call webhook, with the call's own time).
+        with self._demo_at(days=2, hours=1):
+            vertex.with_user(marc).write({"stage_id": proposition.id})
+
+        # Sofia calls Laura back, days after the deadline (30 working minutes).
+        with self._demo_at(days=1):
+            acme.activity_ids.filtered(
+                lambda a: a.activity_template_id == ref("crm_activity_template_call_opened_demo")
+            ).with_user(sofia).action_feedback(feedback="Laura wants the proposal by Friday.")
+
+        # Tom answers by email (mail gateway).
         with self._demo_at(days=1):
             self._demo_incoming_email(bluebird)
+
+        # A callback request through the website form.
+        with self._demo_at(hours=22):
+            self._demo_website_form()
+
+        # Tom calls and nobody picks up: the signed call webhook's entry point, with the
+        # call's own time.
         Event._record_call(
             "demo",
             {
@@ -167,10 +187,6 @@ class CrmAutomationDemo(models.AbstractModel):
                 "duration": 0,
             },
         )
-
-        # A callback request through the website form.
-        with self._demo_at(hours=22):
-            self._demo_website_form()
 
         # Kenji asks for a quote in the live chat: a proposition; Sofia answers.
         with self._demo_at(hours=3):
@@ -353,11 +369,21 @@ class CrmAutomationDemo(models.AbstractModel):
                     SQL(" OR ").join(SQL("%s >= %s", SQL.identifier(c), start) for c in columns),
                 )
             )
-        cr.execute(
-            SQL(
-                "UPDATE mail_activity SET date_deadline = deadline_datetime::date "
-                "WHERE id > %s AND deadline_datetime IS NOT NULL",
-                before["mail_activity"],
-            )
+        self.env.invalidate_all()
+        # The deadlines of the templates' activities, from their (past) creation: with
+        # business hours, a shifted deadline would not be the one computed then.
+        activities = (
+            self.env["mail.activity"]
+            .with_context(active_test=False)
+            .search([("id", ">", before["mail_activity"])])
         )
+        for activity in activities.filtered("activity_template_id"):
+            activity.deadline_datetime = activity.activity_template_id._compute_deadline(
+                self.env["crm.lead"].browse(activity.res_id),
+                activity.user_id,
+                now=activity.create_date,
+            )
+        # The due dates follow the deadlines, in each assignee's time zone.
+        activities._sync_date_deadline()
+        self.env.flush_all()
         self.env.invalidate_all()

@@ -82,7 +82,13 @@ class TestDemoHistory(TransactionCase):
             [("lead_id", "in", self.leads.ids)]
         )
         self.assertTrue(report)
-        self.assertEqual({"open", "open_late", "done_late"} - set(report.mapped("status")), set())
+        self.assertEqual(
+            {"open", "open_late", "done_on_time", "done_late"} - set(report.mapped("status")),
+            set(),
+        )
+        # Created and completed in one consistent past: never done before created.
+        done = report.filtered("done_datetime")
+        self.assertGreaterEqual(min(done.mapped("completion_hours")), 0)
 
     def test_leads_created_by_rules_show_where_from(self):
         created = self.leads.filtered("automation_origin_lead_id")
