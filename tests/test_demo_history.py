@@ -1,9 +1,10 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import fields
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tests.common import TransactionCase
 
+from .screenshots import TourScreenshotMixin
 
 MODULE = "crm_pipeline_automation"
 
@@ -117,3 +118,13 @@ class TestDemoHistory(TransactionCase):
         self.assertFalse(self.env["crm.automation.demo"]._build_demo_history())
         self.assertEqual(Log.search_count([]), count)
 
+
+@tagged("post_install", "-at_install")
+class TestDemoTour(TourScreenshotMixin, HttpCase):
+    """README's 5-minute tour on the demo, in headless Chromium: no step may show an
+    empty state (`make screenshots` takes the README images from it)."""
+
+    def test_five_minute_tour_as_admin(self):
+        if not self.env.ref(f"{MODULE}.crm_team_direct_sales_demo", False):
+            self.skipTest("demo data not installed")
+        self.start_tour("/odoo/crm", "crm_pipeline_automation_demo_tour", login="admin")
