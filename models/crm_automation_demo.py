@@ -41,6 +41,8 @@ DATED_COLUMNS = {
     "crm_automation_log": ("create_date", "write_date"),
     "crm_automation_job": ("entered_at", "run_at", "done_at"),
     "mail_message": ("date", "create_date", "write_date"),
+    # The stage durations of the status bar are counted from the tracking values.
+    "mail_tracking_value": ("create_date", "write_date"),
     "mail_activity": (
         "create_date",
         "write_date",
