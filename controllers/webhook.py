@@ -1,6 +1,7 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Call events from a telephony system, signed per source (see README "Call webhook").
+"""Call events from a telephony system, signed per source (see readme/CONTRACTS.md,
+"Call webhook").
 
 ``POST /cpa/webhook/call/<source>`` with a JSON body and two headers:
 ``X-CPA-Timestamp`` (unix seconds) and ``X-CPA-Signature: sha256=<hex>`` where hex is

@@ -5,6 +5,8 @@
 from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
 
+from . import condition_words
+
 
 def condition_domain(record):
     """Domain of ``record.filter_domain`` ([] when empty), evaluated with ``uid`` and
@@ -13,6 +15,13 @@ def condition_domain(record):
     if not record.filter_domain:
         return []
     return safe_eval(record.filter_domain, {"uid": record.env.uid, "user": record.env.user})
+
+
+def condition_words_of(record):
+    """``record.filter_domain`` in words ("Stage is Qualified"), "" when empty: what
+    the board, the dry-run and the ledger show instead of the domain literal."""
+    record.ensure_one()
+    return condition_words.describe(record.env, "crm.lead", record.filter_domain or "")
 
 
 def and_leaves(domain):

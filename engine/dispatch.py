@@ -18,6 +18,13 @@ from odoo.tools import SQL, config
 CRON_RUNS_PER_WAKEUP = 10
 
 
+class ActionSkipped(Exception):
+    """Raised by a rule action that cannot apply to the lead (e.g. an SMS to a lead
+    without a phone number, no open live chat to post in), with the reason as message:
+    the job is cancelled, neither reported done nor retried; its result, its ledger row
+    (``rule_skipped``) and a chatter note give the reason."""
+
+
 def run_time_budget(maximum):
     """Seconds one dispatcher run may spend claiming batches.
 

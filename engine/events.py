@@ -3,7 +3,12 @@
 """Engagement events (crm.lead.event): their types, sources and states, and the
 insert that records one fact once whatever the number of workers receiving it."""
 
+import bisect
+import re
+
 from odoo.tools import SQL
+
+from . import verdict
 
 EVENT_TYPES = [
     ("email_open", "Email opened"),
@@ -19,7 +24,14 @@ EVENT_TYPES = [
     ("chat_accepted", "Live chat answered by an operator"),
     ("chat_response_late", "Live chat answer late"),
     ("chat_keyword", "Keyword in live chat"),
+    ("field_changed", "Field value changed"),
+    ("activity_done", "Activity done"),
+    ("activity_late", "Activity late"),
+    ("meeting_scheduled", "Meeting scheduled"),
 ]
+# Events about the work on the lead (not the customer's engagement): no score, no
+# opt-out (they track nobody), recorded by crm.lead.event._record_lead_work.
+WORK_EVENT_TYPES = ("field_changed", "activity_done", "activity_late")
 # Texts (chat messages, email bodies) are kept as an excerpt of this many characters.
 TEXT_EXCERPT = 200
 SOURCES = [
@@ -31,7 +43,10 @@ SOURCES = [
     ("form", "Website form"),
     ("webhook", "Call webhook"),
     ("livechat", "Live chat"),
+    ("calendar", "Calendar"),
     ("cron", "Scheduled check"),
+    ("field", "Field change"),
+    ("activity", "Activity"),
     ("manual", "Manual"),
 ]
 STATES = [
@@ -40,6 +55,7 @@ STATES = [
     ("fired", "Moved the lead"),
     ("no_trigger", "No matching trigger"),
     ("blocked", "Blocked"),
+    ("notified", "Notified the salesperson"),
     ("ignored", "Ignored (machine)"),
 ]
 
@@ -79,3 +95,87 @@ def insert_unless_duplicate(cr, row):
     )
     found = cr.fetchone()
     return found[0] if found else None
+
+
+def keyword_pattern(keyword):
+    """Regex of ``keyword`` as whole words in a text padded with spaces and normalised
+    by ``verdict.normalize_text`` (case, accents and spacing do not count)."""
+    return rf"(?<!\w){re.escape(verdict.normalize_text(keyword))}(?!\w)"
+
+
+def keyword_excerpt(text, keyword_groups, size=TEXT_EXCERPT):
+    """Excerpt of ``text`` (at most ``size`` characters) keeping, for each group of
+    ``keyword_pattern`` regexes, its first match in the text.
+
+    A chat_keyword event stores an excerpt of the message and its triggers match that
+    excerpt: the words that fired them must be in it wherever they are in the message
+    (and the lead's events show them). The beginning of the text when it holds them all,
+    else the words around each match, joined with "…". Matches that do not fit in
+    ``size`` together are left out (only with keywords of hundreds of characters).
+
+    :param text: plain text of the message
+    :param keyword_groups: list of lists of regexes (one list per trigger)
+    :return: str
+    """
+    text = text or ""
+    if len(text) <= size:
+        return text
+    # Words of the text, with their normalised form: "normalised" is normalize_text(text)
+    # and its word i starts at offsets[i].
+    words = []
+    for match in re.finditer(r"\S+", text):
+        word = verdict.normalize_text(match.group())
+        if word:
+            words.append((match.start(), match.end(), word))
+    normalized, offsets = "", []
+    for _start, _end, word in words:
+        offsets.append(len(normalized) + 1)  # + 1: the padding space below
+        normalized = f"{normalized} {word}" if normalized else word
+    padded = f" {normalized} "
+    hits = []
+    for patterns in keyword_groups:
+        found = [m for m in (re.search(p, padded) for p in patterns) if m and m.end() > m.start()]
+        if found:
+            first = min(found, key=lambda m: m.start())
+            hits.append(
+                (
+                    bisect.bisect_right(offsets, first.start()) - 1,
+                    bisect.bisect_right(offsets, first.end() - 1) - 1,
+                )
+            )
+    if all(words[last][1] <= size for _first, last in hits):
+        return text[:size]
+
+    def render(pieces):
+        merged = []
+        for first, last in sorted(pieces):
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+            else:
+                merged.append((first, last))
+        out = " … ".join(text[words[a][0] : words[b][1]] for a, b in merged)
+        if merged[0][0] > 0:
+            out = f"… {out}"
+        if merged[-1][1] < len(words) - 1:
+            out = f"{out} …"
+        return merged, out
+
+    pieces = []
+    for hit in sorted(hits):
+        if len(render([*pieces, hit])[1]) <= size:
+            pieces.append(hit)
+    if not pieces:
+        return text[:size]
+    # Context: one more word on each side of each piece while it fits.
+    grown = True
+    while grown:
+        grown = False
+        for i in range(len(pieces)):
+            for left, right in ((-1, 0), (0, 1)):
+                first, last = pieces[i][0] + left, pieces[i][1] + right
+                if first >= 0 and last < len(words):
+                    trial = [*pieces[:i], (first, last), *pieces[i + 1 :]]
+                    if len(render(trial)[1]) <= size:
+                        pieces, grown = trial, True
+        pieces = render(pieces)[0]
+    return render(pieces)[1]

@@ -1,6 +1,6 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""The JSON format of a pipeline's automation (README.md "Import and export"): its
+"""The JSON format of a pipeline's automation (readme/CONTRACTS.md, "Automation file format"): its
 envelope, sections and exported fields, and the checks of a file before import."""
 
 import ast
@@ -43,6 +43,7 @@ EXPORT_FIELDS = {
         "team_ids",
         "group_ids",
         "event_key",
+        "lost_stage_ids",
     ],
     "crm.stage.trigger": [
         "name",
@@ -60,8 +61,16 @@ EXPORT_FIELDS = {
         "response_seconds",
         "keywords",
         "filter_domain",
+        "hours_condition",
+        "hours_calendar_id",
         "user_id",
         "allow_backward",
+        "watch_field",
+        "watch_change",
+        "watch_value",
+        "fire_on_automatic",
+        "activity_type_id",
+        "activity_action",
     ],
     "crm.automation.rule": [
         "name",
@@ -69,6 +78,8 @@ EXPORT_FIELDS = {
         "active",
         "state",
         "stage_id",
+        "run_on",
+        "lost_stage_ids",
         "action_type",
         "filter_domain",
         "timing",
@@ -97,6 +108,10 @@ EXPORT_FIELDS = {
         "target_user_id",
         "mail_template_id",
         "sms_template_id",
+        "recipient_target",
+        "message_target",
+        "message_channel_id",
+        "message_body",
         "tag_add_ids",
         "tag_remove_ids",
         "score_delta",

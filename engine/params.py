@@ -4,8 +4,8 @@
 
 Keys are ``crm_pipeline_automation.<name>``. The settings page
 (``res.config.settings``) and ``data/ir_config_parameter_data.xml`` store them; the
-code reads them through :func:`get_int` and :func:`get_str` only. README
-"Configuration" lists them.
+code reads them through :func:`get_int` and :func:`get_str` only.
+readme/CONFIGURE.md lists them in one table (tools/doc_check.py checks it).
 """
 
 PREFIX = "crm_pipeline_automation."
@@ -25,6 +25,7 @@ SCORE_DEFAULTS = {
     "chat_accepted": 0,
     "chat_response_late": 0,
     "chat_keyword": 3,
+    "meeting_scheduled": 10,
 }
 
 # name: (default, positive). A positive parameter set to 0 or less falls back to its

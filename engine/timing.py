@@ -6,7 +6,7 @@ their timing in words.
 Plain functions (no model) so that rules, activity templates and benchmarks share one
 implementation. Every datetime in and out is naive UTC, like Odoo stores them.
 
-Business-hours mapping of the delay units (documented in README "Automation rules"):
+Business-hours mapping of the delay units (documented in readme/USAGE.md, "Automation rules"):
 
 * ``minutes`` / ``hours``: working time of the calendar, leaves excluded
   (``resource.calendar.plan_hours``); 0 means "the next working moment".
@@ -63,6 +63,21 @@ def next_working_moment(calendar, start, resource=None):
     """
     found = calendar.plan_hours(0, start, compute_leaves=True, resource=resource)
     return found or start
+
+
+def in_working_time(calendar, at, resource=None):
+    """Whether the naive UTC datetime ``at`` is inside a work interval of ``calendar``
+    (leaves, e.g. public holidays, are outside; the closing minute is outside).
+
+    :param calendar: resource.calendar record
+    :param at: naive UTC datetime
+    :param resource: optional resource.resource whose own leaves are respected
+    """
+    start = _aware(at)
+    intervals = calendar._work_intervals_batch(
+        start, start + timedelta(seconds=1), resources=resource or None
+    )[resource.id if resource else False]
+    return any(begin <= start < stop for begin, stop, _meta in intervals)
 
 
 def working_days(calendar, start_local_date, end_local_date, resource=None):

@@ -27,7 +27,14 @@ UNIT_MINUTES = {
     "months": 28 * 24 * 60,
 }
 # Fields of the templates that crm.lead._automation_config caches.
-CONFIG_FIELDS = {"active", "event_key", "auto_done_on_stage_change", "scope", "team_ids"}
+CONFIG_FIELDS = {
+    "active",
+    "event_key",
+    "auto_done_on_stage_change",
+    "scope",
+    "team_ids",
+    "deadline_base",
+}
 REMINDER_UNITS = [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")]
 
 # Events that create activities from templates without any stage move. The trigger
@@ -49,6 +56,7 @@ EVENT_KEYS = [
     ("chat_accepted", "Chat accepted"),
     ("chat_response_late", "Chat response late"),
     ("chat_keyword", "Chat keyword"),
+    ("meeting_scheduled", "Meeting scheduled"),
 ]
 
 
@@ -299,7 +307,8 @@ class CrmActivityTemplate(models.Model):
         return pytz.timezone(user.tz or calendar.tz or "UTC")
 
     def _date_field_start(self, lead, user):
-        """The lead's reference moment (naive UTC), None when the field is empty."""
+        """The lead's reference moment (naive UTC), None when the field is empty (a
+        meeting's start: crm_activity_template_meeting.py)."""
         value = lead[self.date_field_id.name]
         if not value:
             return None
@@ -319,7 +328,7 @@ class CrmActivityTemplate(models.Model):
         """
         self.ensure_one()
         count = self.deadline_count
-        if self.deadline_base == "date_field":
+        if self.deadline_base != "create":
             start = self._date_field_start(lead, user)
             if start is None:
                 return None

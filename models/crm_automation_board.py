@@ -119,14 +119,19 @@ class CrmAutomationBoard(models.AbstractModel):
     def _trigger_values(self, trigger):
         # Labels in the user's language (the module constant holds the English source).
         labels = dict(trigger._fields["event_type"]._description_selection(self.env))
-        detail = (
-            trigger.link_url
-            or trigger.url_patterns
-            or trigger.form_name
-            or trigger.keywords
-            or trigger.mail_template_id.name
-            or ""
-        )
+        if trigger.event_type == "field_changed":
+            detail = trigger._describe_field_changed()
+        elif trigger.event_type in ("activity_done", "activity_late"):
+            detail = trigger._describe_activity()
+        else:
+            detail = (
+                trigger.link_url
+                or trigger.url_patterns
+                or trigger.form_name
+                or trigger.keywords
+                or trigger.mail_template_id.name
+                or ""
+            )
         return {
             "id": trigger.id,
             "name": trigger.name,
@@ -134,8 +139,10 @@ class CrmAutomationBoard(models.AbstractModel):
             "event": labels.get(trigger.event_type, trigger.event_type),
             "detail": detail.replace("\n", ", "),
             "state": trigger.state,
-            "condition": trigger.filter_domain not in (False, "", "[]") and trigger.filter_domain,
+            # In words, as Odoo shows conditions ("Stage is Qualified"), never a domain.
+            "condition": conditions.condition_words_of(trigger),
             "backward": trigger.allow_backward,
+            "hours": trigger.hours_description or False,
         }
 
     @api.model
@@ -147,8 +154,9 @@ class CrmAutomationBoard(models.AbstractModel):
             "action_type": rule.action_type,
             "action": labels.get(rule.action_type, rule.action_type),
             "timing": rule.timing_description,
+            "detail": rule.action_description or False,
             "state": rule.state,
-            "condition": rule.filter_domain not in (False, "", "[]") and rule.filter_domain,
+            "condition": conditions.condition_words_of(rule),
             "pending": rule.job_pending_count,
         }
 
@@ -238,8 +246,11 @@ class CrmAutomationBoard(models.AbstractModel):
 
     @api.model
     def _edges_email(self, rule, stages, triggers):
-        """The email can be opened and clicked: triggers on those reactions move on."""
+        """The email can be opened and clicked: triggers on those reactions move on
+        (emails to internal people: their opens and clicks are not tracked)."""
         edges = []
+        if rule.recipient_target != "customer":
+            return edges, None
         for trigger in triggers.filtered(lambda t: t.event_type in EMAIL_REACTIONS):
             if trigger.mail_template_id and trigger.mail_template_id != rule.mail_template_id:
                 continue
@@ -263,6 +274,12 @@ class CrmAutomationBoard(models.AbstractModel):
                     )
                 )
         return edges, None
+
+    @api.model
+    def _edges_tags(self, rule, stages, triggers):
+        """Tags and points of the rule may fire "field value changed" triggers that
+        also react to the engine's own changes."""
+        return triggers._field_change_edges(rule, self._trigger_moves), None
 
     @api.model
     def _edges_update(self, rule, stages, triggers):
@@ -393,7 +410,10 @@ class CrmAutomationBoard(models.AbstractModel):
             leaf[0] == "id" and leaf[1] in ("=", "in") and leaf[2] in (0, False, [], [0])
             for leaf in leaves
         ):
-            return _("its condition %(domain)s is never true.", domain=rule.filter_domain)
+            return _(
+                "its condition %(domain)s is never true.",
+                domain=conditions.condition_words_of(rule),
+            )
         for field, operator, value in leaves:
             if field != "stage_id" or operator not in ("=", "in"):
                 continue
@@ -513,6 +533,10 @@ class CrmAutomationBoard(models.AbstractModel):
         make it."""
         lead.ensure_one()
         values = {"lead_id": lead.id, "event_type": event_type, "source": "manual"}
+        if event_type == "field_changed":
+            values.update(self.env["crm.stage.trigger"]._dry_run_field_values(lead, detail))
+        elif event_type in ("activity_done", "activity_late"):
+            values.update(self.env["crm.stage.trigger"]._dry_run_activity_values(lead, detail))
         name = DETAIL_FIELD.get(event_type)
         if name and detail not in (None, ""):
             if name == "seconds":
@@ -546,6 +570,7 @@ class CrmAutomationBoard(models.AbstractModel):
             "loop_stopped": None,
             "rules": [],
             "cancelled": env["crm.automation.job"],
+            "notify": env["crm.stage.trigger"],
         }
         automatic = False
         if event is not None:
@@ -554,6 +579,7 @@ class CrmAutomationBoard(models.AbstractModel):
                 return result
             decision = env["crm.stage.trigger"]._decide_event(lead, event)
             result["decision"] = decision
+            result["notify"] = env["crm.stage.trigger"]._notify_triggers(lead, event)
             if decision["state"] != "fired":
                 return result
             stage, automatic = decision["stage"], True
@@ -594,11 +620,13 @@ class CrmAutomationBoard(models.AbstractModel):
 
     @api.model
     def _dry_run_json(self, lead, result):
-        """``_dry_run_decisions`` for the board: ids, names and UTC strings."""
+        """``_dry_run_decisions`` for the board and for XML-RPC: ids, names, UTC
+        strings ("YYYY-MM-DD HH:MM:SS") and False where there is nothing (never None:
+        XML-RPC cannot send it)."""
         lead.ensure_one()
         now = fields.Datetime.now()
         decision = result["decision"]
-        trigger = None
+        trigger = False
         if decision is not None:
             trigger = {
                 "state": decision["state"],
@@ -614,8 +642,9 @@ class CrmAutomationBoard(models.AbstractModel):
             "trigger": trigger,
             "entered": {"id": result["entered"].id, "name": result["entered"].name}
             if result["entered"]
-            else None,
-            "loop_stopped": result["loop_stopped"],
+            else False,
+            "loop_stopped": result["loop_stopped"] or False,
+            "notify": result["notify"].mapped("name"),
             "rules": [
                 {
                     "rule_id": rule.id,
@@ -623,6 +652,7 @@ class CrmAutomationBoard(models.AbstractModel):
                     "stage": rule.stage_id.name,
                     "skipped_over": rule.stage_id != result["entered"],
                     "timing": rule.timing_description,
+                    "action": rule._describe_action(lead) or False,
                     "run_at": fields.Datetime.to_string(run_at) if run_at else False,
                     "now": bool(run_at and run_at <= now),
                     "skipped": skipped or False,
@@ -631,7 +661,7 @@ class CrmAutomationBoard(models.AbstractModel):
             ],
             # sudo: names and due times of the lead's jobs, nothing else leaves.
             "cancelled": [
-                {"rule": job.rule_id.name, "run_at": fields.Datetime.to_string(job.run_at)}
+                {"rule": job.rule_id.name, "run_at": fields.Datetime.to_string(job.run_at) or False}
                 for job in result["cancelled"].sudo()
             ],
         }

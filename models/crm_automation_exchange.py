@@ -2,7 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """One JSON format for the automation of a pipeline: export, import and recipes.
 
-The format is documented in README.md ("Import and export"). Records of the pipeline
+The format is documented in readme/CONTRACTS.md ("Automation file format"). Records of the pipeline
 (its stages, the activity templates of the file) are referenced by a key of the file;
 other records by XML id when they have one, else by name (users by login), so that a
 file moves between databases.
@@ -81,7 +81,7 @@ class CrmAutomationExchange(models.AbstractModel):
         """The automation of ``team``'s pipeline as a JSON-serialisable dict.
 
         :param team: crm.team record
-        :return: dict of the format documented in README.md
+        :return: dict of the format documented in readme/CONTRACTS.md
         """
         team.ensure_one()
         stages = self._pipeline_stages(team)

@@ -11,8 +11,8 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..engine import conditions, params
 from ..engine import dispatch as automation_dispatch
-from ..engine import params
 
 _logger = logging.getLogger(__name__)
 
@@ -302,8 +302,10 @@ class CrmAutomationJob(models.Model):
             self.lead_id.with_context(active_test=False),
             self.rule_id.with_context(active_test=False),
         )
-        if not lead.active:
+        if not lead.active and rule.run_on != "lead_lost":
             return "job_cancelled", _("The lead is lost (archived).")
+        if lead.active and rule.run_on == "lead_lost":
+            return "job_cancelled", _("The lead was restored.")
         if not rule.active:
             return "job_cancelled", _("The rule is archived.")
         if rule.state != "active":
@@ -312,7 +314,8 @@ class CrmAutomationJob(models.Model):
             return "job_cancelled", _("The lead left the stage.")
         if not rule._filter_leads(lead):
             return "rule_skipped", _(
-                "Condition not met at run time: %(domain)s", domain=rule.filter_domain
+                "Condition not met at run time: %(domain)s",
+                domain=conditions.condition_words_of(rule),
             )
         return None
 
@@ -345,10 +348,23 @@ class CrmAutomationJob(models.Model):
                         "result": str(result)[:250],
                     }
                 )
+        except automation_dispatch.ActionSkipped as skipped:
+            self._set_skipped(str(skipped))
+            return None
         except Exception as exc:
             self._register_failure(exc)
             return None
         return str(result)
+
+    def _set_skipped(self, reason):
+        """The action could not apply to the lead (nothing was done): cancel the job,
+        saying why in the job, the ledger and the lead's chatter."""
+        self._set_cancelled("rule_skipped", reason)
+        self.write({"result": reason[:250]})
+        self.lead_id.with_context(active_test=False)._message_log(
+            body=Markup("<p>%s</p>")
+            % _("Automation rule %(rule)s: %(reason)s", rule=self.rule_id.name, reason=reason),
+        )
 
     def _register_failure(self, exc):
         """Count a failed attempt: retry later with exponential backoff, or fail."""
@@ -403,10 +419,11 @@ class CrmAutomationJob(models.Model):
         self._wake_dispatcher([next_try])
 
     def _done_on_exit(self):
-        """Complete the activities of the jobs whose rule asks so (lead left stage)."""
+        """Complete the activities of the jobs whose rule asks so (lead left stage); an
+        activity already done (archived, kept for the reports) is left as it is."""
         for job in self:
-            activity = job.activity_id
-            if activity.exists() and job.rule_id.activity_done_on_exit:
+            activity = job.activity_id.with_context(active_test=False)
+            if activity.exists() and activity.active and job.rule_id.activity_done_on_exit:
                 activity.action_feedback(
                     feedback=_(
                         "Done automatically: the lead left %(stage)s.", stage=job.stage_id.name

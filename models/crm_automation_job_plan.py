@@ -30,7 +30,7 @@ import pytz
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
-from ..engine import params
+from ..engine import conditions, params
 from ..engine import timing as automation_timing
 from ..engine.job_plan import JobPlan
 from .crm_automation_job import visit_left_sql
@@ -68,16 +68,20 @@ class CrmAutomationJobPlan(models.Model):
         plan = JobPlan()
         for rule, leads in rule_leads:
             matching = rule._filter_leads(leads)
-            for lead in (leads - matching) if len(matching) != len(leads) else ():
+            not_met = (leads - matching) if len(matching) != len(leads) else ()
+            if not_met:
+                message = _(
+                    "Condition not met at entry: %(domain)s",
+                    domain=conditions.condition_words_of(rule),
+                )
+            for lead in not_met:
                 plan.skipped.append(
                     {
                         "lead_id": lead.id,
                         "kind": "rule_skipped",
                         "rule_id": rule.id,
                         "stage_id": rule.stage_id.id,
-                        "message": _(
-                            "Condition not met at entry: %(domain)s", domain=rule.filter_domain
-                        ),
+                        "message": message,
                     }
                 )
             if not matching:

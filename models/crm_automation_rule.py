@@ -1,13 +1,12 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from markupsafe import Markup
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..engine import conditions as lead_condition
 from ..engine import placeholders
+from ..engine import score as lead_score
 from ..engine import timing as automation_timing
 
 ACTION_TYPES = [
@@ -31,8 +30,8 @@ class CrmAutomationRule(models.Model):
     _description = "CRM Automation Rule"
     _order = "stage_id, sequence, id"
     # crm.lead._automation_config: the stages of the rules (archived and draft too) and
-    # "run when skipped over".
-    _automation_config_fields = ("stage_id", "run_when_skipped")
+    # "run when skipped over"; rules run on lost leads (crm_automation_rule_lost.py).
+    _automation_config_fields = ("stage_id", "run_when_skipped", "run_on")
 
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10, help="Order of the rules of a stage.")
@@ -132,8 +131,11 @@ class CrmAutomationRule(models.Model):
     activity_type_id = fields.Many2one(
         "mail.activity.type", help="Type of the activity to schedule."
     )
-    activity_summary = fields.Char(help="Summary of the activity.")
-    activity_note = fields.Html(help="Note of the activity.")
+    activity_summary = fields.Char(
+        help="Summary of the activity; placeholders from the lead: {name}, {partner_name}, "
+        "{contact_name}, {email}, {phone}, {user}, {team}, {stage}, {date}."
+    )
+    activity_note = fields.Html(help="Note of the activity; same placeholders as the summary.")
     activity_deadline_count = fields.Integer(
         "Deadline in", default=0, help="Deadline of the activity after the rule runs."
     )
@@ -188,7 +190,10 @@ class CrmAutomationRule(models.Model):
         help="Email template sent from the lead's chatter.",
     )
     sms_template_id = fields.Many2one(
-        "sms.template", domain=[("model", "=", "crm.lead")], help="SMS template."
+        "sms.template",
+        domain=[("model", "=", "crm.lead")],
+        help="SMS template, sent to the lead's mobile or phone, else to its customer's; "
+        "without a valid number the job is skipped.",
     )
     # -- tags
     tag_add_ids = fields.Many2many(
@@ -386,8 +391,10 @@ class CrmAutomationRule(models.Model):
             "res_model_id": self.env["ir.model"]._get_id("crm.lead"),
             "res_id": lead.id,
             "activity_type_id": activity_type.id,
-            "summary": self.activity_summary or activity_type.summary or self.name,
-            "note": self.activity_note,
+            "summary": placeholders.render(self.activity_summary, lead)
+            or activity_type.summary
+            or self.name,
+            "note": placeholders.render(self.activity_note, lead) if self.activity_note else False,
             "date_deadline": deadline,
             "user_id": user.id,
             "automated": True,
@@ -454,15 +461,20 @@ class CrmAutomationRule(models.Model):
             if self.lead_name_template
             else _("%(name)s (copy)", name=lead.name)
         )
-        new_lead = lead.copy(
-            default={
-                "name": name,
-                "team_id": team.id,
-                "stage_id": stage.id,
-                "user_id": user.id,
-                "automation_origin_lead_id": lead.id,
-            }
-        )
+        default = {
+            "name": name,
+            "team_id": team.id,
+            "stage_id": stage.id,
+            "user_id": user.id,
+            "automation_origin_lead_id": lead.id,
+        }
+        # lead.copy(default), but crm.lead.copy_data() drops the salesperson when the
+        # origin has no active one, whatever the default: the rule's choice stays (an
+        # archived user is not assigned).
+        vals_list = lead.with_context(active_test=False).copy_data(default)
+        vals_list[0]["user_id"] = user.id if user.active else False
+        new_lead = lead.create(vals_list)
+        lead.copy_translations(new_lead, excluded=default)
         return _(
             "Copied to %(lead)s in %(team)s / %(stage)s.",
             lead=new_lead.display_name,
@@ -470,27 +482,8 @@ class CrmAutomationRule(models.Model):
             stage=new_lead.stage_id.name,
         )
 
-    # -- email / sms -----------------------------------------------------
-
-    def _execute_email(self, lead, job):
-        if not self.mail_template_id:
-            raise UserError(_("Rule %(rule)s has no email template.", rule=self.name))
-        lead.message_post_with_source(
-            self.mail_template_id,
-            message_type="comment",
-            subtype_xmlid="mail.mt_comment",
-        )
-        return _("Email '%(template)s' sent.", template=self.mail_template_id.name)
-
-    def _execute_sms(self, lead, job):
-        if not self.sms_template_id:
-            raise UserError(_("Rule %(rule)s has no SMS template.", rule=self.name))
-        lead._message_sms_with_template(
-            template=self.sms_template_id, partner_ids=lead.partner_id.ids
-        )
-        return _("SMS '%(template)s' sent.", template=self.sms_template_id.name)
-
-    # -- tags / assign / notify / update / server_action -----------------
+    # -- tags / assign / update / server_action -----------------------
+    # (email, sms, notify and message: crm_automation_rule_message.py)
 
     def _execute_tags(self, lead, job):
         commands = [(4, tag.id) for tag in self.tag_add_ids] + [
@@ -503,22 +496,30 @@ class CrmAutomationRule(models.Model):
             added=", ".join(self.tag_add_ids.mapped("name")) or "-",
             removed=", ".join(self.tag_remove_ids.mapped("name")) or "-",
         )
-        if self.score_delta:
-            # Relative UPDATE: concurrent tracking events of the lead add up with it.
-            self.env.execute_query(
-                SQL(
-                    "UPDATE crm_lead "
-                    "SET engagement_score = GREATEST(COALESCE(engagement_score, 0) + %s, 0) "
-                    "WHERE id = %s",
-                    self.score_delta,
-                    lead.id,
-                )
+        if not self.score_delta:
+            return message
+        before = lead._automation_snapshot(lead._automation_watched(["engagement_score"]))
+        applied, score = lead_score.add_points(self.env, lead.id, self.score_delta)
+        lead._automation_fields_changed(before)
+        if applied == self.score_delta:
+            return _("%(message)s Engagement score %(delta)+d.", message=message, delta=applied)
+        if not applied:
+            return _(
+                "%(message)s Engagement score unchanged at %(score)s (floor %(floor)s; "
+                "%(delta)+d requested).",
+                message=message,
+                score=score,
+                floor=lead_score.FLOOR,
+                delta=self.score_delta,
             )
-            lead.invalidate_recordset(["engagement_score"])
-            message = _(
-                "%(message)s Engagement score %(delta)+d.", message=message, delta=self.score_delta
-            )
-        return message
+        return _(
+            "%(message)s Engagement score %(applied)+d (floor %(floor)s reached; %(delta)+d "
+            "requested).",
+            message=message,
+            applied=applied,
+            floor=lead_score.FLOOR,
+            delta=self.score_delta,
+        )
 
     def _next_round_robin_user(self, team):
         """Next member of ``team`` after the rule's pointer, and move the pointer."""
@@ -552,28 +553,8 @@ class CrmAutomationRule(models.Model):
         lead.write({"user_id": user.id})
         return _("Assigned to %(user)s.", user=user.name)
 
-    def _get_notify_users(self, lead):
-        if self.notify_target == "users":
-            return self.notify_user_ids
-        if self.notify_target == "team_leader":
-            return self._get_team_leader(lead)
-        return lead.user_id
-
-    def _execute_notify(self, lead, job):
-        users = self._get_notify_users(lead)
-        if not users:
-            return _("Nobody to notify.")
-        body = placeholders.render(self.notify_message or self.name, lead)
-        lead.message_notify(
-            partner_ids=users.partner_id.ids,
-            body=Markup("<p>%s</p>") % body,
-            subject=self.name,
-            subtype_xmlid="mail.mt_note",
-        )
-        return _("Notified %(users)s.", users=", ".join(users.mapped("name")))
-
     def _execute_update(self, lead, job):
-        vals = {line.field_id.name: line._convert_value() for line in self.update_line_ids}
+        vals = {line.field_id.name: line._convert_value(lead) for line in self.update_line_ids}
         if vals:
             lead.write(vals)
         return _(

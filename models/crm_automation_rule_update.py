@@ -41,8 +41,9 @@ class CrmAutomationRuleUpdate(models.Model):
     )
     value = fields.Char(
         help="New value as text: numbers, true/false, a selection key, a record id or "
-        "exact name (many2one), comma-separated ids (many2many, replaces), ISO dates "
-        "(YYYY-MM-DD, YYYY-MM-DD HH:MM:SS in UTC). Empty clears the field.",
+        "exact name (many2one; a stage name is looked up in the lead's pipeline), "
+        "comma-separated ids (many2many, replaces), ISO dates (YYYY-MM-DD, "
+        "YYYY-MM-DD HH:MM:SS in UTC). Empty clears the field.",
     )
 
     @api.constrains("field_id", "value")
@@ -50,15 +51,19 @@ class CrmAutomationRuleUpdate(models.Model):
         for line in self:
             line._convert_value()
 
-    def _convert_value(self):
-        """The line's value converted for ``crm.lead.write``; ValidationError if invalid."""
+    def _convert_value(self, lead=None):
+        """The line's value converted for ``crm.lead.write``; ValidationError if invalid.
+
+        :param lead: the lead it is written on (a stage given by name is the one of its
+            pipeline); None: checked for the pipeline of the rule's stage
+        """
         self.ensure_one()
         field = self.env["crm.lead"]._fields.get(self.field_id.name)
         if field is None or self.field_id.ttype not in UPDATABLE_TYPES:
             raise ValidationError(_("Field %(field)s cannot be set.", field=self.field_id.name))
         raw = (self.value or "").strip()
         try:
-            return self._convert(field, raw)
+            return self._convert(field, raw, lead)
         except (ValueError, TypeError) as exc:
             raise ValidationError(
                 _(
@@ -69,7 +74,7 @@ class CrmAutomationRuleUpdate(models.Model):
                 )
             ) from exc
 
-    def _convert(self, field, raw):
+    def _convert(self, field, raw, lead=None):
         ftype = field.type
         if ftype in ("char", "text", "html"):
             return raw or False
@@ -89,6 +94,8 @@ class CrmAutomationRuleUpdate(models.Model):
             if raw not in keys:
                 raise ValueError(_("expected one of %(keys)s", keys=", ".join(map(str, keys))))
             return raw
+        if ftype == "many2one" and field.comodel_name == "crm.stage" and not raw.isdigit():
+            return self._stage_named(raw, lead).id
         if ftype == "many2one":
             comodel = self.env[field.comodel_name].sudo()
             if raw.isdigit():
@@ -111,3 +118,57 @@ class CrmAutomationRuleUpdate(models.Model):
         if ftype == "datetime":
             return fields.Datetime.to_datetime(raw)
         raise ValueError(ftype)
+
+    def _stage_named(self, name, lead=None):
+        """The stage named ``name`` in the pipeline of ``lead``: stage names ("New",
+        "Won") repeat in every pipeline. Without a lead, the pipeline of the rule's stage;
+        for a rule on a stage shared by all teams, every pipeline (the name must not be
+        ambiguous in any of them). A rule that also sets the sales team: its pipeline.
+
+        :raise ValueError: no such stage, or several (naming the candidates)
+        """
+        Team = self.env["crm.team"].sudo()
+        team_line = self.rule_id.update_line_ids.filtered(
+            lambda line: line.field_id.name == "team_id" and line.value
+        )[:1]
+        if team_line:
+            # The rule moves the lead to another sales team: its stage is of that pipeline.
+            teams = [Team.browse(team_line._convert_value(lead))]
+        elif lead is not None:
+            teams = [lead.team_id.sudo()]
+        elif self.rule_id.stage_id.team_id:
+            teams = [self.rule_id.stage_id.team_id.sudo()]
+        else:
+            teams = [Team, *Team.search([])]
+        Stage = self.env["crm.stage"].sudo()
+        found = Stage
+        for team in teams:
+            pipeline = [("team_id", "in", [False, team.id])] if team else [("team_id", "=", False)]
+            stages = Stage.search([*pipeline, ("name", "=", name)])
+            if len(stages) > 1:
+                raise ValueError(
+                    _(
+                        "%(count)s stages are named %(name)s in the pipeline %(team)s: "
+                        "%(stages)s; give the id of one",
+                        count=len(stages),
+                        name=name,
+                        team=team.name or _("shared by all teams"),
+                        stages=", ".join(
+                            _("%(stage)s (id %(id)s)", stage=stage.name, id=stage.id)
+                            for stage in stages
+                        ),
+                    )
+                )
+            found = found or stages
+        if not found:
+            team = teams[0]
+            pipeline = [("team_id", "in", [False, team.id])] if team else [("team_id", "=", False)]
+            raise ValueError(
+                _(
+                    "no stage named %(name)s in the pipeline %(team)s; its stages: %(stages)s",
+                    name=name,
+                    team=team.name or _("shared by all teams"),
+                    stages=", ".join(Stage.search(pipeline).mapped("name")) or "-",
+                )
+            )
+        return found

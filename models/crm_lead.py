@@ -44,6 +44,14 @@ AutomationConfig = namedtuple(
         "template_events",
         # Some template (archived too) completes its activities on a stage change.
         "template_done_on_exit",
+        # {field name: whether a trigger watching it fires on automatic changes too}
+        # of the active "field value changed" triggers: only these are snapshot.
+        "watched_fields",
+        # Some active trigger fires when an activity of a lead is marked done.
+        "activity_done",
+        # Creation of the oldest active "activity late" trigger (None: none): older
+        # deadlines never fire (a new trigger does not move every lead late for years).
+        "activity_late_since",
     ],
 )
 
@@ -149,6 +157,23 @@ class CrmLead(models.Model):
         "event type of the engagement score.",
     )
     cpa_event_ids = fields.One2many("crm.lead.event", "lead_id", "Engagement events")
+    # Callers are matched on these (exact, indexed): Odoo's phone search matches by
+    # prefix and reads a leading "00" of the searched digits as an international prefix.
+    cpa_phone_e164 = fields.Char(
+        "Phone (E.164)",
+        compute="_compute_cpa_e164",
+        store=True,
+        index="btree_not_null",
+        help="The phone in E.164 (default country: the lead's, else the company's), "
+        "matched exactly against the numbers of the call webhook.",
+    )
+    cpa_mobile_e164 = fields.Char(
+        "Mobile (E.164)",
+        compute="_compute_cpa_e164",
+        store=True,
+        index="btree_not_null",
+        help="The mobile in E.164, matched exactly against the numbers of the call webhook.",
+    )
     cpa_event_count = fields.Integer("Events", compute="_compute_cpa_event_count")
     cpa_channel_id = fields.Many2one(
         "discuss.channel",
@@ -163,6 +188,14 @@ class CrmLead(models.Model):
     # ------------------------------------------------------------------
     # Computes
     # ------------------------------------------------------------------
+
+    @api.depends("phone", "mobile", "country_id")
+    def _compute_cpa_e164(self):
+        # Computed with Odoo's phone_sanitized (same fields, read once): no query of its own.
+        Event = self.env["crm.lead.event"]
+        for lead in self:
+            lead.cpa_phone_e164 = Event._phone_e164(lead.phone, lead.country_id) or False
+            lead.cpa_mobile_e164 = Event._phone_e164(lead.mobile, lead.country_id) or False
 
     def _compute_automation_counts(self):
         logs = dict(
@@ -258,8 +291,11 @@ class CrmLead(models.Model):
         return leads
 
     def write(self, vals):
-        if not {"stage_id", "active"} & vals.keys():
+        watched = self._automation_watched(vals)
+        if not watched and not {"stage_id", "active"} & vals.keys():
             return super().write(vals)
+        # 0. old values of the fields "field value changed" triggers watch
+        before = self._automation_snapshot(watched)
         moving, old_stages = self._automation_moving(vals)
         lost = self._automation_losing(vals)
         leads = self
@@ -280,6 +316,8 @@ class CrmLead(models.Model):
         moving._automation_stage_changed(old_stages)
         # 5. template activities of the stage left are done
         to_close._close_on_stage_change()
+        # 6. watched fields changed: "field value changed" triggers (may move leads)
+        self._automation_fields_changed(before)
         return result
 
     def _message_post_after_hook(self, message, msg_vals):
@@ -296,9 +334,12 @@ class CrmLead(models.Model):
         return result
 
     def action_set_lost(self, **additional_values):
-        # The archive cancels the pending jobs (write), then the templates "lead lost".
+        # 1. the archive cancels the pending jobs (write)
         result = super().action_set_lost(**additional_values)
+        # 2. activities of the templates "lead lost" (from the stage the lead is in)
         self.env["crm.activity.template"]._create_for_event(self, "lead_lost")
+        # 3. rules run when a lead is lost (from that stage): a new visit, their jobs
+        self.env["crm.automation.rule"]._schedule_when_lost(self)
         return result
 
     # ------------------------------------------------------------------
@@ -346,8 +387,9 @@ class CrmLead(models.Model):
     @api.model
     def automation_dry_run(self, lead_id, event_type=None, stage_id=None, detail=None):
         """What the automation would do for lead ``lead_id`` on an event, or on entering
-        a stage; JSON-ready for the automation board. Writes nothing (public API, the
-        work is the board's: ``crm.automation.board._dry_run``).
+        a stage; JSON-ready for the automation board and marshal-able for XML-RPC (no
+        None, UTC date strings). Writes nothing (public API, the work is the board's:
+        ``crm.automation.board._dry_run``).
 
         :param lead_id: id of a lead the user can read
         :param event_type: key of the event types (or None with ``stage_id``)
@@ -368,7 +410,9 @@ class CrmLead(models.Model):
         templates (and sales teams' members) when they are created, deleted or changed
         in what it holds."""
         Rule = self.env["crm.automation.rule"].sudo().with_context(active_test=False)
-        rules = Rule.search_fetch([], ["stage_id", "run_when_skipped"])
+        rules = Rule.search_fetch(
+            [("run_on", "=", "stage_entry")], ["stage_id", "run_when_skipped"]
+        )
         Template = self.env["crm.activity.template"].sudo().with_context(active_test=False)
         templates = Template.search_fetch([], ["active", "event_key", "scope", "team_ids"])
         events = {}
@@ -379,12 +423,40 @@ class CrmLead(models.Model):
             else:
                 teams = template.team_ids
                 events[template.event_key] = users | set((teams.member_ids | teams.user_id).ids)
+        watched, activity_done, late_since = self.env["crm.stage.trigger"]._lead_work_config()
         return AutomationConfig(
             rule_stage_ids=frozenset(rules.stage_id.ids),
             skipped_over=any(rules.mapped("run_when_skipped")),
             template_events=events,
             template_done_on_exit=any(templates.mapped("auto_done_on_stage_change")),
+            watched_fields=watched,
+            activity_done=activity_done,
+            activity_late_since=late_since,
         )
+
+    # ------------------------------------------------------------------
+    # Field changes ("field value changed" triggers)
+    # ------------------------------------------------------------------
+
+    def _automation_watched(self, names):
+        """Fields of ``names`` (a write's keys) that an active trigger watches; none on
+        the automation's own writes unless a trigger asks for them. Cached: no query."""
+        watched = self._automation_config().watched_fields
+        if not watched or not self:
+            return ()
+        automatic = self.env.context.get("crm_automation_auto")
+        return tuple(name for name in names if name in watched and (watched[name] or not automatic))
+
+    def _automation_snapshot(self, names):
+        """Old values of the watched fields ``names`` of ``self`` (None: none watched)."""
+        if not names:
+            return None
+        return self.env["crm.stage.trigger"]._snapshot_fields(self, names)
+
+    def _automation_fields_changed(self, before):
+        """Fire the "field value changed" triggers on the changes since ``before``."""
+        if before:
+            self.env["crm.stage.trigger"]._fire_field_changes(self.exists(), before)
 
     # ------------------------------------------------------------------
     # Stage changes
@@ -496,7 +568,7 @@ class CrmLead(models.Model):
         by_rule = defaultdict(list)
         for (stage, old, team), lead_ids in groups.items():
             for rule in stage.sudo().automation_rule_ids.filtered(
-                lambda r: r.active and r.state == "active"
+                lambda r: r.active and r.state == "active" and r.run_on == "stage_entry"
             ):
                 by_rule[rule].extend(lead_ids)
             if old and old.sequence < stage.sequence:
@@ -516,6 +588,7 @@ class CrmLead(models.Model):
                         [
                             ("stage_id", "in", skipped.ids),
                             ("run_when_skipped", "=", True),
+                            ("run_on", "=", "stage_entry"),
                             ("active", "=", True),
                             ("state", "=", "active"),
                         ]

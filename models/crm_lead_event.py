@@ -186,7 +186,10 @@ class CrmLeadEvent(models.Model):
         return events
 
     def _add_score(self):
-        """Engagement score of the leads: points per (non-machine) event type."""
+        """Engagement score of the leads: points per (non-machine) event type; a
+        score watched by a trigger may move the lead ("reaches")."""
+        leads = self.lead_id
+        before = leads._automation_snapshot(leads._automation_watched(["engagement_score"]))
         for event in self.filtered(lambda e: e.verdict != verdicts.MACHINE):
             points = params.get_int(self.env, f"score_{event.event_type}")
             if points:
@@ -200,6 +203,7 @@ class CrmLeadEvent(models.Model):
                     )
                 )
                 event.lead_id.invalidate_recordset(["engagement_score"])
+        leads._automation_fields_changed(before)
 
     def _fire(self):
         """Run the triggers of non-machine events and create the activities of the
@@ -568,23 +572,20 @@ class CrmLeadEvent(models.Model):
     def _phone_e164(self, number, country=None):
         """``number`` in E.164 (``country``, else the company's, as default region), or
         None if it is not a possible phone number."""
+        if not number:
+            return None
         return calls.phone_e164(number, (country or self.env.company.country_id).code)
 
     @api.model
     def _leads_by_phone(self, number_e164):
-        """Open leads whose phone or mobile is ``number_e164`` once normalised."""
+        """Open leads whose phone or mobile is ``number_e164`` once normalised (exact
+        match on the indexed E.164 columns of the leads)."""
         Lead = self.env["crm.lead"].with_context(active_test=True)
         if not number_e164:
             return Lead
-        # phone_mobile_search ignores formatting (spaces, dots...) and has a trigram
-        # index; the last 8 digits are in every format of the number (local or not).
-        candidates = Lead.search([("phone_mobile_search", "ilike", number_e164[-8:])], limit=200)
-        return candidates.filtered(
-            lambda lead: number_e164
-            in {
-                self._phone_e164(lead.phone, lead.country_id),
-                self._phone_e164(lead.mobile, lead.country_id),
-            }
+        return Lead.search(
+            ["|", ("cpa_phone_e164", "=", number_e164), ("cpa_mobile_e164", "=", number_e164)],
+            limit=200,
         )
 
     @api.model

@@ -10,11 +10,24 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine import conditions as lead_condition
+from ..engine import events as lead_events
+from ..engine import timing as automation_timing
 from ..engine import verdict as verdicts
 from .crm_automation_rule import STATES
 from .crm_lead_event import EVENT_TYPES
 
 _logger = logging.getLogger(__name__)
+
+# form_submitted: the site's forms offered to pick from are the views holding a website
+# form that creates leads, their hidden ``cpa_form`` input (the form's name, see
+# controllers/website_form.py) and the pages showing them.
+LEAD_FORM = 'data-model_name="crm.lead"'
+CPA_FORM_INPUT = re.compile(
+    r"""<input[^>]*?name=["']cpa_form["'][^>]*?value=["']([^"']+)["']"""
+    r"""|<input[^>]*?value=["']([^"']+)["'][^>]*?name=["']cpa_form["']"""
+)
+# Form names of past events offered at most (the most recent ones).
+SEEN_FORMS_LIMIT = 50
 
 SNIPPET = """<script async src="%(base)s/crm_pipeline_automation/static/src/snippet/cpa_track.js"
         data-cpa-endpoint="%(base)s/cpa/beacon"></script>"""
@@ -91,6 +104,14 @@ class CrmStageTrigger(models.Model):
         help="form_submitted: the form's name (hidden input cpa_form) or the path of its page, "
         "wildcards allowed, e.g. /contactus*; empty: any form.",
     )
+    form_known = fields.Selection(
+        selection="_selection_form_known",
+        string="Form of the site",
+        compute="_compute_form_known",
+        inverse="_inverse_form_known",
+        help="form_submitted: a form of the website (pages with a form creating leads, "
+        "forms already sent); sets the form name below.",
+    )
     mail_template_id = fields.Many2one(
         "mail.template",
         "Email template",
@@ -121,6 +142,29 @@ class CrmStageTrigger(models.Model):
         default="[]",
         help="Only leads matching this domain are moved.",
     )
+    hours_condition = fields.Selection(
+        [
+            ("always", "Any time"),
+            ("inside", "Inside business hours"),
+            ("outside", "Outside business hours"),
+        ],
+        "When",
+        default="always",
+        required=True,
+        help="Fire only when the event happens inside, or only outside, the working time "
+        "of the calendar (public holidays and other leaves of the calendar are outside), "
+        "e.g. website forms sent after hours go to a 'Call back' stage.",
+    )
+    hours_calendar_id = fields.Many2one(
+        "resource.calendar",
+        "Business hours",
+        help="Calendar of the business-hours condition; empty: the working hours of the "
+        "lead's company.",
+    )
+    hours_description = fields.Char(
+        compute="_compute_hours_description",
+        help="The business-hours condition in words (board, lists).",
+    )
     user_id = fields.Many2one(
         "res.users",
         "Change stage as",
@@ -149,6 +193,73 @@ class CrmStageTrigger(models.Model):
         )
         for trigger in self:
             trigger.event_count = counts.get(trigger, 0)
+
+    @api.model
+    def _selection_form_known(self):
+        return self._known_forms()
+
+    @api.depends("form_name")
+    def _compute_form_known(self):
+        keys = {key for key, _label in self._known_forms()} if self else set()
+        for trigger in self:
+            trigger.form_known = trigger.form_name if trigger.form_name in keys else False
+
+    def _inverse_form_known(self):
+        for trigger in self.filtered("form_known"):
+            trigger.form_name = trigger.form_known
+
+    @api.model
+    def _known_forms(self):
+        """[(form name, label)] of the site's lead forms and of the forms seen."""
+        # sudo: views, pages and events are read for their names and URLs only.
+        View = self.env["ir.ui.view"].sudo().with_context(active_test=False)
+        views = View.search([("type", "=", "qweb"), ("arch_db", "ilike", LEAD_FORM)])
+        forms = {}
+        roots = View
+        for view in views:
+            for match in CPA_FORM_INPUT.finditer(view.arch_db or ""):
+                name = match.group(1) or match.group(2)
+                forms.setdefault(name, name)
+            root = view
+            while root.inherit_id:
+                root = root.inherit_id
+            roots |= root
+        if roots:
+            pages = (
+                self.env["website.page"]
+                .sudo()
+                .search(["|", ("view_id", "in", roots.ids), ("key", "in", roots.mapped("key"))])
+            )
+            for page in pages:
+                forms.setdefault(page.url, f"{page.name} ({page.url})")
+        seen = (
+            self.env["crm.lead.event"]
+            .sudo()
+            ._read_group(
+                [("event_type", "=", "form_submitted"), ("form_name", "!=", False)],
+                ["form_name"],
+                ["date:max"],
+                order="date:max desc",
+                limit=SEEN_FORMS_LIMIT,
+            )
+        )
+        for name, _date in seen:
+            forms.setdefault(name, name)
+        return sorted(forms.items(), key=lambda item: item[1].lower())
+
+    @api.depends("hours_condition", "hours_calendar_id")
+    @api.depends_context("lang")
+    def _compute_hours_description(self):
+        for trigger in self:
+            if trigger.hours_condition == "always":
+                trigger.hours_description = False
+                continue
+            calendar = trigger.hours_calendar_id.name or _("company calendar")
+            if trigger.hours_condition == "inside":
+                text = _("Only inside business hours (%(calendar)s)", calendar=calendar)
+            else:
+                text = _("Only outside business hours (%(calendar)s)", calendar=calendar)
+            trigger.hours_description = text
 
     @api.constrains("filter_domain")
     def _check_filter_domain(self):
@@ -267,17 +378,25 @@ class CrmStageTrigger(models.Model):
         if not self._match_chat(event):
             return False
         text = f" {verdicts.normalize_text(event.text)} "
-        return any(
-            re.search(rf"(?<!\w){re.escape(verdicts.normalize_text(word))}(?!\w)", text)
-            for word in _lines(self.keywords)
-        )
+        return any(re.search(pattern, text) for pattern in self._keyword_patterns())
+
+    def _keyword_patterns(self):
+        """Regexes of the chat_keyword trigger's keywords (``lead_events.keyword_pattern``)."""
+        return [lead_events.keyword_pattern(word) for word in _lines(self.keywords)]
+
+    def _match_meeting_scheduled(self, event):
+        return True
 
     # ------------------------------------------------------------------
     # Firing
     # ------------------------------------------------------------------
 
+    def _moves_lead(self):
+        """Whether the trigger moves the lead (hook: some kinds only notify)."""
+        return True
+
     @api.model
-    def _decide_event(self, lead, event):
+    def _decide_event(self, lead, event, candidates=None):
         """What ``event`` does to ``lead``: the one decision function of the real run
         (``_fire_event``) and of the dry-run. Reads only: nothing is written.
 
@@ -288,6 +407,8 @@ class CrmStageTrigger(models.Model):
 
         :param lead: crm.lead record (the lead as it is now)
         :param event: crm.lead.event record, stored or in memory (``new``), not machine
+        :param candidates: crm.stage.trigger already read by the caller for a whole set
+            of events (no search per event), or None
         :return: dict with ``state`` (``no_trigger`` / ``blocked`` / ``fired``),
             ``matched`` (triggers whose parameters accept the event), ``trigger`` (the
             one that moves the lead), ``stage`` (where to), ``blocked`` (``won_lost`` /
@@ -301,13 +422,21 @@ class CrmStageTrigger(models.Model):
             "blocked": False,
             "reason": "",
         }
-        triggers = self.search(
-            [
-                ("event_type", "=", event.event_type),
-                ("state", "=", "active"),
-                ("stage_id.team_id", "in", [False, lead.team_id.id]),
-            ]
-        ).filtered(lambda t: t._match(event))
+        if candidates is None:
+            candidates = self.search(
+                [
+                    ("event_type", "=", event.event_type),
+                    ("state", "=", "active"),
+                    ("stage_id.team_id", "in", [False, lead.team_id.id]),
+                ]
+            )
+        else:
+            candidates = candidates.filtered(
+                lambda t: t.event_type == event.event_type
+                and t.state == "active"
+                and t.stage_id.team_id.id in (False, lead.team_id.id)
+            )
+        triggers = candidates.filtered(lambda t: t._moves_lead() and t._match(event))
         decision["matched"] = triggers
         if not triggers:
             return decision
@@ -317,7 +446,7 @@ class CrmStageTrigger(models.Model):
             return decision
         reasons = []
         for trigger in triggers.sorted(lambda t: (-t.stage_id.sequence, t.sequence, t.id)):
-            reason = trigger._refusal(lead)
+            reason = trigger._refusal(lead, event.date)
             if reason:
                 reasons.append(reason)
                 continue
@@ -336,15 +465,16 @@ class CrmStageTrigger(models.Model):
         return decision
 
     @api.model
-    def _fire_event(self, event):
+    def _fire_event(self, event, candidates=None):
         """Move ``event``'s lead with the first trigger that matches it (see
         ``_decide_event``); ledger rows say why a matching event did not move it.
 
         :param event: crm.lead.event (not machine)
+        :param candidates: see ``_decide_event``
         :return: the trigger fired, or an empty recordset
         """
         lead = event.lead_id
-        decision = self._decide_event(lead, event)
+        decision = self._decide_event(lead, event, candidates=candidates)
         if decision["state"] == "no_trigger":
             event.state = "no_trigger"
             return self
@@ -386,8 +516,9 @@ class CrmStageTrigger(models.Model):
             reason=reason,
         )[:255]
 
-    def _refusal(self, lead):
-        """Why this trigger must not move ``lead`` (None: it may)."""
+    def _refusal(self, lead, at=None):
+        """Why this trigger must not move ``lead`` for an event at ``at`` (naive UTC,
+        default now), or None: it may."""
         self.ensure_one()
         stage, current = self.stage_id, lead.stage_id
         if stage == current:
@@ -396,8 +527,34 @@ class CrmStageTrigger(models.Model):
             return _("%(stage)s is not after %(current)s", stage=stage.name, current=current.name)
         domain = self._get_domain()
         if domain and not lead.filtered_domain(domain):
-            return _("condition not met: %(domain)s", domain=self.filter_domain)
-        return None
+            return _(
+                "condition not met: %(domain)s", domain=lead_condition.condition_words_of(self)
+            )
+        return self._hours_refusal(lead, at or fields.Datetime.now())
+
+    def _hours_calendar(self, lead):
+        """Calendar of the business-hours condition: the trigger's, else the lead's
+        company's, else the current company's."""
+        self.ensure_one()
+        return (
+            self.hours_calendar_id
+            or lead.company_id.resource_calendar_id
+            or self.env.company.resource_calendar_id
+        )
+
+    def _hours_refusal(self, lead, at):
+        """Why the business-hours condition refuses an event at ``at``, or None."""
+        if self.hours_condition == "always":
+            return None
+        calendar = self._hours_calendar(lead)
+        if not calendar:
+            return _("no working hours to check %(condition)s", condition=self.hours_description)
+        inside = automation_timing.in_working_time(calendar, at)
+        if inside == (self.hours_condition == "inside"):
+            return None
+        if inside:
+            return _("inside the business hours of %(calendar)s", calendar=calendar.name)
+        return _("outside the business hours of %(calendar)s", calendar=calendar.name)
 
     def _acting_user(self, lead):
         """Who moves ``lead``: the trigger's user, else the salesperson, else root."""

@@ -2,11 +2,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from datetime import timedelta
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.http import request
+from odoo.osv import expression
 from odoo.tools import html2plaintext
 
-from ..engine import verdict as verdicts
+from ..engine import events as lead_events
 
 
 class DiscussChannel(models.Model):
@@ -23,7 +24,12 @@ class DiscussChannel(models.Model):
 
     def _message_post_after_hook(self, message, msg_vals):
         result = super()._message_post_after_hook(message, msg_vals)
-        if self.channel_type == "livechat" and message.message_type == "comment":
+        if (
+            self.channel_type == "livechat"
+            and message.message_type == "comment"
+            # a rule's post (as the operator) is not the operator answering the visitor
+            and not self.env.context.get("crm_automation_auto")
+        ):
             self._cpa_livechat_message(message)
             self._cpa_visitor_tracking_cookie(message)
         return result
@@ -51,6 +57,33 @@ class DiscussChannel(models.Model):
         if customers:
             leads |= Lead.search([("partner_id", "in", customers.ids)])
         return leads.filtered("active")
+
+    @api.model
+    def _cpa_open_livechat(self, lead):
+        """The lead's live chat still open (the visitor has not left): the chat the lead
+        was created from, a chat of its website visitors or of its customer; the latest.
+
+        :param lead: crm.lead record
+        :return: discuss.channel (superuser environment: the rule posts in it)
+        """
+        lead.ensure_one()
+        links = []
+        # sudo: the chat links of the lead, whoever runs the rule.
+        lead = lead.sudo()
+        if lead.cpa_channel_id:
+            links.append([("id", "=", lead.cpa_channel_id.id)])
+        if "visitor_ids" in lead._fields and lead.visitor_ids:
+            links.append([("livechat_visitor_id", "in", lead.visitor_ids.ids)])
+        if lead.partner_id:
+            links.append([("channel_partner_ids", "in", lead.partner_id.ids)])
+        if not links:
+            return self.browse()
+        return self.sudo().search(
+            [("channel_type", "=", "livechat"), ("livechat_active", "=", True)]
+            + expression.OR(links),
+            order="id desc",
+            limit=1,
+        )
 
     def _cpa_visitor_tracking_cookie(self, message):
         """The visitor's own message in a chat that has a lead: the visitor's browser
@@ -107,9 +140,14 @@ class DiscussChannel(models.Model):
                 self._cpa_record(leads, "chat_started", f"chat_started{self.id}")
                 self._cpa_schedule_late_check(now)
             text = html2plaintext(message.body or "")
-            if text.strip() and self._cpa_keyword_triggers(text):
+            triggers = self._cpa_keyword_triggers(text) if text.strip() else None
+            if triggers:
                 leads = self._cpa_leads() if leads is None else leads
-                self._cpa_record(leads, "chat_keyword", f"chat_keyword{message.id}", text=text)
+                # The event keeps an excerpt: the one holding the words that matched.
+                excerpt = lead_events.keyword_excerpt(
+                    text, [trigger._keyword_patterns() for trigger in triggers]
+                )
+                self._cpa_record(leads, "chat_keyword", f"chat_keyword{message.id}", text=excerpt)
         elif channel.cpa_first_visitor_message_date and not channel.cpa_first_operator_answer_date:
             channel.cpa_first_operator_answer_date = now
             waited = int((now - channel.cpa_first_visitor_message_date).total_seconds())
@@ -118,8 +156,8 @@ class DiscussChannel(models.Model):
             )
 
     def _cpa_keyword_triggers(self, text):
-        """Active chat_keyword triggers whose keywords are in ``text`` (chat text is only
-        stored when a trigger looks for it)."""
+        """Active chat_keyword triggers whose keywords are in ``text``, the whole message
+        (chat text is only stored when a trigger looks for it)."""
         triggers = (
             self.env["crm.stage.trigger"].sudo().search([("event_type", "=", "chat_keyword")])
         )
@@ -128,7 +166,7 @@ class DiscussChannel(models.Model):
         probe = self.env["crm.lead.event"].new(
             {
                 "event_type": "chat_keyword",
-                "text": verdicts.normalize_text(text)[:500],
+                "text": text,
                 "livechat_channel_id": self.livechat_channel_id.id,
             }
         )

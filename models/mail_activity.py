@@ -12,6 +12,7 @@ from odoo.tools import SQL
 from odoo.tools.misc import format_datetime
 
 from ..engine import dispatch as automation_dispatch
+from .crm_lead import NO_TOUCH_KEY
 
 _logger = logging.getLogger(__name__)
 
@@ -59,11 +60,27 @@ class MailActivity(models.Model):
         readonly=True,
         help="Template that created the activity; such activities are kept when done.",
     )
+    # Meeting the deadline counts from (template "before / after the lead's next
+    # meeting"): moving it moves the deadline, cancelling it cancels the activity.
+    cpa_meeting_id = fields.Many2one(
+        "calendar.event",
+        "Meeting",
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="Meeting the deadline counts from; rescheduling it moves the deadline.",
+    )
     reminder_datetime = fields.Datetime(
         "Reminder", readonly=True, copy=False, help="When the assignee is reminded."
     )
     reminder_sent_at = fields.Datetime(readonly=True, copy=False)
     overdue_sent_at = fields.Datetime("Overdue notice sent", readonly=True, copy=False)
+    late_fired_at = fields.Datetime(
+        "Late trigger checked",
+        readonly=True,
+        copy=False,
+        help='When the activity was found late for the "activity late" triggers (once).',
+    )
 
     @api.depends("done_datetime", "deadline_datetime")
     def _compute_done_late(self):
@@ -117,6 +134,14 @@ class MailActivity(models.Model):
                 "CREATE INDEX IF NOT EXISTS mail_activity_cpa_overdue_due_idx "
                 "ON mail_activity (deadline_datetime) "
                 "WHERE overdue_sent_at IS NULL AND activity_template_id IS NOT NULL AND active"
+            )
+        )
+        # Open activities of leads not yet found late ("activity late" triggers).
+        self.env.cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS mail_activity_cpa_late_due_idx "
+                "ON mail_activity (deadline_datetime) "
+                "WHERE late_fired_at IS NULL AND active AND res_model = 'crm.lead'"
             )
         )
 
@@ -235,6 +260,7 @@ class MailActivity(models.Model):
 
     def _action_done(self, feedback=False, attachment_ids=None):
         lead_ids = [activity.res_id for activity in self if activity.res_model == "crm.lead"]
+        done = self._automation_event_rows() if lead_ids else []
         # Core archives activities of "keep done" types and deletes the others; with
         # this key our unlink() archives template activities instead of deleting them.
         result = super(MailActivity, self.with_context(**{KEEP_DONE_KEY: True}))._action_done(
@@ -243,17 +269,36 @@ class MailActivity(models.Model):
         # An activity marked done by a user is work on its lead.
         if lead_ids and not self.env.user._is_superuser():
             self.env["crm.lead"].browse(lead_ids).exists()._automation_touch()
+        if done:
+            # sudo: events are the engine's records; the triggers are the managers'.
+            self.env["crm.lead.event"].sudo()._record_activities("activity_done", done)
         return result
+
+    def _automation_event_rows(self):
+        """(lead id, activity id, type id, summary) of the lead activities of ``self``
+        for "activity done" triggers; none when no such trigger exists (cached: no
+        query) or when the stage change completes them (not work of a user)."""
+        if self.env.context.get(NO_TOUCH_KEY):
+            return []
+        if not self.env["crm.lead"]._automation_config().activity_done:
+            return []
+        return [
+            (a.res_id, a.id, a.activity_type_id.id, a.summary or a.activity_type_id.name)
+            for a in self
+            if a.res_model == "crm.lead"
+        ]
 
     @api.model
     def _to_close_on_stage_change(self, leads):
         """Open activities of ``leads`` whose template completes them on a stage change."""
         if not leads or not leads._automation_config().template_done_on_exit:
             return self
+        # Open ones only, whatever the caller's active_test: done ones are archived.
         return self.sudo().search(
             [
                 ("res_model", "=", "crm.lead"),
                 ("res_id", "in", leads.ids),
+                ("active", "=", True),
                 ("activity_template_id.auto_done_on_stage_change", "=", True),
             ]
         )
@@ -283,11 +328,13 @@ class MailActivity(models.Model):
     def _schedule_notice_cron(self):
         """Wake the notice cron at the reminder and deadline minutes of ``self``."""
         now = fields.Datetime.now()
+        late_since = self.env["crm.lead"]._automation_config().activity_late_since
         moments = set()
         for activity in self:
             if activity.reminder_datetime and not activity.reminder_sent_at:
                 moments.add(activity.reminder_datetime)
-            if activity.activity_template_id and not activity.overdue_sent_at:
+            template_due = activity.activity_template_id and not activity.overdue_sent_at
+            if template_due or (late_since and activity.res_model == "crm.lead"):
                 moments.add(activity.deadline_datetime)
         moments = sorted({_minute(m) for m in moments if m and m > now})
         if moments:
@@ -300,18 +347,21 @@ class MailActivity(models.Model):
 
     @api.model
     def _cron_send_deadline_notices(self):
-        """Send the due reminders and overdue notices, each once (cron)."""
+        """Send the due reminders and overdue notices, and fire the "activity late"
+        triggers, each once (cron)."""
         now = fields.Datetime.now()
         auto_commit = not automation_dispatch.in_test_mode()
         done = 0
         while True:
             reminders = self._claim_due("reminder", now)
             overdue = self._claim_due("overdue", now)
-            if not reminders and not overdue:
+            late = self._claim_late(now)
+            if not reminders and not overdue and not late:
                 break
             reminders._send_reminder()
             overdue._send_overdue()
-            done += len(reminders) + len(overdue)
+            late._fire_late()
+            done += len(reminders) + len(overdue) + len(late)
             self.env["ir.cron"]._notify_progress(done=done, remaining=0)
             if auto_commit:
                 # Claimed rows are marked sent in this batch's transaction: commit so
@@ -366,6 +416,55 @@ class MailActivity(models.Model):
         return activities
 
     @api.model
+    def _claim_late(self, now):
+        """Mark open lead activities past their deadline as found late, once, and
+        return them (only when an "activity late" trigger exists: else no query).
+
+        Same claim as the notices: one UPDATE per batch on a partial index, SKIP
+        LOCKED. Deadlines before the oldest such trigger was created never fire.
+        """
+        since = self.env["crm.lead"]._automation_config().activity_late_since
+        if not since:
+            return self.browse()
+        self.flush_model()
+        rows = self.env.execute_query(
+            SQL(
+                """
+            UPDATE mail_activity a SET late_fired_at = %(now)s
+              FROM (SELECT id FROM mail_activity
+                     WHERE late_fired_at IS NULL AND active AND res_model = 'crm.lead'
+                       AND deadline_datetime <= %(now)s AND deadline_datetime >= %(since)s
+                     ORDER BY deadline_datetime LIMIT %(limit)s FOR UPDATE SKIP LOCKED) due
+             WHERE a.id = due.id
+            RETURNING a.id
+                """,
+                now=now,
+                since=since,
+                limit=NOTICE_BATCH,
+            )
+        )
+        activities = self.browse([row[0] for row in rows])
+        activities.invalidate_recordset(["late_fired_at"])
+        return activities
+
+    def _fire_late(self):
+        """ "Activity late" events of ``self`` (claimed), each isolated: a failing move
+        is logged and does not stop the others."""
+        Event = self.env["crm.lead.event"].sudo()
+        for activity in self:
+            row = (
+                activity.res_id,
+                activity.id,
+                activity.activity_type_id.id,
+                activity.summary or activity.activity_type_id.name,
+            )
+            try:
+                with self.env.cr.savepoint():
+                    Event._record_activities("activity_late", [row])
+            except Exception:
+                _logger.exception("Late activity %s: its triggers failed", activity.id)
+
+    @api.model
     def _schedule_next_notice(self, now):
         rows = self.env.execute_query(
             SQL(
@@ -382,9 +481,22 @@ class MailActivity(models.Model):
                 now=now,
             )
         )
-        if rows and rows[0][0]:
+        moments = [rows[0][0]] if rows and rows[0][0] else []
+        since = self.env["crm.lead"]._automation_config().activity_late_since
+        if since:
+            late = self.env.execute_query(
+                SQL(
+                    "SELECT min(deadline_datetime) FROM mail_activity "
+                    "WHERE late_fired_at IS NULL AND active AND res_model = 'crm.lead' "
+                    "AND deadline_datetime > %s",
+                    now,
+                )
+            )
+            if late and late[0][0]:
+                moments.append(late[0][0])
+        if moments:
             self.env.ref("crm_pipeline_automation.ir_cron_crm_activity_deadline_notices")._trigger(
-                at=rows[0][0]
+                at=min(moments)
             )
 
     def _send_reminder(self):

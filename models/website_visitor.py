@@ -27,7 +27,7 @@ class WebsiteVisitor(models.Model):
         Only a browser carrying the cookie is looked at: the page view of any other
         visitor costs no query more than Odoo's own. The cookie is set wherever a
         visitor becomes a lead's in its own browser (click route, website form, live
-        chat); with it, the view costs the queries documented in README.md.
+        chat); with it, the view costs the queries documented in readme/USAGE.md.
         """
         result = super()._handle_webpage_dispatch(website_page)
         lead_id = self._cpa_cookie_lead_id()

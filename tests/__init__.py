@@ -1,5 +1,6 @@
 from . import test_install
 from . import test_tooling
+from . import test_docs
 from . import test_tours
 from . import test_automation_rule
 from . import test_lead_hooks
@@ -9,6 +10,8 @@ from . import test_job_dispatch
 from . import test_job_plan
 from . import test_demo_recipe
 from . import test_stage_trigger
+from . import test_lead_triggers
+from . import test_lead_trigger_form
 from . import test_mail_tracking
 from . import test_tracking_routes
 from . import test_calls
@@ -21,6 +24,7 @@ from . import test_activity_report
 from . import test_activity_tours
 from . import test_i18n
 from . import test_board
+from . import test_condition_words
 from . import test_salesperson_view
 from . import test_restricted_pipeline
 from . import test_recipes
@@ -28,4 +32,9 @@ from . import test_import_export
 from . import test_reliability
 from . import test_access
 from . import test_page_view_cost
+from . import test_messages
+from . import test_messages_http
+from . import test_xmlrpc
+from . import test_meetings
+from . import test_lost_from_stage
 from . import test_demo_history

@@ -96,7 +96,7 @@ def header_value(rng):
 
 
 def signed_headers(body, secret, timestamp=None):
-    """Headers of a call webhook request signed as the README's contract says:
+    """Headers of a call webhook request signed as readme/CONTRACTS.md says:
     HMAC-SHA256 of "<timestamp>.<body>" with the source's secret."""
     timestamp = str(int(time.time() if timestamp is None else timestamp))
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)

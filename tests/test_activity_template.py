@@ -232,6 +232,58 @@ class TestActivityTemplate(ActivityTemplateCase):
         self.assertFalse(plain.exists())
 
     @freeze_time(MONDAY)
+    def test_done_activity_is_not_completed_again(self):
+        """An activity done by hand stays done once: a later stage change neither
+        completes it again (message, ledger) nor deletes it from the deadline report."""
+        template = self._template(auto_done_on_stage_change=True)
+        rule = self.env["crm.automation.rule"].create(
+            {
+                "name": "Plan the call",
+                "stage_id": self.stage_qualified.id,
+                "action_type": "activity",
+                "activity_template_id": template.id,
+                "activity_done_on_exit": True,
+            }
+        )
+        lead = self._lead()
+        lead.stage_id = self.stage_qualified
+        activity = self._activities(lead, template)
+        with freeze_time("2026-01-12 10:30:00"):
+            activity.with_user(self.salesman).action_feedback(feedback="Called")
+        self.assertFalse(activity.active)
+        done_messages = lead.message_ids.filtered("mail_activity_type_id")
+        self.assertEqual(len(done_messages), 1)
+        # Later stage changes, by a person and by code reading archived records too.
+        with freeze_time("2026-01-12 11:00:00"):
+            lead.stage_id = self.stage_proposal
+            lead.with_context(active_test=False).stage_id = self.stage_new
+        self.assertTrue(activity.exists(), "a done activity is kept")
+        self.assertFalse(activity.active)
+        self.assertEqual(activity.done_datetime, datetime(2026, 1, 12, 10, 30))
+        lead.invalidate_recordset(["message_ids"])
+        self.assertEqual(lead.message_ids.filtered("mail_activity_type_id"), done_messages)
+        self.assertFalse(
+            self.env["crm.automation.log"].search(
+                [
+                    ("lead_id", "=", lead.id),
+                    ("rule_id", "=", rule.id),
+                    ("kind", "=", "activity_done"),
+                ]
+            )
+        )
+        report = self.env["crm.activity.deadline.report"].search(
+            [("activity_id", "=", activity.id)]
+        )
+        self.assertEqual(report.status, "done_on_time")
+        # An open one is still completed when the lead leaves the stage.
+        lead.stage_id = self.stage_qualified
+        reopened = self._activities(lead, template) - activity
+        self.assertTrue(reopened.active)
+        lead.stage_id = self.stage_proposal
+        self.assertFalse(reopened.active)
+        self.assertTrue(reopened.exists())
+
+    @freeze_time(MONDAY)
     def test_due_date_and_deadline_stay_consistent(self):
         lead = self._lead()
         activity = self._template()._create_activities(lead)

@@ -55,6 +55,20 @@ class TestAutomationActions(AutomationCase, MockEmail):
         )
         self.assertTrue(done)
 
+    def test_activity_summary_and_note_placeholders(self):
+        rule = self._rule(
+            self.stage_qualified,
+            "activity",
+            activity_summary="Call {contact_name} of {partner_name}",
+            activity_note="<p>Ask {contact_name} about {name} ({stage}) {unknown}</p>",
+        )
+        lead, job = self._enter(rule)
+        activity = lead.activity_ids
+        self.assertEqual(activity.summary, "Call Laura Chen of Acme Logistics")
+        self.assertIn("Ask Laura Chen about Office desks (B Qualified) {unknown}", activity.note)
+        self.assertIn("Call Laura Chen of Acme Logistics", job.result)
+        self.assertIn("Call Laura Chen of Acme Logistics", self._logs(lead, "rule_done").message)
+
     def test_activity_kept_when_not_done_on_exit(self):
         rule = self._rule(
             self.stage_qualified,
@@ -112,6 +126,38 @@ class TestAutomationActions(AutomationCase, MockEmail):
         self.assertEqual(copy.expected_revenue, 1200)
         self.assertIn("Copied", self._logs(lead, "rule_done").message)
 
+    def test_copy_lead_keeps_the_chosen_salesperson_of_an_unassigned_lead(self):
+        """Odoo's copy_data() drops the salesperson when the origin has no active one:
+        the rule's choice (a user, the team leader) must stay."""
+        other_team = self.env["crm.team"].create(
+            {"name": "Installation", "user_id": self.salesman2.id}
+        )
+        to_schedule = self.env["crm.stage"].create(
+            {"name": "To schedule", "sequence": 1, "team_id": other_team.id}
+        )
+        for source, expected in (
+            ("team_leader", self.salesman2),
+            ("user", self.leader),
+            ("none", self.env["res.users"]),
+        ):
+            with self.subTest(source=source):
+                rule = self._rule(
+                    self.stage_won,
+                    "copy_lead",
+                    name=f"Copy {source}",
+                    target_team_id=other_team.id,
+                    target_stage_id=to_schedule.id,
+                    target_user_source=source,
+                    target_user_id=self.leader.id,
+                )
+                lead, _job = self._enter(rule, user_id=False)
+                copy = self.env["crm.lead"].search([("automation_origin_lead_id", "=", lead.id)])
+                self.assertEqual(
+                    (copy.team_id, copy.stage_id, copy.user_id),
+                    (other_team, to_schedule, expected),
+                )
+                rule.unlink()
+
     def test_copy_lead_fires_target_stage_rules(self):
         to_schedule = self.stage_proposal
         self._rule(to_schedule)
@@ -150,6 +196,29 @@ class TestAutomationActions(AutomationCase, MockEmail):
         )
         lead, _job = self._enter(rule, tag_ids=[Command.link(self.tag_cold.id)])
         self.assertEqual(lead.tag_ids, self.tag_hot)
+
+    def test_score_floor_is_said(self):
+        """The score never goes below 0: ledger and chatter say what really happened."""
+        rule = self._rule(self.stage_qualified, "tags", score_delta=-5)
+        lead, job = self._enter(rule)
+        self.assertEqual(lead.engagement_score, 0)
+        expected = "Engagement score unchanged at 0 (floor 0; -5 requested)."
+        self.assertIn(expected, job.result)
+        self.assertIn(expected, self._logs(lead, "rule_done").message)
+        self.assertTrue(lead.message_ids.filtered(lambda m: expected in (m.body or "")))
+        self.assertNotIn("Engagement score -5.", self._logs(lead, "rule_done").message)
+        # Partly applied: 3 points left, 5 requested.
+        lead, job = self._enter(rule, engagement_score=3)
+        self.assertEqual(lead.engagement_score, 0)
+        self.assertIn("Engagement score -3 (floor 0 reached; -5 requested).", job.result)
+        # Fully applied: said as before.
+        lead, job = self._enter(rule, engagement_score=12)
+        self.assertEqual(lead.engagement_score, 7)
+        self.assertIn("Engagement score -5.", job.result)
+        rule.score_delta = 4
+        lead, job = self._enter(rule)
+        self.assertEqual(lead.engagement_score, 4)
+        self.assertIn("Engagement score +4.", job.result)
 
     def test_assign_user_and_team_leader(self):
         rule = self._rule(
@@ -259,6 +328,77 @@ class TestAutomationActions(AutomationCase, MockEmail):
                     ],
                 )
 
+    def test_update_stage_by_name_stays_in_the_pipeline(self):
+        """Stage names repeat in every pipeline ("Won", "New"): a stage given by name is
+        the one of the lead's pipeline, never one of another (even archived) team."""
+        stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
+        elsewhere = self.env["crm.team"].create({"name": "Elsewhere"})
+        archived = self.env["crm.team"].create({"name": "Archived team"})
+        self.env["crm.stage"].create(
+            [
+                {"name": self.stage_won.name, "sequence": 1, "team_id": elsewhere.id},
+                {"name": self.stage_won.name, "sequence": 0, "team_id": archived.id},
+            ]
+        )
+        archived.active = False
+        rule = self._rule(
+            self.stage_qualified,
+            "update",
+            update_line_ids=[Command.create({"field_id": stage_field.id, "value": "D Won"})],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.stage_id, self.stage_won)
+        self.assertEqual(lead.team_id, self.team)
+        # A rule that also sets the sales team: the stage of the new pipeline.
+        team_field = self.env["ir.model.fields"]._get("crm.lead", "team_id")
+        rule = self._rule(
+            self.stage_proposal,
+            "update",
+            update_line_ids=[
+                Command.create({"field_id": stage_field.id, "value": "D Won"}),
+                Command.create({"field_id": team_field.id, "value": str(elsewhere.id)}),
+            ],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual((lead.team_id, lead.stage_id.name), (elsewhere, "D Won"))
+        self.assertEqual(lead.stage_id.team_id, elsewhere)
+
+    def test_update_stage_by_name_unknown_or_ambiguous_is_refused(self):
+        stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
+        elsewhere = self.env["crm.team"].create({"name": "Elsewhere"})
+        self.env["crm.stage"].create({"name": "Installed", "sequence": 1, "team_id": elsewhere.id})
+        twins = self.env["crm.stage"].create(
+            [
+                {"name": "Twin", "sequence": 150, "team_id": self.team.id},
+                {"name": "Twin", "sequence": 151, "team_id": self.team.id},
+            ]
+        )
+        for value, expected in (
+            # Only in another pipeline: unknown here; the message lists this pipeline's.
+            ("Installed", ["Installed", "A New", "D Won"]),
+            ("Nowhere", ["Nowhere", "A New", "D Won"]),
+            # Twice in the pipeline: both candidates, with their ids.
+            ("Twin", [f"Twin (id {twins[0].id})", f"Twin (id {twins[1].id})"]),
+        ):
+            with self.subTest(value=value), self.assertRaises(ValidationError) as caught:
+                self._rule(
+                    self.stage_qualified,
+                    "update",
+                    update_line_ids=[Command.create({"field_id": stage_field.id, "value": value})],
+                )
+            for text in expected:
+                self.assertIn(text, str(caught.exception))
+        # An id picks one of the twins.
+        rule = self._rule(
+            self.stage_qualified,
+            "update",
+            update_line_ids=[
+                Command.create({"field_id": stage_field.id, "value": str(twins[1].id)})
+            ],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.stage_id, twins[1])
+
     def test_server_action(self):
         action = self.env["ir.actions.server"].create(
             {
@@ -293,3 +433,53 @@ class TestAutomationSms(AutomationCase, SMSCase):
         self.assertEqual(self._jobs(lead, rule).state, "done", self._jobs(lead, rule).last_error)
         self.assertEqual(len(self._sms), 1)
         self.assertEqual(self._sms[0]["body"], "Hello Laura Chen, we will call you.")
+
+    def _sms_rule(self):
+        template = self.env["sms.template"].create(
+            {
+                "name": "Qualified",
+                "model_id": self.env["ir.model"]._get_id("crm.lead"),
+                "body": "Hello {{ object.contact_name }}, we will call you.",
+            }
+        )
+        return self._rule(self.stage_qualified, "sms", sms_template_id=template.id)
+
+    def test_sms_to_lead_without_contact_goes_to_its_mobile(self):
+        rule = self._sms_rule()
+        lead = self._lead(partner_id=False, mobile="+32 470 11 22 33", phone="+32 2 555 12 12")
+        with self.mockSMSGateway():
+            lead.stage_id = self.stage_qualified
+        job = self._jobs(lead, rule)
+        self.assertEqual(job.state, "done", job.last_error)
+        self.assertSMS(
+            self.env["res.partner"], "+32470112233", "pending", content="Hello Laura Chen"
+        )
+        self.assertSMSIapSent(["+32470112233"], content="Hello Laura Chen")
+        self.assertIn("+32470112233", job.result)
+        self.assertIn("+32470112233", self._logs(lead, "rule_done").message)
+        # Without a mobile: its phone.
+        other = self._lead(partner_id=False, phone="+32 2 555 12 12")
+        with self.mockSMSGateway():
+            other.stage_id = self.stage_qualified
+        self.assertEqual(self._jobs(other, rule).state, "done")
+        self.assertSMSIapSent(["+3225551212"], content="Hello Laura Chen")
+
+    def test_sms_without_number_is_skipped_not_sent(self):
+        rule = self._sms_rule()
+        for vals in ({}, {"phone": "call me"}):
+            with self.subTest(**vals):
+                lead = self._lead(partner_id=False, **vals)
+                with self.mockSMSGateway():
+                    lead.stage_id = self.stage_qualified
+                job = self._jobs(lead, rule)
+                self.assertEqual(job.state, "cancelled")
+                self.assertIn("No SMS", job.result)
+                self.assertFalse(self._new_sms)
+                self.assertFalse(self._sms)
+                self.assertFalse(self._logs(lead, "rule_done"))
+                skipped = self._logs(lead, "rule_skipped")
+                self.assertEqual(len(skipped), 1)
+                self.assertIn("No SMS", skipped.message)
+                self.assertNotIn("sent", skipped.message)
+                note = lead.message_ids.filtered(lambda m: "No SMS" in (m.body or ""))
+                self.assertEqual(len(note), 1)

@@ -578,6 +578,26 @@ class TestAutomationBoardTour(TourScreenshotMixin, HttpCase):
                 ],
             }
         )
+        # Conditions the board shows in words; a title longer than the column (at
+        # 1366 px the state badge next to it used to shrink to "Ac…").
+        vip = self.env["crm.tag"].create({"name": "VIP"})
+        self.env["crm.automation.rule"].create(
+            {
+                "name": "Welcome the VIP customers personally",
+                "stage_id": qualified.id,
+                "action_type": "tags",
+                "tag_add_ids": [Command.link(vip.id)],
+                "filter_domain": f"[('tag_ids', 'in', [{vip.id}])]",
+            }
+        )
+        self.env["crm.stage.trigger"].create(
+            {
+                "name": "Pricing form sent",
+                "stage_id": qualified.id,
+                "event_type": "form_submitted",
+                "filter_domain": f"[('stage_id', '=', {new.id})]",
+            }
+        )
         lead = self.env["crm.lead"].create(
             {"name": "Board lead", "type": "opportunity", "team_id": team.id, "stage_id": new.id}
         )

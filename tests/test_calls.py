@@ -1,9 +1,17 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
+import random
+import threading
 import time
+from contextlib import closing
 
-from odoo.tests import HttpCase, tagged
+import psycopg2
+
+from odoo import SUPERUSER_ID, api
+from odoo.sql_db import db_connect
+from odoo.tests import HttpCase, TransactionCase, tagged
+from odoo.tools import mute_logger
 
 from .common import TrackingCase, signed_headers
 
@@ -63,6 +71,29 @@ class TestCalls(TrackingCase, HttpCase):
         self.assertEqual(response.json(), {"status": "recorded"})
         self.assertEqual(lead.stage_id, self.stage_new)
         self.assertEqual(lead.cpa_event_ids.state, "no_trigger")
+
+    def test_numbers_whose_last_eight_digits_begin_with_00(self):
+        """Odoo's phone search reads a leading "00" as an international prefix: callers
+        are matched on the E.164 number instead, exactly."""
+        spain = self.env.ref("base.es")
+        # Without customer: crm shares a lead's phone with its customer's other leads.
+        lead = self._lead(phone="+34 600 123 456", partner_id=False)
+        local = self._lead(partner_id=False, mobile="600 123 457", country_id=spain.id)
+        # Same last nine digits, another country: not the caller.
+        self._lead(phone="+33 6 00 12 34 56", partner_id=False)
+        self.assertEqual(lead.cpa_phone_e164, "+34600123456")
+        self.assertEqual(local.cpa_mobile_e164, "+34600123457")
+        for number, expected in (("+34600123456", lead), ("0034 600 123 457", local)):
+            response = self._call({"id": f"zero-{number}", "type": "incoming", "from": number})
+            self.assertEqual(response.json(), {"status": "recorded"}, number)
+            self.assertEqual(len(expected.cpa_event_ids), 1, number)
+        self.assertEqual(
+            self.Event._leads_by_phone("+34600123456"), lead, "exact: not the French number"
+        )
+        # Changing the number moves the match.
+        lead.phone = "+34 600 123 999"
+        self.assertFalse(self.Event._leads_by_phone("+34600123456"))
+        self.assertEqual(self.Event._leads_by_phone("+34600123999"), lead)
 
     def test_idempotent_external_id(self):
         lead = self._lead(phone="+32470123456")
@@ -126,3 +157,96 @@ class TestCalls(TrackingCase, HttpCase):
             413,
         )
         self.assertFalse(lead.cpa_event_ids)
+
+
+def _run_as_two_workers(dbname, registry, work):
+    """``work(env)`` at the same moment in two threads, each on its own connection as
+    two HTTP workers do: both snapshots taken before either works, each retried on a
+    serialization failure (as Odoo retries a request) and committed on its own; return
+    {"one": result or exception, "two": ...}."""
+    started = threading.Barrier(2, timeout=60)
+    results = {}
+
+    def worker(name):
+        threading.current_thread().dbname = dbname
+        with closing(db_connect(dbname).cursor()) as cr:
+            cr.transaction = api.Transaction(registry)
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            try:
+                cr.execute("SELECT 1")  # the transaction's snapshot (repeatable read)
+                started.wait()
+                for attempt in range(1, 6):
+                    try:
+                        results[name] = work(env)
+                        cr.commit()  # pylint: disable=invalid-commit
+                        break
+                    except psycopg2.errors.SerializationFailure:
+                        if attempt == 5:
+                            raise
+                        # What odoo.service.model.retrying does, but the registry: the
+                        # test runner holds its lock.
+                        cr.rollback()
+                        env.transaction.clear()
+                        time.sleep(random.uniform(0, 0.2 * attempt))
+            except Exception as exc:
+                results[name] = exc
+                started.abort()
+                cr.rollback()
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentCallers(TransactionCase):
+    """Calls from one unknown number in two workers at once create one lead."""
+
+    PHONE = "+34600777001"  # its last eight digits begin with 00
+
+    def _committed(self, func):
+        with closing(db_connect(self.env.cr.dbname).cursor()) as cr:
+            result = func(api.Environment(cr, SUPERUSER_ID, {}))
+            cr.commit()  # pylint: disable=invalid-commit
+        return result
+
+    def _cleanup(self, env):
+        Lead = env["crm.lead"].with_context(active_test=False)
+        Lead.search([("phone", "=", self.PHONE)]).unlink()
+        env["ir.config_parameter"].search(
+            [("key", "=like", "crm_pipeline_automation.call_source.pbxc.%")]
+        ).unlink()
+        env.cr.execute("DELETE FROM crm_lead_event_caller_claim WHERE phone = %s", [self.PHONE])
+
+    def test_one_lead_for_simultaneous_calls_from_an_unknown_number(self):
+        def setup(env):
+            env["ir.config_parameter"].set_param(
+                "crm_pipeline_automation.call_source.pbxc.create_lead", "1"
+            )
+
+        def call(env, call_id):
+            return env["crm.lead.event"]._record_call(
+                "pbxc", {"id": call_id, "type": "incoming", "from": "+34 600 777 001"}
+            )
+
+        def count(env):
+            leads = env["crm.lead"].search([("phone", "=", self.PHONE)])
+            return len(leads), len(leads.cpa_event_ids)
+
+        self._committed(setup)
+        self.addCleanup(self._committed, self._cleanup)
+        # mute: the serialization failure of the second worker is logged as a bad query
+        with mute_logger("odoo.sql_db"):
+            results = _run_as_two_workers(
+                self.env.cr.dbname,
+                self.registry,
+                lambda env: call(env, f"n-{threading.current_thread().name}"),
+            )
+        self.assertEqual(sorted(map(str, results.values())), ["recorded", "recorded"])
+        self.assertEqual(self._committed(count), (1, 2))
+        # The next call finds the lead too.
+        self.assertEqual(self._committed(lambda env: call(env, "later")), "recorded")
+        self.assertEqual(self._committed(count), (1, 3))

@@ -75,6 +75,30 @@ class TestLivechatTrigger(TrackingCase):
             "DÉVIS", lead.cpa_event_ids.filtered(lambda e: e.event_type == "chat_keyword").text
         )
 
+    def test_keyword_late_in_a_long_message(self):
+        """Keywords are matched in the whole message, and the event's excerpt shows them."""
+        quote = self._trigger(self.stage_qualified, "chat_keyword", keywords="devis")
+        price = self._trigger(self.stage_proposition, "chat_keyword", keywords="price list")
+        lead = self._lead()
+        chat = self._chat()
+        filler = "We are moving offices and need new furniture for the whole team. " * 10
+        self._say(chat, self.partner, f"{filler}Could you send a Devis?")
+        self.assertGreater(len(filler), 500)
+        self.assertMovedBy(lead, self.stage_qualified, quote, self.salesman)
+        event = lead.cpa_event_ids.filtered(lambda e: e.event_type == "chat_keyword")
+        self.assertIn("Devis", event.text)
+        self.assertLessEqual(len(event.text), 200)
+        # Two keywords far apart, both past the excerpt length: the excerpt keeps both.
+        other = self._lead(partner_id=self.env["res.partner"].create({"name": "Far"}).id)
+        chat2 = self._chat(other.partner_id)
+        self._say(chat2, other.partner_id, f"{filler}a devis {filler}and your PRICE\nlist too")
+        self.assertEqual(other.stage_id, self.stage_proposition)
+        event = other.cpa_event_ids.filtered(lambda e: e.event_type == "chat_keyword")
+        self.assertIn("devis", event.text)
+        self.assertIn("PRICE", event.text)
+        self.assertLessEqual(len(event.text), 200)
+        self.assertTrue(quote._match(event) and price._match(event))
+
     def test_response_late_by_cron(self):
         trigger = self._trigger(self.stage_qualified, "chat_response_late", response_seconds=120)
         lead = self._lead()
@@ -166,11 +190,19 @@ class TestLivechatTriggerHttp(TrackingCase, HttpCase):
         self._post(chat.id, "Could I get a QUOTE for 30 chairs?")
         lead.invalidate_recordset()
         self.assertMovedBy(lead, self.stage_proposition, keyword, self.salesman)
+        # A keyword far in a long message (a pasted request) counts too.
+        late = self._trigger(self.stage_won, "chat_keyword", keywords="purchase order")
+        filler = "We need desks, chairs and lamps for our new office in Brussels. " * 8
+        self._post(chat.id, f"{filler}Our purchase order follows.")
+        lead.invalidate_recordset()
+        self.assertEqual(lead.stage_id, self.stage_won)
+        self.assertIn(late.name, self._notes(lead)[0].body)
         # The operator answers from the backend: the chat is accepted.
         self.authenticate("cpa_trk_seller", "cpa_trk_seller")
         self._post(chat.id, "Sure, I am preparing it.")
         events = self.env["crm.lead.event"].search([("lead_id", "=", lead.id)])
         self.assertEqual(
-            sorted(events.mapped("event_type")), ["chat_accepted", "chat_keyword", "chat_started"]
+            sorted(events.mapped("event_type")),
+            ["chat_accepted", "chat_keyword", "chat_keyword", "chat_started"],
         )
         self.assertEqual(set(events.mapped("channel_id")), {chat})

@@ -26,10 +26,10 @@ ODOO_SELECTS = {
 }
 ODOO_INSERTS = {"website_visitor": 1}
 ODOO_QUERIES = 7
-# A page view of a browser with the tracking cookie (README.md, "Website"), here of a
-# visitor with two leads (the cookie's, with a partner, and another): the visitor's
-# leads (1), then _record_url_visited: the leads exist (1), their opt-out (2), their
-# partners' opt-out (2), one deduplicated insert per lead (2).
+# A page view of a browser with the tracking cookie (readme/USAGE.md, "Tracking and
+# privacy"), here of a visitor with two leads (the cookie's, with a partner, and
+# another): the visitor's leads (1), then _record_url_visited: the leads exist (1),
+# their opt-out (2), their partners' opt-out (2), one deduplicated insert per lead (2).
 TRACKED_SELECTS = {
     **ODOO_SELECTS,
     "crm_lead_website_visitor_rel": 1,
@@ -44,7 +44,7 @@ TRACKED_QUERIES = ODOO_QUERIES + 6 + 2
 @tagged("post_install", "-at_install")
 class TestPageViewCost(TrackingCase, UtilPerf):
     """A page view of a visitor without the tracking cookie costs Odoo's queries and not
-    one more; with the cookie, a bounded number (README.md); the cookie is set wherever a
+    one more; with the cookie, a bounded number (readme/USAGE.md); the cookie is set wherever a
     visitor becomes a lead's in its own browser (form, live chat)."""
 
     # Pages are tracked in read/write requests only (Odoo's tests measure both).

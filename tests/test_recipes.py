@@ -6,8 +6,15 @@ from freezegun import freeze_time
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import NOW, AutomationCase
+from .screenshots import TourScreenshotMixin
 
-RECIPES = ("engagement_qualification", "inbound_lead_sla", "recurring_sales", "stalled_deal")
+RECIPES = (
+    "after_hours_callback",
+    "engagement_qualification",
+    "inbound_lead_sla",
+    "recurring_sales",
+    "stalled_deal",
+)
 
 
 @tagged("post_install", "-at_install")
@@ -201,7 +208,7 @@ class TestRecipes(AutomationCase):
 
 
 @tagged("post_install", "-at_install")
-class TestRecipeTour(HttpCase):
+class TestRecipeTour(TourScreenshotMixin, HttpCase):
     """In Chromium: a manager applies "Engagement qualification" with the wizard."""
 
     def test_apply_engagement_qualification(self):

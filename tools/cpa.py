@@ -3,8 +3,8 @@
 
 Behind `make run`, `make test`, `make test-dev` and `make lint`. Standard library only:
 it runs with the system Python and builds everything else it needs in a cache folder
-(Odoo source, a virtual environment, a private PostgreSQL cluster). See README.md,
-"Configuration", for the environment variables.
+(Odoo source, a virtual environment, a private PostgreSQL cluster). See CONTRIBUTING.md,
+"Environment variables".
 """
 
 import argparse

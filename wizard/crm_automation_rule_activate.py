@@ -60,6 +60,8 @@ class CrmAutomationRuleActivate(models.TransientModel):
         this rule for their current visit (what "apply to leads already in this stage"
         would schedule)."""
         rule.ensure_one()
+        if rule.run_on == "lead_lost":
+            return self.env["crm.lead"]  # runs on leads lost from now on only
         # The manager's configuration applies to every lead of the stage, whoever may
         # read them: count and schedule as superuser (one search, ids only).
         leads = self.env["crm.lead"].sudo().search([("stage_id", "=", rule.stage_id.id)])

@@ -64,7 +64,12 @@ export class AutomationBoard extends Component {
         return stage.triggers.filter(
             (trigger) =>
                 (!this.state.eventType || trigger.event_type === this.state.eventType) &&
-                this._matchesSearch(trigger, [trigger.name, trigger.event, trigger.detail])
+                this._matchesSearch(trigger, [
+                    trigger.name,
+                    trigger.event,
+                    trigger.detail,
+                    trigger.condition,
+                ])
         );
     }
 
@@ -72,7 +77,7 @@ export class AutomationBoard extends Component {
         return stage.rules.filter(
             (rule) =>
                 (!this.state.actionType || rule.action_type === this.state.actionType) &&
-                this._matchesSearch(rule, [rule.name, rule.action, rule.timing])
+                this._matchesSearch(rule, [rule.name, rule.action, rule.timing, rule.condition])
         );
     }
 
@@ -128,7 +133,8 @@ export class AutomationBoard extends Component {
     openDryRun() {
         this.dialog.add(DryRunDialog, {
             stages: this.state.board.stages.map((stage) => ({ id: stage.id, name: stage.name })),
-            eventTypes: this.state.board.event_types,
+            // Engagement events, then lead events of the activity templates (lost).
+            eventTypes: [...this.state.board.event_types, ...(this.state.board.lead_events || [])],
             teamId: this.state.teamId || false,
         });
     }

@@ -6,6 +6,17 @@ import { registry } from "@web/core/registry";
 
 const column = (stage) => `.o_cpa_board_column[data-stage-name='${stage}']`;
 
+/** Fail when a card's title or state badge is cut off (text-overflow: ellipsis). */
+function assertNothingCutOff() {
+    const cut = [...document.querySelectorAll(".o_cpa_card .badge, .o_cpa_card_name")].filter(
+        (el) => el.scrollWidth > el.clientWidth + 1
+    );
+    if (cut.length) {
+        const texts = cut.map((el) => el.textContent.trim()).join(", ");
+        throw new Error(`Cut off at ${window.innerWidth} px: ${texts}`);
+    }
+}
+
 registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
     url: "/odoo/crm",
     steps: () => [
@@ -23,6 +34,19 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
             trigger: ".o_cpa_board:not(:has(.o_cpa_warning_loop))",
         },
         {
+            content: "A rule's condition reads in words, not as a domain",
+            trigger: `${column("Board Qualified")} .o_cpa_card[data-name='Welcome the VIP customers personally'] .o_cpa_card_condition:contains('Tags contain VIP')`,
+        },
+        {
+            content: "So does a trigger's",
+            trigger: `${column("Board Qualified")} .o_cpa_card[data-name='Pricing form sent'] .o_cpa_card_condition:contains('Stage is Board New')`,
+        },
+        {
+            content: "At 1366 px, state badges and titles are whole (no “Ac…”)",
+            trigger: ".o_cpa_board:not(:has(.o_cpa_card_condition:contains('[(')))",
+            run: assertNothingCutOff,
+        },
+        {
             content: "Add a trigger to Board Qualified",
             trigger: `${column("Board Qualified")} .o_cpa_add_trigger`,
             run: "click",
@@ -34,6 +58,13 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
         {
             trigger: ".modal .o_field_widget[name=event_type] select",
             run: "selectByLabel Email opened",
+        },
+        {
+            content: "The trigger form",
+            trigger: ".modal .o_field_widget[name=event_type] select:has(option:selected:contains('Email opened'))",
+            run() {
+                console.info("cpa-screenshot:trigger-form");
+            },
         },
         {
             trigger: ".modal .o_form_button_save",
@@ -71,6 +102,13 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
         {
             trigger: ".modal .o-autocomplete--dropdown-item:contains('Board welcome')",
             run: "click",
+        },
+        {
+            content: "The rule form",
+            trigger: ".modal .o_field_widget[name=mail_template_id] input:value(Board welcome)",
+            run() {
+                console.info("cpa-screenshot:rule-form");
+            },
         },
         {
             trigger: ".modal .o_form_button_save",
@@ -118,6 +156,10 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_board_tour", {
         },
         {
             trigger: ".modal .o_cpa_dry_run_rules tr:contains('Back to Board New'):contains('now')",
+        },
+        {
+            content: "A rule whose condition is not met says which, in words",
+            trigger: ".modal .o_cpa_dry_run_rules tr:contains('Welcome the VIP customers personally'):contains('Condition not met at entry: Tags contain VIP')",
         },
         {
             content: "The draft rule of Board New is not in the test",

@@ -59,6 +59,9 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_recipe_tour", {
         {
             content: "The preview is ready",
             trigger: '.modal .o_cpa_import_ready:contains("2 triggers")',
+            run() {
+                console.info("cpa-screenshot:recipe");
+            },
         },
         {
             trigger: '.modal .modal-footer button[name="action_apply"]',
