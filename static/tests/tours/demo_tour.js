@@ -8,7 +8,11 @@ import { registry } from "@web/core/registry";
 // Not its site survey nor the maintenance contract made from it (their names contain it).
 const ACME = ".o_kanban_record:contains('Acme: 40 standing desks'):not(:contains('Site survey')):not(:contains('Maintenance'))";
 const column = (stage) => `.o_cpa_board_column[data-stage-name='${stage}']`;
-const shot = (name) => () => console.info(`cpa-screenshot:${name}`);
+// The screenshot is taken asynchronously: the next step waits for it to be done.
+const shot = (name) => async () => {
+    console.info(`cpa-screenshot:${name}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+};
 
 registry.category("web_tour.tours").add("crm_pipeline_automation_demo_tour", {
     url: "/odoo/crm",
@@ -34,12 +38,12 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_demo_tour", {
         {
             content: "and another what the automation does next, with its countdown",
             trigger: ".o_kanban_record .o_cpa_next_automation:contains('in ')",
-            run() {
+            async run() {
                 document
                     .querySelector(".o_kanban_record .o_cpa_engagement_badge")
                     .closest(".o_kanban_group")
                     .scrollIntoView({ inline: "start", block: "nearest" });
-                shot("kanban-badges")();
+                await shot("kanban-badges")();
             },
         },
         {
@@ -58,13 +62,13 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_demo_tour", {
         {
             content: "and its rules",
             trigger: `${column("Proposition")} .o_cpa_card[data-name='Site survey by the installers']`,
-            run() {
+            async run() {
                 // The demo's stages come after Odoo's shared ones: show them first.
                 document
                     .querySelector(".o_cpa_card[data-name='Link in our email clicked']")
                     .closest(".o_cpa_board_column")
                     .previousElementSibling.scrollIntoView({ inline: "start", block: "nearest" });
-                shot("board")();
+                await shot("board")();
             },
         },
         {
@@ -142,9 +146,9 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_demo_tour", {
         {
             content: "The chatter gives the activities' deadlines to the minute",
             trigger: ".o-mail-Activity .o_cpa_chatter_deadline_time",
-            run() {
+            async run() {
                 document.querySelector(".o-mail-Activity").scrollIntoView();
-                shot("chatter-deadline")();
+                await shot("chatter-deadline")();
             },
         },
         {
