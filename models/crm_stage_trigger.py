@@ -578,6 +578,8 @@ class CrmStageTrigger(models.Model):
             .with_context(
                 crm_automation_auto=True,
                 crm_automation_origin=origin,
+                # the move's ledger row names the trigger (bulk undo)
+                crm_automation_trigger_id=self.id,
             )
         )
         lead_as.write({"stage_id": self.stage_id.id})
