@@ -38,3 +38,4 @@ from . import test_messages_http
 from . import test_xmlrpc
 from . import test_meetings
 from . import test_lost_from_stage
+from . import test_undo
