@@ -56,9 +56,7 @@ def snapshot(record, names):
 
 def diff(before, after):
     """{field: [old, new]} of the fields whose value changed from ``before`` to ``after``."""
-    return {
-        name: [old, after[name]] for name, old in before.items() if after.get(name, old) != old
-    }
+    return {name: [old, after[name]] for name, old in before.items() if after.get(name, old) != old}
 
 
 def write_value(field, value):

@@ -49,8 +49,10 @@ class CrmAutomationUndo(models.AbstractModel):
         """Message of the stage_entered rows of the stage restored by an undo."""
         if not self.env.context.get(UNDO_KEY):
             return None
-        return _("Stage restored by an undo (%(user)s); the undo does not re-run automation.",
-                 user=self.env.user.name)
+        return _(
+            "Stage restored by an undo (%(user)s); the undo does not re-run automation.",
+            user=self.env.user.name,
+        )
 
     @api.model
     def _probe(self, rule, lead):
@@ -106,8 +108,10 @@ class CrmAutomationUndo(models.AbstractModel):
         """Ids of ``logs`` already undone (an ``undone`` row points to them)."""
         if not logs:
             return set()
-        rows = self.env["crm.automation.log"].sudo()._read_group(
-            [("undo_of_id", "in", logs.ids)], ["undo_of_id"]
+        rows = (
+            self.env["crm.automation.log"]
+            .sudo()
+            ._read_group([("undo_of_id", "in", logs.ids)], ["undo_of_id"])
         )
         return {undo_of.id for (undo_of,) in rows}
 
@@ -205,8 +209,10 @@ class CrmAutomationUndo(models.AbstractModel):
         reasons = {
             "already": _("This change was already undone."),
             "legacy": _("Not undoable: recorded before undo existed."),
-            "irreversible": _("Cannot be taken back: it left the database (email, SMS, "
-                              "message, notification or server action)."),
+            "irreversible": _(
+                "Cannot be taken back: it left the database (email, SMS, "
+                "message, notification or server action)."
+            ),
             "nothing": _("Nothing to undo: the rule changed nothing."),
         }
         for key, reason in reasons.items():
@@ -219,7 +225,9 @@ class CrmAutomationUndo(models.AbstractModel):
         Lead = self.env["crm.lead"].with_context(active_test=False)
         verdicts = {}
         rows = []
-        activity_ids = [log.undo_data["activity_id"] for log in logs if "activity_id" in log.undo_data]
+        activity_ids = [
+            log.undo_data["activity_id"] for log in logs if "activity_id" in log.undo_data
+        ]
         activities = self.env["mail.activity"].with_context(active_test=False).browse(activity_ids)
         open_activities = set(activities.exists().filtered("active").ids)
         for log in logs:
@@ -299,8 +307,9 @@ class CrmAutomationUndo(models.AbstractModel):
         names = undo_plan.field_names(rows)
         leads = Lead.browse({lead_id for _id, lead_id, _data in rows})
         initial = self._current_values(leads, names)
-        final = {key: set(value) if isinstance(value, set) else value
-                 for key, value in initial.items()}
+        final = {
+            key: set(value) if isinstance(value, set) else value for key, value in initial.items()
+        }
         undo_plan.plan(rows, final)
         groups = defaultdict(list)
         for (lead_id, name), value in final.items():
@@ -323,9 +332,15 @@ class CrmAutomationUndo(models.AbstractModel):
             if name == "tag_ids":
                 vals = {name: [value]}
             else:
-                vals = {name: undo_plan.write_value(field, list(value) if isinstance(value, tuple) else value)}
+                vals = {
+                    name: undo_plan.write_value(
+                        field, list(value) if isinstance(value, tuple) else value
+                    )
+                }
             Lead.browse(lead_ids).write(vals)
-        activity_ids = [log.undo_data["activity_id"] for log in logs if "activity_id" in log.undo_data]
+        activity_ids = [
+            log.undo_data["activity_id"] for log in logs if "activity_id" in log.undo_data
+        ]
         if activity_ids:
             self.env["mail.activity"].browse(activity_ids).unlink()
         created_ids = [log.undo_data["lead_id"] for log in logs if log.undo_data.get("lead_id")]

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 
 from .common import AutomationCase, TrackingCase
 
@@ -25,9 +25,9 @@ STATE_FIELDS = (
 def lead_state(lead):
     lead.invalidate_recordset()
     return {
-        name: lead[name].ids if name in ("tag_ids",) else (
-            lead[name].id if hasattr(lead[name], "ids") else lead[name]
-        )
+        name: lead[name].ids
+        if name in ("tag_ids",)
+        else (lead[name].id if hasattr(lead[name], "ids") else lead[name])
         for name in STATE_FIELDS
     }
 
@@ -129,7 +129,9 @@ class TestUndo(AutomationCase):
         the old stage is back, the rules of the restored stage do not run again and
         the jobs planned by the undone move are cancelled."""
         move = self._rule(
-            self.stage_qualified, "update", update_line_ids=[self._line("stage_id", str(self.stage_proposal.id))]
+            self.stage_qualified,
+            "update",
+            update_line_ids=[self._line("stage_id", str(self.stage_proposal.id))],
         )
         tags_on_qualified = self._rule(self.stage_qualified, "tags", sequence=1)
         later = self._rule(self.stage_proposal, "tags", timing="delay", delay_count=2)
@@ -138,7 +140,9 @@ class TestUndo(AutomationCase):
         self.assertEqual(lead.stage_id, self.stage_proposal)
         self.assertEqual(self._jobs(lead, later).state, "pending")
         row = self._logs(lead, "stage_entered").filtered(lambda r: r.rule_id == move)
-        self.assertEqual(row.undo_data["fields"]["stage_id"], [self.stage_qualified.id, self.stage_proposal.id])
+        self.assertEqual(
+            row.undo_data["fields"]["stage_id"], [self.stage_qualified.id, self.stage_proposal.id]
+        )
         lead.tag_ids = False
         self._undo(row)
         self.assertEqual(lead.stage_id, self.stage_qualified)
@@ -224,7 +228,9 @@ class TestUndo(AutomationCase):
         tags = self._rule(self.stage_proposal, "tags")
         lead.stage_id = self.stage_proposal
         legacy = self._logs(lead, "rule_done").filtered(lambda r: r.rule_id == tags)
-        self.env.cr.execute("UPDATE crm_automation_log SET undo_data = NULL WHERE id = %s", [legacy.id])
+        self.env.cr.execute(
+            "UPDATE crm_automation_log SET undo_data = NULL WHERE id = %s", [legacy.id]
+        )
         legacy.invalidate_recordset()
         self.assertEqual(legacy.undo_state, "legacy")
         with self.assertRaisesRegex(UserError, "before undo existed"):
@@ -251,7 +257,13 @@ class TestUndo(AutomationCase):
         wizard = (
             self.env["crm.automation.undo.wizard"]
             .with_user(self.leader)
-            .create({"rule_id": rule.id, "date_from": now - timedelta(hours=1), "date_to": now + timedelta(hours=1)})
+            .create(
+                {
+                    "rule_id": rule.id,
+                    "date_from": now - timedelta(hours=1),
+                    "date_to": now + timedelta(hours=1),
+                }
+            )
         )
         wizard.action_preview()
         self.assertEqual((wizard.count_undoable, wizard.count_changed), (2, 1))
@@ -263,8 +275,12 @@ class TestUndo(AutomationCase):
         self.assertEqual(leads[0].user_id, self.leader)
         self.assertEqual((leads[1] | leads[2]).user_id, self.salesman)
         # The notifications are listed as such, never silently skipped.
-        wizard2 = self.env["crm.automation.undo.wizard"].with_user(self.leader).create(
-            {"rule_id": notify.id, "date_from": wizard.date_from, "date_to": wizard.date_to}
+        wizard2 = (
+            self.env["crm.automation.undo.wizard"]
+            .with_user(self.leader)
+            .create(
+                {"rule_id": notify.id, "date_from": wizard.date_from, "date_to": wizard.date_to}
+            )
         )
         wizard2.action_preview()
         self.assertEqual(wizard2.count_not_undoable, 3)
@@ -312,12 +328,16 @@ class TestUndoTrigger(TrackingCase):
         self.assertEqual(leads.stage_id, self.stage_qualified)
         leads[2].stage_id = self.stage_proposition  # changed since
         now = fields.Datetime.now()
-        wizard = self.env["crm.automation.undo.wizard"].with_user(self.manager).create(
-            {
-                "trigger_id": trigger.id,
-                "date_from": now - timedelta(hours=1),
-                "date_to": now + timedelta(hours=1),
-            }
+        wizard = (
+            self.env["crm.automation.undo.wizard"]
+            .with_user(self.manager)
+            .create(
+                {
+                    "trigger_id": trigger.id,
+                    "date_from": now - timedelta(hours=1),
+                    "date_to": now + timedelta(hours=1),
+                }
+            )
         )
         wizard.action_preview()
         self.assertEqual((wizard.count_undoable, wizard.count_changed), (2, 1))
@@ -325,3 +345,36 @@ class TestUndoTrigger(TrackingCase):
         wizard.action_run()
         self.assertEqual((leads[0] | leads[1]).stage_id, self.stage_new)
         self.assertEqual(leads[2].stage_id, self.stage_proposition)
+
+
+@tagged("post_install", "-at_install")
+class TestUndoTour(AutomationCase, HttpCase):
+    """The Undo button of the lead's Automation tab and the bulk wizard's preview, in
+    headless Chromium, as an automation manager (the team leader)."""
+
+    def test_undo_button_on_the_lead(self):
+        tag = self.env["crm.tag"].create({"name": "Tour hot"})
+        rule = self._rule(self.stage_qualified, "tags", tag_add_ids=[Command.link(tag.id)])
+        lead = self._lead()
+        lead.stage_id = rule.stage_id
+        self.assertEqual(lead.tag_ids, tag)
+        self.start_tour(
+            f"/odoo/crm/{lead.id}", "crm_pipeline_automation_undo_tour", login=self.leader.login
+        )
+        self.assertFalse(lead.tag_ids)
+        self.assertTrue(self._logs(lead, "undone"))
+
+    def test_bulk_wizard_preview(self):
+        self._rule(
+            self.stage_qualified,
+            "assign",
+            name="Tour assign",
+            assign_mode="user",
+            assign_user_id=self.salesman2.id,
+        )
+        leads = self._lead() | self._lead() | self._lead()
+        leads.stage_id = self.stage_qualified
+        leads[0].user_id = self.leader
+        self.start_tour("/odoo", "crm_pipeline_automation_undo_bulk_tour", login=self.leader.login)
+        self.assertEqual((leads[1] | leads[2]).user_id, self.salesman)
+        self.assertEqual(leads[0].user_id, self.leader)

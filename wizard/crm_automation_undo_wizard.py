@@ -1,11 +1,12 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from collections import Counter
+from datetime import timedelta
 
 from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 # Report keys (crm.automation.undo._undo) of the preview table's columns, in order.
@@ -26,7 +27,7 @@ class CrmAutomationUndoWizard(models.TransientModel):
         "crm.stage.trigger", help="Undo the stage moves made by this trigger."
     )
     date_from = fields.Datetime(
-        "From", required=True, default=lambda self: fields.Datetime.now().replace(hour=0, minute=0, second=0)
+        "From", required=True, default=lambda self: fields.Datetime.now() - timedelta(days=1)
     )
     date_to = fields.Datetime("To", required=True, default=fields.Datetime.now)
     state = fields.Selection(
@@ -41,9 +42,9 @@ class CrmAutomationUndoWizard(models.TransientModel):
     def _check_scope(self):
         for wizard in self:
             if bool(wizard.rule_id) == bool(wizard.trigger_id):
-                raise UserError(_("Choose a rule or a trigger (one of them)."))
+                raise ValidationError(_("Choose a rule or a trigger (one of them)."))
             if wizard.date_from > wizard.date_to:
-                raise UserError(_("The start of the period is after its end."))
+                raise ValidationError(_("The start of the period is after its end."))
 
     def _logs(self):
         """Ledger rows of the rule / trigger in the period, record rules applied."""
@@ -122,7 +123,8 @@ class CrmAutomationUndoWizard(models.TransientModel):
             % (
                 kind,
                 Markup("").join(
-                    Markup("<td class='text-end'>%s</td>") % counts[(kind, key)]
+                    Markup("<td class='text-end o_cpa_count_%s'>%s</td>")
+                    % (key, counts[(kind, key)])
                     for key in COLUMNS
                 ),
             )
@@ -146,7 +148,8 @@ class CrmAutomationUndoWizard(models.TransientModel):
                     title,
                     _("Kind"),
                     head,
-                    body or Markup("<tr><td colspan='7'>%s</td></tr>") % _("No change in the period."),
+                    body
+                    or Markup("<tr><td colspan='7'>%s</td></tr>") % _("No change in the period."),
                     Markup("<ul>%s</ul>") % reasons if reasons else "",
                 ),
             }
