@@ -101,8 +101,8 @@ class TestUndo(AutomationCase):
             self.stage_qualified, "assign", assign_mode="user", assign_user_id=self.salesman2.id
         )
         lead, row, before = self._enter(rule)
-        self.assertEqual(lead.user_id, self.salesman2)
-        self.assertIn("user_id", row.undo_data["fields"])
+        self.assertEqual((lead.user_id, lead.team_id), (self.salesman2, other))
+        self.assertEqual(set(row.undo_data["fields"]), {"user_id", "team_id"})
         self._undo(row)
         self._back_to(lead, before)
 

@@ -95,8 +95,8 @@ class CrmAutomationUndoWizard(models.TransientModel):
         return self._reopen()
 
     def _check_undo_manager(self):
-        self.ensure_one()
         self.env["crm.automation.undo"]._check_manager()
+        self.ensure_one()
 
     def _column_titles(self):
         return {
