@@ -448,6 +448,7 @@ class CrmAutomationRule(models.Model):
                 "automation_origin_lead_id": lead.id,
             }
         )
+        self.env["crm.automation.undo"]._created_lead(job, new_lead)
         return _(
             "Repeat lead %(lead)s created in %(stage)s.",
             lead=new_lead.display_name,
@@ -475,6 +476,7 @@ class CrmAutomationRule(models.Model):
         vals_list[0]["user_id"] = user.id if user.active else False
         new_lead = lead.create(vals_list)
         lead.copy_translations(new_lead, excluded=default)
+        self.env["crm.automation.undo"]._created_lead(job, new_lead)
         return _(
             "Copied to %(lead)s in %(team)s / %(stage)s.",
             lead=new_lead.display_name,

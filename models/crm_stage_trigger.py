@@ -592,6 +592,7 @@ class CrmStageTrigger(models.Model):
             .with_context(
                 crm_automation_auto=True,
                 crm_automation_origin=origin,
+                # the move's ledger row names the trigger (bulk undo, gate holds)
                 crm_automation_trigger_id=self.id,
                 crm_automation_event_id=event.id,
             )
