@@ -363,6 +363,33 @@ class TestAutomationActions(AutomationCase, MockEmail):
         self.assertEqual((lead.team_id, lead.stage_id.name), (elsewhere, "D Won"))
         self.assertEqual(lead.stage_id.team_id, elsewhere)
 
+    def test_update_stage_by_name_prefers_the_pipeline_own_stage(self):
+        """Odoo's demo has a "Won" shared by all teams and a pipeline's own "Won" (Direct
+        Sales): "Won" is the pipeline's own stage, the shared one only when the pipeline
+        has none of that name (acceptance story 2)."""
+        stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
+        shared = self.env["crm.stage"].create(
+            {"name": self.stage_won.name, "sequence": 0, "team_id": False, "is_won": True}
+        )
+        rule = self._rule(
+            self.stage_qualified,
+            "update",
+            update_line_ids=[Command.create({"field_id": stage_field.id, "value": "D Won"})],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.stage_id, self.stage_won)
+        # A pipeline without its own "D Won": the shared one.
+        bare = self.env["crm.team"].create({"name": "Bare"})
+        bare_stage = self.env["crm.stage"].create({"name": "Bare New", "team_id": bare.id})
+        rule = self._rule(
+            bare_stage,
+            "update",
+            update_line_ids=[Command.create({"field_id": stage_field.id, "value": "D Won"})],
+        )
+        lead = self._lead(team_id=bare.id, stage_id=bare_stage.id)
+        self.assertEqual(self._jobs(lead, rule).state, "done")
+        self.assertEqual(lead.stage_id, shared)
+
     def test_update_stage_by_name_unknown_or_ambiguous_is_refused(self):
         stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
         elsewhere = self.env["crm.team"].create({"name": "Elsewhere"})
