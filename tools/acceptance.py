@@ -9,11 +9,12 @@ webhook, live chat, website form). Standard library only::
 
     make run            # in another terminal (or in the background)
     python3 tools/acceptance.py [--url http://localhost:8069] [--db crm_pipeline_automation]
-                                [--login admin --password admin] [--keep] [--only 1,2,A]
+                                [--login admin --password admin] [--keep] [--only 1,2,A] [--purge]
 
 Every record it creates is its own (names prefixed "ACC " and a unique suffix: a sales
 team and stages per story); demo and Odoo records are never changed. At the end it
-deletes what it created (``--keep`` leaves it for a look in the web client). One line
+deletes what it created (``--keep`` leaves it for a look in the web client;
+``--purge`` deletes what earlier runs left). One line
 per story, "PASS story …" or "FAIL story …: why"; exit status 1 if any story fails.
 """
 
@@ -74,9 +75,17 @@ def main():
     parser.add_argument("--password", default="admin")
     parser.add_argument("--only", help="comma-separated story keys (e.g. 1,4,A)")
     parser.add_argument("--keep", action="store_true", help="keep the records created")
+    parser.add_argument(
+        "--purge", action="store_true", help="only delete the ACC records of earlier runs"
+    )
     parser.add_argument("--verbose", action="store_true", help="tracebacks of failures")
     args = parser.parse_args()
     srv = Server(args.url, args.db, args.login, args.password)
+    if args.purge:
+        problems = srv.purge()
+        for problem in problems:
+            print(f"note: not deleted: {problem}")
+        return 1 if problems else 0
     only = set(args.only.upper().split(",")) if args.only else None
     failed = 0
     for key, title, play in STORIES:

@@ -19,7 +19,7 @@ FORM_PAGE = """<t t-call="website.layout"><div id="wrap">
 <section class="s_website_form"><div class="container">
 <form action="/website/form/" method="post" data-model_name="crm.lead"
       class="s_website_form_send" enctype="multipart/form-data">
-<input type="hidden" name="team_id" value="%s"/>
+<input type="hidden" name="team_id" value="%(team)s"/>%(named)s
 <input type="text" name="contact_name"/><input type="email" name="email_from"/>
 <input type="text" name="name"/><textarea name="description"/>
 </form></div></section></div></t>"""
@@ -198,6 +198,42 @@ class Server:
             if (jobs and jobs[0]["state"] not in ("pending", "running")) or time.time() > deadline:
                 return jobs[0] if jobs else {}
             time.sleep(1)
+
+    # What the stories create, by name ("ACC … <suffix>"), for --purge.
+    PURGE = (
+        ("crm.automation.rule", "name"),
+        ("crm.stage.trigger", "name"),
+        ("crm.activity.template", "name"),
+        ("website.page", "name"),
+        ("mail.template", "name"),
+        ("im_livechat.channel", "name"),
+        ("discuss.channel", "name"),
+        ("crm.stage", "name"),
+        ("crm.team", "name"),
+        ("crm.tag", "name"),
+        ("resource.calendar", "name"),
+    )
+
+    def purge(self):
+        """Leftovers of earlier runs kept with --keep (or interrupted): every record
+        named "ACC …" of the models the stories use, and the leads of those teams."""
+        context = {"active_test": False}
+        teams = self.call("crm.team", "search", [("name", "=like", "ACC %")], context=context)
+        self.created = [("crm.team", team) for team in teams]
+        for model, field in self.PURGE:
+            if model == "crm.team":
+                continue
+            domain = [(field, "=like", "ACC %")]
+            if model == "crm.stage":  # also the "Won" of a story's own pipeline
+                domain = ["|", *domain, ("team_id", "in", teams)]
+            ids = self.call(model, "search", domain, context=context)
+            # deleted in reverse order: teams last (their stages would become shared)
+            self.created += [(model, record_id) for record_id in ids]
+        params = self.call(
+            "ir.config_parameter", "search", [("key", "=like", f"{PARAM}call_source.acc%")]
+        )
+        self.created += [("ir.config_parameter", param) for param in params]
+        return self.cleanup()
 
     def cleanup(self):
         failures = []

@@ -307,66 +307,76 @@ def story_i_website_form(srv):
     team, stages = srv.pipeline("form")
     # Odoo 18's /contactus form sends an email (data-model_name="mail.mail") until the
     # site's editor sets its action to "Create an Opportunity": the site has no lead
-    # form out of the box. The integrator's page holds one, as the website editor
+    # form out of the box. The integrator's pages hold one, as the website editor
     # builds it (the team chosen in a hidden field: crm.lead's team_id is writable by
-    # website forms), without changing Odoo's contact page.
-    path = f"/acc-quote-{srv.suffix}"
+    # website forms), without changing Odoo's contact page. The second page's form is
+    # also named by a hidden cpa_form input, which the browser posts with it.
     website = srv.search_read("website", [], ["id"], limit=1)[0]["id"]
-    srv.create(
-        "website.page",
-        {
-            "name": srv.name("Quote request"),
-            "url": path,
-            "type": "qweb",
-            "arch": FORM_PAGE % team,
-            "website_published": True,
-            "website_id": website,
-        },
-    )
-    choices = srv.call("crm.stage.trigger", "fields_get", ["form_known"], attributes=["selection"])
-    known = [key for key, _label in choices["form_known"]["selection"]]
-    check(path in known, f"the trigger form does not offer {path}; it offers {known}")
-    contact = [path]
-    trigger = srv.create(
-        "crm.stage.trigger",
-        {
-            "name": srv.name("form"),
-            "stage_id": stages[1],
-            "event_type": "form_submitted",
-            "form_known": contact[0],
-        },
-    )
-    form_name = srv.read("crm.stage.trigger", trigger, ["form_name"])["form_name"]
-    check(form_name, "choosing the form did not set the form name")
-    browser = srv.opener()
-    with browser.open(srv.url + path, timeout=60) as response:
-        page = response.read().decode()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
-        r'csrf_token\W+"([0-9a-f]+o\d+)"', page
-    )
-    check(token, f"no CSRF token on {path}")
-    email = f"acc.form.{srv.suffix}@example.com"
-    fields = {
-        "csrf_token": token.group(1),
-        "contact_name": "ACC Visitor",
-        "email_from": email,
-        "name": srv.name("form lead"),
-        "description": "Sent by tools/acceptance.py",
-        "team_id": str(team),
-    }
-    status, text = srv.post(
-        "/website/form/crm.lead",
-        urllib.parse.urlencode(fields).encode(),
-        {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Referer": srv.url + path,
-        },
-        opener=browser,
-    )
-    check(status == 200 and '"id"' in text, f"the form answered {status}: {text[:200]}")
-    lead = json.loads(text)["id"]
-    srv.created.append(("crm.lead", lead))
-    now = srv.stage_of(lead)
-    check(now == stages[1], f"the form's lead is in stage {now}, not moved")
-    srv.why(lead, stages[1])
-    return f"lead {lead} created and moved"
+    moved = []
+    for label, named in (("quote", ""), ("named", f"acc-named-form-{srv.suffix}")):
+        path = f"/acc-{label}-{srv.suffix}"
+        hidden = f'<input type="hidden" name="cpa_form" value="{named}"/>' if named else ""
+        srv.create(
+            "website.page",
+            {
+                "name": srv.name(f"{label} request"),
+                "url": path,
+                "type": "qweb",
+                "arch": FORM_PAGE % {"team": team, "named": hidden},
+                "website_published": True,
+                "website_id": website,
+            },
+        )
+        choices = srv.call(
+            "crm.stage.trigger", "fields_get", ["form_known"], attributes=["selection"]
+        )
+        known = [key for key, _label in choices["form_known"]["selection"]]
+        check(path in known, f"the trigger form does not offer {path}; it offers {known}")
+        # the user picks the page in "Form of the site"
+        trigger = srv.create(
+            "crm.stage.trigger",
+            {
+                "name": srv.name(f"form {label}"),
+                "stage_id": stages[1],
+                "event_type": "form_submitted",
+                "form_known": path,
+            },
+        )
+        form_name = srv.read("crm.stage.trigger", trigger, ["form_name"])["form_name"]
+        check(form_name == path, f"choosing the page set the form name {form_name!r}")
+        browser = srv.opener()
+        with browser.open(srv.url + path, timeout=60) as response:
+            page = response.read().decode()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+            r'csrf_token\W+"([0-9a-f]+o\d+)"', page
+        )
+        check(token, f"no CSRF token on {path}")
+        fields = {
+            "csrf_token": token.group(1),
+            "contact_name": "ACC Visitor",
+            "email_from": f"acc.form.{label}.{srv.suffix}@example.com",
+            "name": srv.name(f"form lead {label}"),
+            "description": "Sent by tools/acceptance.py",
+            "team_id": str(team),
+        }
+        if named:
+            fields["cpa_form"] = named
+        status, text = srv.post(
+            "/website/form/crm.lead",
+            urllib.parse.urlencode(fields).encode(),
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Referer": srv.url + path,
+            },
+            opener=browser,
+        )
+        check(status == 200 and '"id"' in text, f"the form answered {status}: {text[:200]}")
+        lead = json.loads(text)["id"]
+        srv.created.append(("crm.lead", lead))
+        now = srv.stage_of(lead)
+        check(now == stages[1], f"the lead of the form of {path} is in stage {now}, not moved")
+        srv.why(lead, stages[1])
+        # the next page's trigger only: this one stays for the first page
+        srv.call("crm.stage.trigger", "write", [trigger], {"active": False})
+        moved.append(lead)
+    return f"leads {moved} created and moved (page without and with a cpa_form name)"
