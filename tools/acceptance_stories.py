@@ -234,11 +234,28 @@ def story_6_chat_keyword(srv):
     # The operator (admin) is online, as when the web client is open.
     presence = {"status": "online", "last_poll": utc(datetime.now(timezone.utc))}
     presence["last_presence"] = presence["last_poll"]
-    rows = srv.search_read("bus.presence", [("user_id", "=", srv.uid)], ["id"])
+    keys = ["status", "last_poll", "last_presence"]
+    rows = srv.search_read("bus.presence", [("user_id", "=", srv.uid)], keys)
     if rows:
         srv.call("bus.presence", "write", [rows[0]["id"]], presence)
     else:
         srv.create("bus.presence", {"user_id": srv.uid, **presence}, keep_track=False)
+    try:
+        return _chat_as_visitor(srv, livechat, lead, stages)
+    finally:  # the admin's presence as it was (the session only needed an operator)
+        if rows:
+            before = {key: rows[0][key] for key in keys}
+            srv.call("bus.presence", "write", [rows[0]["id"]], before)
+        else:
+            srv.call(
+                "bus.presence",
+                "unlink",
+                srv.call("bus.presence", "search", [("user_id", "=", srv.uid)]),
+            )
+
+
+def _chat_as_visitor(srv, livechat, lead, stages):
+    """The visitor opens a chat and writes; the keyword comes after 200 characters."""
     visitor = srv.opener()
     visitor.open(srv.url + "/", timeout=60).read()
     store = srv.jsonrpc(
