@@ -220,6 +220,17 @@ class TestAutomationActions(AutomationCase, MockEmail):
         self.assertEqual(lead.engagement_score, 4)
         self.assertIn("Engagement score +4.", job.result)
 
+    def test_score_only_rule_says_only_the_score(self):
+        """A rule giving points without tags ("score instead of tags"): the ledger says
+        what happened to the score, not "Tags added: -; removed: -." (acceptance story 8)."""
+        rule = self._rule(self.stage_qualified, "tags", tag_add_ids=[], score_delta=-5)
+        lead, job = self._enter(rule)
+        expected = "Engagement score unchanged at 0 (floor 0; -5 requested)."
+        self.assertEqual(job.result, expected)
+        self.assertEqual(self._logs(lead, "rule_done").message, expected)
+        lead, job = self._enter(rule, engagement_score=12)
+        self.assertEqual(job.result, "Engagement score -5.")
+
     def test_assign_user_and_team_leader(self):
         rule = self._rule(
             self.stage_qualified, "assign", assign_mode="user", assign_user_id=self.salesman2.id

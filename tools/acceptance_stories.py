@@ -371,7 +371,8 @@ def story_8_score_floor(srv):
     rows = [r for r in srv.ledger(lead, "rule_done") if r["rule_id"] and r["rule_id"][0] == rule]
     check(rows, "no ledger row for the rule")
     message = rows[0]["message"] or ""
-    check("0" in message and "-5" not in message.split("(")[0], f"the ledger says: {message}")
+    check("unchanged at 0" in message, f"the ledger says: {message}")
+    check("Tags added" not in message, f"a rule without tags speaks of tags: {message}")
     return message
 
 
