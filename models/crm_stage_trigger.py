@@ -246,6 +246,7 @@ class CrmStageTrigger(models.Model):
         for name, _date in seen:
             forms.setdefault(name, name)
         return sorted(forms.items(), key=lambda item: item[1].lower())
+
     @api.depends("hours_condition", "hours_calendar_id")
     @api.depends_context("lang")
     def _compute_hours_description(self):
