@@ -26,3 +26,4 @@ from . import crm_team_member
 from . import crm_automation_exchange
 from . import ir_http
 from . import ir_rule
+from . import crm_automation_what_if

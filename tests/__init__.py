@@ -32,3 +32,4 @@ from . import test_access
 from . import test_page_view_cost
 from . import test_messages
 from . import test_messages_http
+from . import test_what_if
