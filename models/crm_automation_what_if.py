@@ -190,6 +190,10 @@ class CrmAutomationWhatIf(models.AbstractModel):
         sample_ids = tally.sample_ids()
         conflict_ids = [conflict["lead_id"] for conflict in tally.conflicts]
         names = self._lead_names(sample_ids + conflict_ids)
+        labels = dict(
+            self.env["crm.automation.log"]._fields["kind"]._description_selection(self.env)
+        )
+        labels["job_planned"] = _("Job planned")
         return {
             "record": {
                 "model": record._name,
@@ -216,7 +220,14 @@ class CrmAutomationWhatIf(models.AbstractModel):
                 for conflict in tally.conflicts
             ],
             "sample": [
-                {"lead_id": lead_id, "lead": names.get(lead_id, ""), "rows": tally.rows[lead_id]}
+                {
+                    "lead_id": lead_id,
+                    "lead": names.get(lead_id, ""),
+                    "rows": [
+                        dict(row, label=labels.get(row["kind"], row["kind"]))
+                        for row in tally.rows[lead_id]
+                    ],
+                }
                 for lead_id in sample_ids
             ],
             "seconds": round(seconds, 3),

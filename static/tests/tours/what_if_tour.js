@@ -23,7 +23,7 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_what_if_tour", 
             trigger: ".modal .o_cpa_what_if_moved:contains('1')",
         },
         {
-            trigger: ".modal .o_cpa_what_if_lead:contains('WI lead'):contains('trigger_fired')",
+            trigger: ".modal .o_cpa_what_if_lead:contains('WI lead') td[data-kind='trigger_fired']:contains('Trigger fired')",
         },
         {
             content: "Over the last day only",
