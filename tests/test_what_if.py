@@ -1,5 +1,6 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import xmlrpc.client
 from datetime import timedelta
 
 from odoo import Command, fields
@@ -261,12 +262,42 @@ class TestWhatIfHttp(HttpCase):
                 },
             )
 
+        start = self.env["crm.stage"].create({"name": "What-if start", "sequence": 400})
+        lead = self.env["crm.lead"].create(
+            {"name": "What-if lead", "type": "opportunity", "stage_id": start.id}
+        )
+        self.env["crm.lead.event"]._record(
+            lead, "email_open", "email", date=fields.Datetime.now() - timedelta(days=2)
+        )
         result = call("crm.stage.trigger", trigger.id, 7)
         self.assertEqual(result["days"], 7)
         self.assertEqual(result["record"]["name"], "What-if draft")
-        self.assertFalse(any(value is None for value in result.values()))
+        self.assertEqual((result["moved_leads"], result["sample"][0]["lead"]), (1, "What-if lead"))
         with self.assertRaises(JsonRpcException):
             call("crm.stage.trigger", trigger.id, 1000)
+        # XML-RPC: everything marshals (no None).
+        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, manager.login, manager.login, {})
+        result = self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname,
+            uid,
+            manager.login,
+            "crm.automation.what.if",
+            "what_if",
+            ["crm.stage.trigger", trigger.id],
+            {"days": 7},
+        )
+        self.assertEqual(result["moves"], 1)
+        self.assertEqual(result["sample"][0]["rows"][0]["kind"], "trigger_fired")
+        with self.assertRaises(xmlrpc.client.Fault):
+            self.xmlrpc_object.execute_kw(
+                self.env.cr.dbname,
+                uid,
+                manager.login,
+                "crm.automation.what.if",
+                "what_if",
+                ["crm.stage.trigger", trigger.id],
+                {"days": "x"},
+            )
 
 
 @tagged("post_install", "-at_install")
