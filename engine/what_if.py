@@ -145,6 +145,8 @@ class Tally:
         self.last_move = {}  # lead id -> (by key, from stage id, to stage id)
 
     def row(self, lead_id, **values):
+        """A ledger row the automation would write; its ``message`` may be a callable,
+        made into text for the sample only (``sample_rows``)."""
         rows = self.rows[lead_id]
         if len(rows) < MAX_ROWS:
             rows.append(values)
@@ -153,10 +155,13 @@ class Tally:
         self.affected.setdefault(lead_id, len(self.affected))
 
     def conflict(self, kind, lead_id, message):
+        """Count a conflict; ``message`` is a text or a callable making it (called only
+        for the conflicts listed: translating 100,000 sentences is most of a replay)."""
         self.conflict_counts[kind] += 1
         self._affects(lead_id)
         if len(self.conflicts) < MAX_CONFLICTS:
-            self.conflicts.append({"kind": kind, "lead_id": lead_id, "message": message})
+            text = message() if callable(message) else message
+            self.conflicts.append({"kind": kind, "lead_id": lead_id, "message": text})
 
     def move(self, lead_id, by_key, from_id, to_id):
         """An automatic move; returns the key of the move it undoes (a loop), or None."""
@@ -187,6 +192,13 @@ class Tally:
             self.draft_actions += 1
             self.acted_leads.add(lead_id)
             self._affects(lead_id)
+
+    def sample_rows(self, lead_id):
+        """The rows of ``lead_id`` with their messages as text."""
+        return [
+            dict(row, message=row["message"]() if callable(row["message"]) else row["message"])
+            for row in self.rows[lead_id]
+        ]
 
     def sample_ids(self, size=SAMPLE_SIZE):
         """Leads the draft affected first (at most ``size``)."""

@@ -225,7 +225,7 @@ class CrmAutomationWhatIf(models.AbstractModel):
                     "lead": names.get(lead_id, ""),
                     "rows": [
                         dict(row, label=labels.get(row["kind"], row["kind"]))
-                        for row in tally.rows[lead_id]
+                        for row in tally.sample_rows(lead_id)
                     ],
                 }
                 for lead_id in sample_ids
@@ -255,8 +255,13 @@ class _ReplayState:
         self.config = env["crm.lead"]._automation_config()
         Lead = env["crm.lead"].with_context(active_test=False)
         # Existing leads and stages in one query each; leads read 1,000 at a time.
-        self.lead_ids = tuple(Lead.browse(sorted(lead_ids)).exists().ids)
+        leads = Lead.browse(sorted(lead_ids)).exists()
+        # What the decisions read of every lead, in a few queries (the leads in memory
+        # read their stored values from the cache).
+        leads.fetch(["stage_id", "team_id", "active", "company_id", "user_id"])
+        self.lead_ids = tuple(leads.ids)
         self.existing = set(self.lead_ids)
+        self.rules = {}
         self.stage_ids = set(env["crm.stage"].with_context(active_test=False).search([]).ids)
         self.Lead = Lead
 
@@ -296,7 +301,7 @@ class _ReplayState:
             tally.conflict(
                 "race",
                 lead_id,
-                _(
+                lambda: self.env._(
                     "%(date)s: event %(event)s matches %(triggers)s; %(winner)s.",
                     date=fields.Datetime.to_string(date),
                     event=event._describe(),
@@ -324,7 +329,7 @@ class _ReplayState:
             lead_id,
             date,
             "trigger_fired",
-            _(
+            lambda: self.env._(
                 "Moved from %(old)s to %(new)s by trigger “%(trigger)s” on event %(event)s.",
                 old=old.name or "-",
                 new=trigger.stage_id.name,
@@ -339,7 +344,7 @@ class _ReplayState:
             tally.conflict(
                 "loop",
                 lead_id,
-                _(
+                lambda: self.env._(
                     "%(date)s: trigger “%(trigger)s” moves the lead back from %(old)s to "
                     "%(new)s, undoing trigger “%(other)s”.",
                     date=fields.Datetime.to_string(date),
@@ -363,7 +368,7 @@ class _ReplayState:
                 kind="stage_entered",
                 stage=stage.name,
                 from_stage=old.name or "",
-                message=_("Moved by a person (recorded)."),
+                message=lambda: self.env._("Moved by a person (recorded)."),
             )
         else:
             self._row(lead_id, date, "stage_entered", "", stage=stage, from_stage=old)
@@ -374,7 +379,13 @@ class _ReplayState:
             or (draft and draft.stage_id == stage)
         ):
             return
-        rule_leads = lead._automation_rules_to_schedule({lead.id: old})
+        # The rules of an entry depend on the stages and the pipeline only: asked once.
+        key = (stage.id, old.id, lead.team_id.id)
+        if key not in self.rules:
+            self.rules[key] = [
+                rule for rule, _leads in lead._automation_rules_to_schedule({lead.id: old})
+            ]
+        rule_leads = [(rule, lead) for rule in self.rules[key]]
         if draft and self._draft_rule_runs(draft, lead, old):
             rule_leads.append((draft, lead))
         if not rule_leads:
@@ -391,7 +402,7 @@ class _ReplayState:
                 lead_id,
                 date,
                 "rule_done" if run_at <= date else "job_planned",
-                _(
+                lambda rule=rule, run_at=run_at: self.env._(
                     "Rule “%(rule)s”: %(action)s, due %(when)s.",
                     rule=rule.name,
                     action=rule.action_description or rule.action_type,
