@@ -67,7 +67,9 @@ def populate(env, team, stage):
         INSERT INTO crm_lead_event (lead_id, event_type, date, source, verdict, state, url,
                                     form_name, create_uid, create_date, write_uid, write_date)
         SELECT l.id,
-               (ARRAY['link_click', 'email_open', 'form_submitted', 'url_visited'])[1 + mod(e, 4)],
+               -- a lead's events have every type (e + e / leads: not one type per lead)
+               (ARRAY['link_click', 'email_open', 'form_submitted', 'url_visited'])
+                   [1 + mod(e + e / %(leads)s, 4)],
                %(now)s::timestamp - ((%(events)s - e) * (%(days)s * interval '1 day') / %(events)s),
                'manual', CASE WHEN mod(e, 20) = 0 THEN 'machine' ELSE 'human' END, 'new',
                'https://example.com/pricing?e=' || e, '/contactus', 1, %(now)s, 1, %(now)s
