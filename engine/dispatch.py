@@ -46,6 +46,14 @@ def in_test_mode():
     return bool(config["test_enable"] or modules.module.current_test)
 
 
+def may_commit(env):
+    """Whether a batch loop (dispatcher, held events, reminders) may commit per batch:
+    never in tests, and never while the registry loads (module install or upgrade, e.g.
+    the demo history calling a cron method: a commit there would end the savepoint
+    Odoo loads the demo data in)."""
+    return not in_test_mode() and env.registry.ready
+
+
 def claim_due(cr, now, limit, after=None):
     """Lock and return up to ``limit`` (id, run_at) of pending jobs due at ``now``.
 

@@ -174,7 +174,7 @@ class CrmAutomationJob(models.Model):
         the claimed rows to ``done``).
         """
         batch_size = batch_size or params.get_int(self.env, "job_batch_size")
-        commit = not automation_dispatch.in_test_mode()
+        commit = automation_dispatch.may_commit(self.env)
         if time_budget is None:
             time_budget = automation_dispatch.run_time_budget(RUN_TIME_BUDGET)
         deadline = time.monotonic() + time_budget

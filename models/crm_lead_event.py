@@ -237,7 +237,7 @@ class CrmLeadEvent(models.Model):
         :return: number of events decided
         """
         window = self._thresholds()["verdict_burst_window_seconds"]
-        commit = not automation_dispatch.in_test_mode()
+        commit = automation_dispatch.may_commit(self.env)
         done, conflicts = 0, 0
         while conflicts <= MAX_HELD_CONFLICTS:
             closed = fields.Datetime.now() - timedelta(seconds=window + 1)

@@ -356,7 +356,7 @@ class MailActivity(models.Model):
         """Send the due reminders and overdue notices, and fire the "activity late"
         triggers, each once (cron)."""
         now = fields.Datetime.now()
-        auto_commit = not automation_dispatch.in_test_mode()
+        auto_commit = automation_dispatch.may_commit(self.env)
         done = 0
         while True:
             reminders = self._claim_due("reminder", now)
