@@ -10,8 +10,14 @@ def uninstall_hook(env):
       the engine at run time: they have no xml id, so only the ones of
       data/ir_config_parameter_data.xml would go with the module;
     - ``crm_lead_event_caller_claim``, made by ``crm.lead.event``'s ``init()``: not the
-      table of a model, Odoo does not know it.
+      table of a model, Odoo does not know it;
+    - the ``base.automation`` rules (and their code actions) of the document triggers:
+      base_automation stays installed, its rules would call the addon's code.
     """
+    # Through the ORM: base_automation unpatches the document models.
+    env["base.automation"].sudo().with_context(active_test=False).search(
+        [("cpa_trigger_id", "!=", False)]
+    ).unlink()
     env["ir.config_parameter"].sudo().search(
         [("key", "=like", "crm_pipeline_automation.%")]
     ).unlink()

@@ -28,6 +28,7 @@ EVENT_TYPES = [
     ("activity_done", "Activity done"),
     ("activity_late", "Activity late"),
     ("meeting_scheduled", "Meeting scheduled"),
+    ("document", "Document reached a state"),
 ]
 # Events about the work on the lead (not the customer's engagement): no score, no
 # opt-out (they track nobody), recorded by crm.lead.event._record_lead_work.
@@ -48,6 +49,7 @@ SOURCES = [
     ("field", "Field change"),
     ("activity", "Activity"),
     ("manual", "Manual"),
+    ("document", "Document (automation rule)"),
 ]
 STATES = [
     ("new", "Recorded"),

@@ -71,6 +71,10 @@ EXPORT_FIELDS = {
         "fire_on_automatic",
         "activity_type_id",
         "activity_action",
+        "document_preset",
+        "document_model",
+        "document_domain",
+        "document_lead_path",
     ],
     "crm.automation.rule": [
         "name",

@@ -8,11 +8,14 @@ from . import crm_automation_job_plan
 from . import crm_automation_log
 from . import crm_lead
 from . import crm_stage
+from . import crm_lead_event_document
 from . import crm_lead_event
+from . import crm_stage_trigger_document
 from . import crm_stage_trigger
 from . import crm_stage_trigger_field
 from . import crm_stage_trigger_activity
 from . import crm_lead_event_work
+from . import base_automation
 from . import mail_mail
 from . import website_visitor
 from . import mail_message

@@ -39,6 +39,7 @@ DETAIL_FIELD = {
     "call_missed": "line_number",
     "chat_keyword": "text",
     "chat_response_late": "seconds",
+    "document": "text",
 }
 
 
@@ -123,6 +124,8 @@ class CrmAutomationBoard(models.AbstractModel):
             detail = trigger._describe_field_changed()
         elif trigger.event_type in ("activity_done", "activity_late"):
             detail = trigger._describe_activity()
+        elif trigger.event_type == "document":
+            detail = trigger.document_description or ""
         else:
             detail = (
                 trigger.link_url
@@ -574,7 +577,9 @@ class CrmAutomationBoard(models.AbstractModel):
         }
         automatic = False
         if event is not None:
-            if not lead._cpa_trackable():
+            # Documents (orders, invoices) are business, not tracking: opted-out leads
+            # move on them too (crm.lead.event._record_document_event).
+            if event.event_type != "document" and not lead._cpa_trackable():
                 result["trackable"] = False
                 return result
             decision = env["crm.stage.trigger"]._decide_event(lead, event)
@@ -633,6 +638,10 @@ class CrmAutomationBoard(models.AbstractModel):
                 "matched": decision["matched"].mapped("name"),
                 "trigger_id": decision["trigger"].id,
                 "trigger": decision["trigger"].name,
+                # what the trigger watches, in words (as on its card)
+                "detail": self._trigger_values(decision["trigger"])["detail"]
+                if decision["trigger"]
+                else "",
                 "stage": decision["stage"].name,
                 "reason": decision["reason"] or decision.get("loop_message") or "",
             }

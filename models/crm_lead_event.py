@@ -29,6 +29,7 @@ MAX_HELD_CONFLICTS = 5
 
 class CrmLeadEvent(models.Model):
     _name = "crm.lead.event"
+    _inherit = ["crm.lead.event.document"]
     _description = "CRM Lead Engagement Event"
     _order = "date desc, id desc"
     _rec_name = "event_type"

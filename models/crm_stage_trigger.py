@@ -57,6 +57,7 @@ def wildcard_match(pattern, value):
 
 class CrmStageTrigger(models.Model):
     _name = "crm.stage.trigger"
+    _inherit = ["crm.stage.trigger.document"]
     _description = "CRM Stage Trigger"
     _order = "sequence, id"
 

@@ -12,6 +12,7 @@ from . import test_demo_recipe
 from . import test_stage_trigger
 from . import test_lead_triggers
 from . import test_lead_trigger_form
+from . import test_document_trigger
 from . import test_mail_tracking
 from . import test_tracking_routes
 from . import test_calls

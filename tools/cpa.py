@@ -32,6 +32,11 @@ ODOO_BRANCH = "18.0"
 PG_SYSTEM_USER = "crmpa"
 PG_SUPERUSER = "odoo"  # Odoo refuses to connect as "postgres"
 TEST_LOCK = Path(tempfile.gettempdir()) / f"{MODULE}-test.lock"
+# Test-only addons installed with the module by `make test` and `make test-dev` (never by
+# `make run`): they pull in what some tests need and the addon must not depend on
+# (sale_crm and account for the document triggers).
+COMPANIONS_DIR = REPO / "tests" / "companion"
+TEST_COMPANIONS = ("crm_pipeline_automation_sale_test",)
 
 
 class SetupError(Exception):
@@ -408,9 +413,12 @@ def http_port():
     return int(value)
 
 
-def write_config(path, src, pg, extra):
+def write_config(path, src, pg, extra, companions=False):
+    addons_path = f"{src / 'addons'},{addons_link()}"
+    if companions:
+        addons_path += f",{COMPANIONS_DIR}"
     options = {
-        "addons_path": f"{src / 'addons'},{addons_link()}",
+        "addons_path": addons_path,
         "data_dir": str(cache_dir() / "filestore"),
         "admin_passwd": "admin",
         "list_db": "True",
@@ -425,7 +433,7 @@ def odoo_cmd(venv, src, config, *args):
     return [str(venv / "bin" / "python"), str(src / "odoo-bin"), "-c", str(config), *args]
 
 
-def module_installed(venv, pg, dbname):
+def module_installed(venv, pg, dbname, module=MODULE):
     code = (
         "import sys, psycopg2\n"
         "kw = dict(host=sys.argv[1], port=sys.argv[2], user=sys.argv[3], dbname=sys.argv[4])\n"
@@ -444,7 +452,7 @@ def module_installed(venv, pg, dbname):
             pg.user,
             dbname,
             pg.password,
-            MODULE,
+            module,
         ],
         capture_output=True,
         check=False,
@@ -548,7 +556,9 @@ LOG_LINE = re.compile(
 SUMMARY = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
 
 
-def run_tests(venv, src, pg, dbname, tags, init_flag, logfile):
+def run_tests(venv, src, pg, dbname, tags, init_flag, logfile, install_companions=True):
+    """Run the tests ``tags`` after installing (``-i``) or updating (``-u``) the module;
+    the test companions are installed too (with ``-u``: when ``install_companions``)."""
     port = free_port()
     config = write_config(
         logfile.parent / f"odoo-test-{dbname}.conf",
@@ -559,15 +569,21 @@ def run_tests(venv, src, pg, dbname, tags, init_flag, logfile):
             "db_name": dbname,
             "dbfilter": f"^{re.escape(dbname)}$",
         },
+        companions=True,
     )
+    if init_flag == "-i":
+        modules = ["-i", ",".join((MODULE, *TEST_COMPANIONS))]
+    else:
+        modules = [init_flag, MODULE]
+        if install_companions:
+            modules += ["-i", ",".join(TEST_COMPANIONS)]
     cmd = odoo_cmd(
         venv,
         src,
         config,
         "-d",
         dbname,
-        init_flag,
-        MODULE,
+        *modules,
         "--test-enable",
         "--test-tags",
         tags,
@@ -651,7 +667,19 @@ def cmd_test(args):
                     if pg.database_exists(venv, dbname) and module_installed(venv, pg, dbname)
                     else "-i"
                 )
-                rc, counts = run_tests(venv, src, pg, dbname, tags, init, logs / f"{dbname}.log")
+                companions_missing = init == "-u" and not all(
+                    module_installed(venv, pg, dbname, companion) for companion in TEST_COMPANIONS
+                )
+                rc, counts = run_tests(
+                    venv,
+                    src,
+                    pg,
+                    dbname,
+                    tags,
+                    init,
+                    logs / f"{dbname}.log",
+                    install_companions=companions_missing,
+                )
             finally:
                 pg.stop()
         else:
@@ -742,7 +770,11 @@ def run_inner_on_dev_database(script):
                 say(f"No database {dbname}: run `make test-dev` once first.")
                 return 2
             config = write_config(
-                cache_dir() / "logs" / f"bench-{dbname}.conf", src, pg, {"db_name": dbname}
+                cache_dir() / "logs" / f"bench-{dbname}.conf",
+                src,
+                pg,
+                {"db_name": dbname},
+                companions=True,  # installed on the database by `make test-dev`
             )
             return subprocess.run(
                 [str(venv / "bin" / "python"), str(script), "--inner", str(config), dbname],

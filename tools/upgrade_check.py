@@ -119,6 +119,25 @@ def inner_seed(env, state):
             "event_type": "email_received",
         }
     )
+    # A document trigger (contacts becoming companies: no sale app needed) keeps a
+    # base.automation, which must survive -u and go with the addon. Versions of the
+    # addon without document triggers (--from REV) have none.
+    automation = env["base.automation"]
+    if "document_model" in env["crm.stage.trigger"]._fields:
+        automation = (
+            env["crm.stage.trigger"]
+            .create(
+                {
+                    "name": "Upgrade check: the customer is a company",
+                    "stage_id": stage_b.id,
+                    "event_type": "document",
+                    "document_model": "res.partner",
+                    "document_domain": "[('is_company', '=', True)]",
+                    "document_lead_path": "opportunity_ids",
+                }
+            )
+            .automation_id
+        )
     customer = env["res.partner"].create(
         {"name": "Upgrade Customer", "email": "upgrade.customer@example.com"}
     )
@@ -171,8 +190,11 @@ def inner_seed(env, state):
             )
         ),
     }
+    if automation:
+        checks["document trigger: its automation rule (base.automation)"] = automation.active
     env.cr.commit()
     state["ids"] = {"rule": rule.id, "trigger": trigger.id, "template": template.id}
+    state["automations"] = automation.ids
     state["before_update"] = snap
     return checks
 
@@ -181,6 +203,12 @@ def inner_after_update(env, state):
     snap = _snapshot(env)
     state["after_update"] = snap
     checks = {}
+    if state.get("automations"):
+        kept = env["base.automation"].browse(state["automations"]).exists()
+        checks["document trigger: its automation rule kept, active"] = (
+            kept.ids == state["automations"] and all(kept.mapped("active")),
+            f"kept {kept.ids}",
+        )
     for key, ids in state["before_update"].items():
         now = snap[key]
         if state.get("from"):
@@ -284,6 +312,20 @@ def inner_after_uninstall(env, state):
         {f"{table}.{name}" for model, name, table in state["fields"] if _column(cr, table, name)}
     )
     checks["the addon's columns are dropped"] = (not columns, ", ".join(columns[:30]))
+    # base_automation stays installed: the rules of document triggers (their code calls
+    # the addon) must have gone with it (hooks.uninstall_hook).
+    cr.execute(
+        "SELECT count(*) FROM ir_act_server WHERE state = 'code' AND code LIKE %s",
+        ("%crm.lead.event%",),
+    )
+    actions = cr.fetchone()[0]
+    rules = (
+        env["base.automation"].with_context(active_test=False).browse(state.get("automations", []))
+    )
+    checks["no automation rule or server action of document triggers left"] = (
+        not rules.exists() and not actions,
+        f"{len(rules.exists())} rules, {actions} code actions",
+    )
     # Odoo CRM still works.
     team = env.ref("sales_team.team_sales_department")
     stages = env["crm.stage"].search([], order="sequence, id")
