@@ -52,6 +52,7 @@
         "views/crm_team_views.xml",
         "views/crm_automation_exchange_views.xml",
         "data/ir_cron_held_events_data.xml",
+        "data/ir_cron_rotting_data.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",
@@ -59,6 +60,7 @@
         "demo/crm_automation_rule_demo.xml",
         "demo/crm_stage_trigger_demo.xml",
         "demo/crm_activity_template_demo.xml",
+        "demo/crm_stage_rotting_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -29,6 +29,7 @@ EVENT_TYPES = [
     ("activity_late", "Activity late"),
     ("meeting_scheduled", "Meeting scheduled"),
     ("document", "Document reached a state"),
+    ("lead_idle", "Lead idle (rotting)"),
 ]
 # Events about the work on the lead (not the customer's engagement): no score, no
 # opt-out (they track nobody), recorded by crm.lead.event._record_lead_work.

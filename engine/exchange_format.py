@@ -60,6 +60,7 @@ EXPORT_FIELDS = {
         "livechat_channel_id",
         "response_seconds",
         "keywords",
+        "idle_days",
         "filter_domain",
         "hours_condition",
         "hours_calendar_id",
@@ -75,6 +76,7 @@ EXPORT_FIELDS = {
         "document_model",
         "document_domain",
         "document_lead_path",
+        "move_when_gate_met",
     ],
     "crm.automation.rule": [
         "name",

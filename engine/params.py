@@ -26,6 +26,7 @@ SCORE_DEFAULTS = {
     "chat_response_late": 0,
     "chat_keyword": 3,
     "meeting_scheduled": 10,
+    "lead_idle": 0,
 }
 
 # name: (default, positive). A positive parameter set to 0 or less falls back to its

@@ -33,3 +33,6 @@ from . import crm_team_member
 from . import crm_automation_exchange
 from . import ir_http
 from . import ir_rule
+from . import crm_stage_gate
+from . import crm_stage_gate_hold
+from . import crm_lead_rotting

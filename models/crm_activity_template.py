@@ -57,6 +57,7 @@ EVENT_KEYS = [
     ("chat_response_late", "Chat response late"),
     ("chat_keyword", "Chat keyword"),
     ("meeting_scheduled", "Meeting scheduled"),
+    ("lead_idle", "Lead idle (rotting)"),
 ]
 
 

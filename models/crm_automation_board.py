@@ -82,6 +82,9 @@ class CrmAutomationBoard(models.AbstractModel):
                     "fold": stage.fold,
                     "triggers": triggers_by_stage[stage.id],
                     "rules": rules_by_stage[stage.id],
+                    # Stage gate (requirements to enter) and rotting limit.
+                    "gate": [gate._label() for gate in stage.gate_line_ids],
+                    "idle_days": stage.automation_idle_days,
                 }
                 for stage in stages
             ],
@@ -591,6 +594,10 @@ class CrmAutomationBoard(models.AbstractModel):
         if not stage or stage == lead.stage_id:
             return result
         result["entered"] = stage
+        # The stage's gate: a trigger's move missing it is held, a user's refused.
+        result["gate_missing"] = env["crm.stage.gate"]._missing(lead, stage).get(lead.id, [])
+        if result["gate_missing"]:
+            return result
         # The engine's guard on automatic entries (this move counted).
         if automatic:
             result["loop_stopped"] = lead._automation_loop_guard_refusals(extra=1).get(lead.id)
@@ -654,6 +661,7 @@ class CrmAutomationBoard(models.AbstractModel):
             else False,
             "loop_stopped": result["loop_stopped"] or False,
             "notify": result["notify"].mapped("name"),
+            "gate_missing": result.get("gate_missing", []),
             "rules": [
                 {
                     "rule_id": rule.id,

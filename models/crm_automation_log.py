@@ -56,6 +56,7 @@ class CrmAutomationLog(models.Model):
             ("trigger_fired", "Trigger fired"),
             ("trigger_blocked", "Trigger blocked"),
             ("trigger_notified", "Salesperson notified by a trigger"),
+            ("gate_blocked", "Held by a stage gate"),
         ],
         required=True,
         readonly=True,

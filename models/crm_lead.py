@@ -52,6 +52,8 @@ AutomationConfig = namedtuple(
         # Creation of the oldest active "activity late" trigger (None: none): older
         # deadlines never fire (a new trigger does not move every lead late for years).
         "activity_late_since",
+        # Stages with an active gate (crm.stage.gate): moves there are checked.
+        "gate_stage_ids",
     ],
 )
 
@@ -113,6 +115,32 @@ class CrmLead(models.Model):
         copy=False,
         help="A user worked on the lead since it entered its current stage. Conditions "
         "such as 'Stalled deal' test it: [('automation_touched_in_stage', '=', False)].",
+    )
+    # Stage gates and rotting (crm.stage.gate, crm.lead.rotting).
+    automation_gate_check_ids = fields.Many2many(
+        "crm.stage.gate",
+        "crm_lead_stage_gate_check_rel",
+        "lead_id",
+        "gate_id",
+        "Checklist",
+        domain=[("kind", "=", "checklist")],
+        copy=False,
+        help="Checklist items of the stage gates ticked on this lead.",
+    )
+    automation_gate_checklist = fields.Boolean(
+        compute="_compute_automation_gate_checklist",
+        help="Some stage of the lead's pipeline has checklist items in its gate.",
+    )
+    automation_idle_since = fields.Datetime(
+        "Last touched",
+        compute="_compute_automation_idle",
+        help="Latest stage change or work of a user (activity done, message, note).",
+    )
+    automation_idle_days = fields.Integer(
+        "Rotting for (days)",
+        compute="_compute_automation_idle",
+        search="_search_automation_idle_days",
+        help="Days since last touched when beyond its stage's idle limit, else 0.",
     )
     activity_deadline_next = fields.Datetime(
         "Next deadline",
@@ -237,6 +265,22 @@ class CrmLead(models.Model):
             lead.activity_deadline_next = deadline
             lead.activity_deadline_late = bool(deadline and deadline < now)
 
+    @api.depends(
+        "active",
+        "automation_touch_date",
+        "date_last_stage_update",
+        "stage_id.automation_idle_days",
+        "stage_id.is_won",
+    )
+    def _compute_automation_idle(self):
+        self.env["crm.lead.rotting"]._compute_idle(self)
+
+    def _compute_automation_gate_checklist(self):
+        self.env["crm.stage.gate"]._compute_checklist(self)
+
+    def _search_automation_idle_days(self, operator, value):
+        return self.env["crm.lead.rotting"]._search_idle_days(operator, value)
+
     def _compute_engagement_recent(self):
         ids = [lead_id for lead_id in self._origin.ids if lead_id]
         last, recent = self.env["crm.lead.event"]._engagement_figures(ids, list(LAST_FIELDS))
@@ -284,6 +328,10 @@ class CrmLead(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         leads = super().create(vals_list)
+        # 0. a user may not create a lead in a stage whose gate it misses (leads made by
+        #    superuser code, such as website forms and the mail gateway, may)
+        if not self.env.su:
+            self.env["crm.stage.gate"]._check_entry(leads)
         # 1. entry into the first stage (rules run now are done before 2.)
         leads._automation_stage_changed({})
         # 2. activities of the templates "create on: lead created"
@@ -293,8 +341,19 @@ class CrmLead(models.Model):
     def write(self, vals):
         watched = self._automation_watched(vals)
         if not watched and not {"stage_id", "active"} & vals.keys():
-            return super().write(vals)
-        # 0. old values of the fields "field value changed" triggers watch
+            result = super().write(vals)
+            # held automatic moves whose gate this write meets (only when gates exist)
+            if self._automation_config().gate_stage_ids:
+                self.env["crm.stage.gate.hold"]._release(self)
+            return result
+        # 0. an automatic move missing the gate of its stage is held (ledger), not made
+        held = self.env["crm.stage.gate.hold"]._hold(self, vals)
+        if held:
+            rest = {key: value for key, value in vals.items() if key != "stage_id"}
+            if rest:
+                held.write(rest)
+            return (self - held).write(vals) if self - held else True
+        # 0b. old values of the fields "field value changed" triggers watch
         before = self._automation_snapshot(watched)
         moving, old_stages = self._automation_moving(vals)
         lost = self._automation_losing(vals)
@@ -310,6 +369,8 @@ class CrmLead(models.Model):
         #    the entry creates (rules of the new stage) belong to it and stay open.
         to_close = leads.env["mail.activity"]._to_close_on_stage_change(moving)
         result = super(CrmLead, leads).write(vals)
+        # 2b. a user's move missing the gate of the stage is refused (rolled back)
+        self.env["crm.stage.gate"]._check_entry(moving)
         # 3. lost: pending jobs cancelled, before the entry of the same write
         self.env["crm.automation.job"].sudo()._on_leads_lost(lost)
         # 4. entry: visit, jobs of the stage left cancelled, loop guard, ledger, rules
@@ -318,6 +379,9 @@ class CrmLead(models.Model):
         to_close._close_on_stage_change()
         # 6. watched fields changed: "field value changed" triggers (may move leads)
         self._automation_fields_changed(before)
+        # 7. no move: held automatic moves whose gate this write meets (gates exist)
+        if "stage_id" not in vals and self._automation_config().gate_stage_ids:
+            self.env["crm.stage.gate.hold"]._release(self)
         return result
 
     def _message_post_after_hook(self, message, msg_vals):
@@ -424,7 +488,9 @@ class CrmLead(models.Model):
                 teams = template.team_ids
                 events[template.event_key] = users | set((teams.member_ids | teams.user_id).ids)
         watched, activity_done, late_since = self.env["crm.stage.trigger"]._lead_work_config()
+        gates = self.env["crm.stage.gate"].sudo().search_fetch([], ["stage_id"])
         return AutomationConfig(
+            gate_stage_ids=frozenset(gates.stage_id.ids),
             rule_stage_ids=frozenset(rules.stage_id.ids),
             skipped_over=any(rules.mapped("run_when_skipped")),
             template_events=events,

@@ -19,6 +19,21 @@ class CrmStage(models.Model):
         help="Engagement events that move a lead to this stage.",
     )
     automation_rule_count = fields.Integer(compute="_compute_automation_rule_count")
+    gate_line_ids = fields.One2many(
+        "crm.stage.gate",
+        "stage_id",
+        "Gate",
+        help="What a lead needs before it may enter this stage: a salesperson's move is "
+        "refused with what is missing, an automatic move is held.",
+    )
+    automation_idle_days = fields.Integer(
+        "Rotting after (days)",
+        default=0,
+        help="A lead nobody touched (no stage change, no activity done, no message or "
+        "note of a user) for longer than this many days in this stage is rotting: a "
+        "badge on its card, the 'Rotting' filter and the 'Lead idle' trigger event. "
+        "0: leads never rot here.",
+    )
 
     def _compute_automation_rule_count(self):
         for stage in self:

@@ -176,6 +176,16 @@ class CrmStageTrigger(models.Model):
         "Allow moving to an earlier stage",
         help="Off: the trigger only moves leads forward (stage sequence).",
     )
+    idle_days = fields.Integer(
+        "Idle for (days)",
+        help="lead_idle: days since the lead was last touched; 0: the idle limit of the "
+        "lead's stage (when it starts rotting).",
+    )
+    move_when_gate_met = fields.Boolean(
+        "Move when the gate is met",
+        help="When the gate of the target stage holds the move, make it as soon as a "
+        "write of the lead meets the gate (else the move is only written in the ledger).",
+    )
     snippet = fields.Text(
         compute="_compute_snippet", help="Code to paste in the pages of other sites."
     )
@@ -381,6 +391,10 @@ class CrmStageTrigger(models.Model):
         text = f" {verdicts.normalize_text(event.text)} "
         return any(re.search(pattern, text) for pattern in self._keyword_patterns())
 
+    def _match_lead_idle(self, event):
+        days = self.idle_days or event.lead_id.stage_id.automation_idle_days
+        return bool(days) and event.seconds == days * 86400
+
     def _keyword_patterns(self):
         """Regexes of the chat_keyword trigger's keywords (``lead_events.keyword_pattern``)."""
         return [lead_events.keyword_pattern(word) for word in _lines(self.keywords)]
@@ -578,9 +592,17 @@ class CrmStageTrigger(models.Model):
             .with_context(
                 crm_automation_auto=True,
                 crm_automation_origin=origin,
+                crm_automation_trigger_id=self.id,
+                crm_automation_event_id=event.id,
             )
         )
         lead_as.write({"stage_id": self.stage_id.id})
+        if lead.stage_id != self.stage_id:  # held by the stage's gate (ledger row written)
+            reason = self.env["crm.stage.gate"]._describe(
+                self.stage_id, self.env["crm.stage.gate"]._missing(lead, self.stage_id)[lead.id]
+            )
+            event.write({"state": "blocked", "verdict_reason": reason[:255]})
+            return
         message = _(
             "Moved from %(old)s to %(new)s by trigger “%(trigger)s” on event %(event)s, "
             "as %(user)s.",

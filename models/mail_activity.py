@@ -186,6 +186,12 @@ class MailActivity(models.Model):
                     vals["reminder_datetime"] = reminder
         activities = super().create(vals_list)
         activities._schedule_notice_cron()
+        # A planned activity may meet a stage gate: the leads' held moves are tried.
+        Lead = self.env["crm.lead"]
+        if Lead._automation_config().gate_stage_ids:
+            lead_ids = {a.res_id for a in activities if a.res_model == "crm.lead"}
+            if lead_ids:
+                self.env["crm.stage.gate.hold"]._release(Lead.browse(lead_ids).exists())
         return activities
 
     def write(self, vals):

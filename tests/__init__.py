@@ -38,3 +38,5 @@ from . import test_messages_http
 from . import test_xmlrpc
 from . import test_meetings
 from . import test_lost_from_stage
+from . import test_stage_gate
+from . import test_rotting

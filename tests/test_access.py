@@ -126,6 +126,13 @@ class TestAccess(TrackingCase, HttpCase):
             }
         )
         cls.lead.write({"stage_id": cls.stage_qualified.id})
+        # A stage gate and a move it holds.
+        gate = cls.env["crm.stage.gate"].create(
+            {"stage_id": cls.stage_won.id, "kind": "checklist", "name": "Access checklist"}
+        )
+        cls.env["crm.stage.gate.hold"].create(
+            {"lead_id": cls.lead.id, "stage_id": gate.stage_id.id, "trigger_id": cls.trigger.id}
+        )
         cls.Event._record(cls.lead, "url_visited", "manual", url="https://shop.example.com/a")
         # The wizards of managers (transient records), created as the superuser.
         cls.env["crm.automation.rule.activate"].create({"rule_id": cls.rule.id})
