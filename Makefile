@@ -46,6 +46,6 @@ po-missing:
 	@$(CPA) po-missing
 
 # README images: the tours below save what Chromium shows at their `cpa-screenshot:` steps.
-SCREENSHOT_TOURS = /crm_pipeline_automation:TestActivityDeadlineTour,/crm_pipeline_automation:TestRecipeTour,/crm_pipeline_automation:TestAutomationBoardTour,/crm_pipeline_automation:TestAutomationBoardSpanishTour,/crm_pipeline_automation:TestSalespersonViewTour
+SCREENSHOT_TOURS = /crm_pipeline_automation:TestActivityDeadlineTour,/crm_pipeline_automation:TestRecipeTour,/crm_pipeline_automation:TestAutomationBoardTour,/crm_pipeline_automation:TestAutomationBoardSpanishTour,/crm_pipeline_automation:TestSalespersonViewTour,/crm_pipeline_automation:TestStageGateTour,/crm_pipeline_automation:TestRottingTour
 screenshots:
 	@CPA_SCREENSHOTS=$(CURDIR)/readme/images $(CPA) test --dev --tags "$(SCREENSHOT_TOURS)"
