@@ -61,6 +61,7 @@
         "demo/crm_stage_trigger_demo.xml",
         "demo/crm_activity_template_demo.xml",
         "demo/crm_stage_rotting_demo.xml",
+        "demo/crm_automation_demo_history.xml",
     ],
     "assets": {
         "web.assets_backend": [

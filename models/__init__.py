@@ -36,3 +36,4 @@ from . import ir_rule
 from . import crm_stage_gate
 from . import crm_stage_gate_hold
 from . import crm_lead_rotting
+from . import crm_automation_demo

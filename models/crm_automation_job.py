@@ -492,6 +492,8 @@ class CrmAutomationJob(models.Model):
             )
         )
         self.invalidate_model()
+        # Out of the comprehension: _() finds the language in the caller's ``self``.
+        message = _("The lead left the stage.")
         self.env["crm.automation.log"]._log_many(
             [
                 {
@@ -500,7 +502,7 @@ class CrmAutomationJob(models.Model):
                     "rule_id": rule_id,
                     "job_id": job_id,
                     "stage_id": stage_id,
-                    "message": _("The lead left the stage."),
+                    "message": message,
                 }
                 for job_id, lead_id, rule_id, stage_id in rows
             ]

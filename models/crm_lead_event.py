@@ -470,8 +470,9 @@ class CrmLeadEvent(models.Model):
         lead = self.env["crm.lead"].browse(lead_id).exists()
         if not lead:
             return self.browse()
+        # No visitor outside a request (None): the lead's own event only.
         visitor = self.env["website.visitor"]._get_visitor_from_request()
-        leads = lead | visitor.lead_ids
+        leads = lead | (visitor.lead_ids if visitor else lead.browse())
         return self._record(
             leads,
             "form_submitted",

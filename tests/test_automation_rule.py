@@ -173,6 +173,16 @@ class TestAutomationRule(AutomationCase):
             self._dispatch()
         self.assertEqual(self._jobs(lead, kept).state, "done")
 
+    def test_leaving_logs_the_cancellation_in_the_users_language(self):
+        """The ledger message of a job cancelled by leaving the stage is translated in
+        the language of the environment (none was found: warning, text untranslated)."""
+        self._rule(self.stage_qualified, timing="delay", delay_count=1, delay_unit="days")
+        lead = self._lead()
+        lead.stage_id = self.stage_qualified
+        with self.assertNoLogs("odoo.tools.translate", "WARNING"):
+            lead.stage_id = self.stage_proposal
+        self.assertIn("left the stage", self._logs(lead, "job_cancelled").message)
+
     def test_reentry_is_a_new_visit(self):
         rule = self._rule(self.stage_qualified, timing="delay", delay_count=2, delay_unit="hours")
         lead = self._lead()

@@ -185,3 +185,16 @@ class TestTrackingRoutes(TrackingCase, HttpCase):
         self.assertIn("data-cpa-endpoint", response.text)
         trigger = self._trigger(self.stage_proposition, "url_visited", url_patterns="/x")
         self.assertIn("/cpa/beacon", trigger.snippet)
+
+
+@tagged("post_install", "-at_install")
+class TestFormEventWithoutRequest(TrackingCase):
+    """Entry points of the routes called from code (the demo, a script)."""
+
+    def test_form_submitted_outside_a_request(self):
+        """The form's event entry point called without an HTTP request (the demo, a
+        script) records the lead's event instead of failing on the missing visitor."""
+        lead = self.env["crm.lead"].create({"name": "Form lead", "team_id": self.team.id})
+        events = self.env["crm.lead.event"]._record_form_submitted(lead.id, "/contactus")
+        self.assertEqual(events.lead_id, lead)
+        self.assertEqual(events.form_name, "/contactus")
