@@ -11,7 +11,8 @@ class CrmPipelineWebsiteForm(WebsiteForm):
     def insert_record(self, request, model, values, custom, meta=None):
         """A website form created a lead: form_submitted for it and for the visitor's
         other leads. The form is named by its hidden input ``cpa_form``, else by the
-        path of the page it was sent from."""
+        path of the page it was sent from; the event keeps that path too (a trigger
+        picking the page matches the page's named forms)."""
         # PostgreSQL refuses NUL in a string: a hostile post would answer 500.
         values = {
             key: value.replace("\x00", "") if isinstance(value, str) else value
@@ -28,16 +29,21 @@ class CrmPipelineWebsiteForm(WebsiteForm):
         result = super().insert_record(request, model, values, custom, meta=meta)
         if result and model.sudo().model == "crm.lead":
             httprequest = request.httprequest
+            try:
+                page = urlsplit(httprequest.headers.get("Referer") or "").path
+            except ValueError:
+                page = ""
             form = request.params.get(FORM_FIELD)
             if not isinstance(form, str) or not form.strip():
-                try:
-                    form = urlsplit(httprequest.headers.get("Referer") or "").path
-                except ValueError:
-                    form = ""
+                form = page
             # sudo: the lead was just created by the form (as superuser, like core does);
             # the visitor's leads are not readable by the public user.
             request.env["crm.lead.event"].sudo()._record_form_submitted(
-                result, form[:200], httprequest.user_agent.string, httprequest.remote_addr
+                result,
+                form[:200],
+                httprequest.user_agent.string,
+                httprequest.remote_addr,
+                page=page[:200],
             )
             # The visitor's browser is the lead's from now on: its page views are tracked.
             request.env["website.visitor"]._cpa_set_tracking_cookie(

@@ -6,6 +6,7 @@ from . import crm_automation_rule_lost
 from . import crm_automation_job
 from . import crm_automation_job_plan
 from . import crm_automation_log
+from . import crm_automation_undo
 from . import crm_lead
 from . import crm_stage
 from . import crm_lead_event_document

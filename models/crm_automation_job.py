@@ -266,6 +266,7 @@ class CrmAutomationJob(models.Model):
         chatter note was half of the cost of a job)."""
         if not done:
             return
+        Undo = self.env["crm.automation.undo"]
         self.env["crm.automation.log"]._log_many(
             [
                 {
@@ -275,6 +276,8 @@ class CrmAutomationJob(models.Model):
                     "job_id": job.id,
                     "stage_id": job.stage_id.id,
                     "message": result,
+                    # what the action replaced (crm.automation.undo)
+                    "undo_data": Undo._pop_job_data(job),
                 }
                 for job, result in done
             ]
@@ -338,7 +341,10 @@ class CrmAutomationJob(models.Model):
                     "crm_automation_origin": f"{rule._description}: {rule.name}",
                     "crm_automation_rule_id": rule.id,
                 }
+                Undo = self.env["crm.automation.undo"]
+                before = Undo._probe(rule, lead)
                 result = rule.with_context(**ctx)._execute(lead.with_context(**ctx), self) or ""
+                Undo._capture(rule, lead, self, before)
                 self.write(
                     {
                         "state": "done",

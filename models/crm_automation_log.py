@@ -1,5 +1,6 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
 import logging
 from collections import defaultdict
 from datetime import timedelta
@@ -27,6 +28,8 @@ LOG_COLUMNS = (
     ("automatic", "bool"),
     ("origin", "varchar"),
     ("message", "text"),
+    ("undo_data", "jsonb"),
+    ("undo_of_id", "int"),
 )
 
 
@@ -57,6 +60,7 @@ class CrmAutomationLog(models.Model):
             ("trigger_blocked", "Trigger blocked"),
             ("trigger_notified", "Salesperson notified by a trigger"),
             ("gate_blocked", "Held by a stage gate"),
+            ("undone", "Change undone"),
         ],
         required=True,
         readonly=True,
@@ -81,6 +85,37 @@ class CrmAutomationLog(models.Model):
     )
     origin = fields.Char(readonly=True, help="What caused it: rule, trigger, event.")
     message = fields.Text(readonly=True)
+    # Undo (crm.automation.undo): what an automatic change replaced, and the row of
+    # the undo. The ledger stays append-only: "undone" is the existence of that row.
+    undo_data = fields.Json(
+        readonly=True, copy=False, help="Old and new values of the change (ids for relations)."
+    )
+    undo_of_id = fields.Many2one(
+        "crm.automation.log",
+        "Undo of",
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="The ledger row whose change this row took back.",
+    )
+    undo_state = fields.Selection(
+        [
+            ("undoable", "Undoable"),
+            ("undone", "Undone"),
+            ("legacy", "Not undoable (recorded before undo existed)"),
+            ("irreversible", "Cannot be taken back"),
+            ("nothing", "Nothing to undo"),
+        ],
+        compute="_compute_undo_state",
+        help="Whether the manager can take this automatic change back.",
+    )
+
+    def _compute_undo_state(self):
+        self.env["crm.automation.undo"]._compute_undo_state(self)
+
+    def action_undo(self):
+        """Take back the automatic change of each row (automation managers)."""
+        return self.env["crm.automation.undo"]._action_undo(self)
 
     def init(self):
         # The loop guard counts a lead's recent automatic entries on every automatic
@@ -174,6 +209,8 @@ class CrmAutomationLog(models.Model):
                     value = defaults.get(name)
                 if name in ("message", "origin") and value is not None:
                     value = str(value)
+                elif name == "undo_data" and value is not None:
+                    value = json.dumps(value)
                 columns[name].append(value)
         now = fields.Datetime.now()
         self.env.cr.execute(

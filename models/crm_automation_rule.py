@@ -448,6 +448,7 @@ class CrmAutomationRule(models.Model):
                 "automation_origin_lead_id": lead.id,
             }
         )
+        self.env["crm.automation.undo"]._created_lead(job, new_lead)
         return _(
             "Repeat lead %(lead)s created in %(stage)s.",
             lead=new_lead.display_name,
@@ -475,6 +476,7 @@ class CrmAutomationRule(models.Model):
         vals_list[0]["user_id"] = user.id if user.active else False
         new_lead = lead.create(vals_list)
         lead.copy_translations(new_lead, excluded=default)
+        self.env["crm.automation.undo"]._created_lead(job, new_lead)
         return _(
             "Copied to %(lead)s in %(team)s / %(stage)s.",
             lead=new_lead.display_name,
@@ -498,13 +500,16 @@ class CrmAutomationRule(models.Model):
         )
         if not self.score_delta:
             return message
+        if not commands:
+            # points instead of tags: the message says what happened to the score only
+            message = ""
         before = lead._automation_snapshot(lead._automation_watched(["engagement_score"]))
         applied, score = lead_score.add_points(self.env, lead.id, self.score_delta)
         lead._automation_fields_changed(before)
         if applied == self.score_delta:
-            return _("%(message)s Engagement score %(delta)+d.", message=message, delta=applied)
-        if not applied:
-            return _(
+            text = _("%(message)s Engagement score %(delta)+d.", message=message, delta=applied)
+        elif not applied:
+            text = _(
                 "%(message)s Engagement score unchanged at %(score)s (floor %(floor)s; "
                 "%(delta)+d requested).",
                 message=message,
@@ -512,14 +517,16 @@ class CrmAutomationRule(models.Model):
                 floor=lead_score.FLOOR,
                 delta=self.score_delta,
             )
-        return _(
-            "%(message)s Engagement score %(applied)+d (floor %(floor)s reached; %(delta)+d "
-            "requested).",
-            message=message,
-            applied=applied,
-            floor=lead_score.FLOOR,
-            delta=self.score_delta,
-        )
+        else:
+            text = _(
+                "%(message)s Engagement score %(applied)+d (floor %(floor)s reached; "
+                "%(delta)+d requested).",
+                message=message,
+                applied=applied,
+                floor=lead_score.FLOOR,
+                delta=self.score_delta,
+            )
+        return text.strip()
 
     def _next_round_robin_user(self, team):
         """Next member of ``team`` after the rule's pointer, and move the pointer."""

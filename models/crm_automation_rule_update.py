@@ -121,7 +121,8 @@ class CrmAutomationRuleUpdate(models.Model):
 
     def _stage_named(self, name, lead=None):
         """The stage named ``name`` in the pipeline of ``lead``: stage names ("New",
-        "Won") repeat in every pipeline. Without a lead, the pipeline of the rule's stage;
+        "Won") repeat in every pipeline; the pipeline's own stage comes before a stage
+        of that name shared by all teams. Without a lead, the pipeline of the rule's stage;
         for a rule on a stage shared by all teams, every pipeline (the name must not be
         ambiguous in any of them). A rule that also sets the sales team: its pipeline.
 
@@ -145,6 +146,10 @@ class CrmAutomationRuleUpdate(models.Model):
         for team in teams:
             pipeline = [("team_id", "in", [False, team.id])] if team else [("team_id", "=", False)]
             stages = Stage.search([*pipeline, ("name", "=", name)])
+            if len(stages) > 1 and team:
+                # Odoo's stages shared by all teams ("Won") and the pipeline's own of the
+                # same name: the pipeline's own one.
+                stages = stages.filtered(lambda stage, team=team: stage.team_id == team) or stages
             if len(stages) > 1:
                 raise ValueError(
                     _(

@@ -24,6 +24,8 @@ from ..engine import tokens as tracking_token
 # Context key: the stage change itself is running (activities completed because the
 # lead leaves the stage, tracking messages): not work of the salesperson.
 NO_TOUCH_KEY = "crm_automation_no_touch"
+# Context key of the writes of an undo (crm.automation.undo): no automation re-runs.
+UNDO_KEY = "crm_automation_undo"
 # Event types of the card's "last engagement" signals, with their lead field.
 LAST_FIELDS = {
     "email_open": "engagement_last_open",
@@ -511,6 +513,9 @@ class CrmLead(models.Model):
         if not watched or not self:
             return ()
         automatic = self.env.context.get("crm_automation_auto")
+        if self.env.context.get(UNDO_KEY):
+            # An undo is a manager's correction: it does not re-run automation.
+            return ()
         return tuple(name for name in names if name in watched and (watched[name] or not automatic))
 
     def _automation_snapshot(self, names):
@@ -546,7 +551,8 @@ class CrmLead(models.Model):
         with rules entered or left, a rule run when skipped over, or an automatic move
         (ledger and loop guard). The others cost nothing."""
         config = self._automation_config()
-        if config.skipped_over or self.env.context.get("crm_automation_auto"):
+        context = self.env.context
+        if config.skipped_over or context.get("crm_automation_auto") or context.get(UNDO_KEY):
             return self
         stage_ids = config.rule_stage_ids
         Stage = self.env["crm.stage"]
@@ -596,7 +602,9 @@ class CrmLead(models.Model):
             leads = leads._automation_loop_guard(count=True)
         if not leads:
             return
-        # 4. ledger: stage entered (by whom / what).
+        # 4. ledger: stage entered (by whom / what); an automatic move records what it
+        #    replaced (crm.automation.undo).
+        Undo = self.env["crm.automation.undo"]
         self.env["crm.automation.log"]._log_many(
             [
                 {
@@ -604,10 +612,15 @@ class CrmLead(models.Model):
                     "kind": "stage_entered",
                     "stage_id": lead.stage_id.id,
                     "from_stage_id": old_stages.get(lead.id, self.env["crm.stage"]).id,
+                    "undo_data": Undo._stage_undo_data(lead, old_stages.get(lead.id)),
+                    "message": Undo._stage_undo_message(),
                 }
                 for lead in leads
             ]
         )
+        if self.env.context.get(UNDO_KEY):
+            # 5'. an undo restores the stage, it does not re-run automation.
+            return
         # 5. rules of the entered stage, plus opted-in rules of stages jumped over.
         rule_leads = leads._automation_rules_to_schedule(old_stages)
         if not rule_leads:

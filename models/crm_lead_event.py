@@ -464,9 +464,12 @@ class CrmLeadEvent(models.Model):
         return True
 
     @api.model
-    def _record_form_submitted(self, lead_id, form_name, user_agent="", ip=""):
+    def _record_form_submitted(self, lead_id, form_name, user_agent="", ip="", page=""):
         """A website form created lead ``lead_id``: one event for it and for the other
-        leads of the same visitor (the form submission is the fact: deduplicated)."""
+        leads of the same visitor (the form submission is the fact: deduplicated).
+
+        :param page: path of the page the form was sent from (kept in ``url``)
+        """
         lead = self.env["crm.lead"].browse(lead_id).exists()
         if not lead:
             return self.browse()
@@ -479,6 +482,7 @@ class CrmLeadEvent(models.Model):
             "form",
             dedup_key=f"form{lead.id}",
             form_name=form_name,
+            url=page or False,
             **self._cpa_client_values(user_agent, ip),
         )
 
@@ -558,7 +562,7 @@ class CrmLeadEvent(models.Model):
     def _describe(self):
         """One line about the event, for chatter and ledger."""
         self.ensure_one()
-        detail = self.url or self.form_name or self.phone or self.text or ""
+        detail = self.form_name or self.url or self.phone or self.text or ""
         label = dict(self._fields["event_type"]._description_selection(self.env))[self.event_type]
         if not detail:
             return label

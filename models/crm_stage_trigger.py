@@ -350,7 +350,14 @@ class CrmStageTrigger(models.Model):
         return True
 
     def _match_form_submitted(self, event):
-        return not self.form_name or wildcard_match(self.form_name, event.form_name)
+        """The form by its name, or by the page it was sent from: a page picked in
+        "Form of the site" also means its forms named by a ``cpa_form`` input."""
+        return (
+            not self.form_name
+            or wildcard_match(self.form_name, event.form_name)
+            or bool(event.url)
+            and wildcard_match(self.form_name, event.url)
+        )
 
     def _match_url_visited(self, event):
         return any(wildcard_match(pattern, event.url) for pattern in _lines(self.url_patterns))
@@ -592,6 +599,7 @@ class CrmStageTrigger(models.Model):
             .with_context(
                 crm_automation_auto=True,
                 crm_automation_origin=origin,
+                # the move's ledger row names the trigger (bulk undo, gate holds)
                 crm_automation_trigger_id=self.id,
                 crm_automation_event_id=event.id,
             )

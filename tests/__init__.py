@@ -41,3 +41,4 @@ from . import test_lost_from_stage
 from . import test_stage_gate
 from . import test_rotting
 from . import test_demo_history
+from . import test_undo

@@ -137,6 +137,7 @@ class TestAccess(TrackingCase, HttpCase):
         # The wizards of managers (transient records), created as the superuser.
         cls.env["crm.automation.rule.activate"].create({"rule_id": cls.rule.id})
         cls.env["crm.automation.export.wizard"].create({"team_id": cls.team.id})
+        cls.env["crm.automation.undo.wizard"].create({"rule_id": cls.rule.id})
         import_wizard = cls.env["crm.automation.import.wizard"].create(
             {"source": "recipe", "team_id": cls.team.id}
         )

@@ -220,6 +220,17 @@ class TestAutomationActions(AutomationCase, MockEmail):
         self.assertEqual(lead.engagement_score, 4)
         self.assertIn("Engagement score +4.", job.result)
 
+    def test_score_only_rule_says_only_the_score(self):
+        """A rule giving points without tags ("score instead of tags"): the ledger says
+        what happened to the score, not "Tags added: -; removed: -." (acceptance story 8)."""
+        rule = self._rule(self.stage_qualified, "tags", tag_add_ids=[], score_delta=-5)
+        lead, job = self._enter(rule)
+        expected = "Engagement score unchanged at 0 (floor 0; -5 requested)."
+        self.assertEqual(job.result, expected)
+        self.assertEqual(self._logs(lead, "rule_done").message, expected)
+        lead, job = self._enter(rule, engagement_score=12)
+        self.assertEqual(job.result, "Engagement score -5.")
+
     def test_assign_user_and_team_leader(self):
         rule = self._rule(
             self.stage_qualified, "assign", assign_mode="user", assign_user_id=self.salesman2.id
@@ -362,6 +373,33 @@ class TestAutomationActions(AutomationCase, MockEmail):
         lead, _job = self._enter(rule)
         self.assertEqual((lead.team_id, lead.stage_id.name), (elsewhere, "D Won"))
         self.assertEqual(lead.stage_id.team_id, elsewhere)
+
+    def test_update_stage_by_name_prefers_the_pipeline_own_stage(self):
+        """Odoo's demo has a "Won" shared by all teams and a pipeline's own "Won" (Direct
+        Sales): "Won" is the pipeline's own stage, the shared one only when the pipeline
+        has none of that name (acceptance story 2)."""
+        stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
+        shared = self.env["crm.stage"].create(
+            {"name": self.stage_won.name, "sequence": 0, "team_id": False, "is_won": True}
+        )
+        rule = self._rule(
+            self.stage_qualified,
+            "update",
+            update_line_ids=[Command.create({"field_id": stage_field.id, "value": "D Won"})],
+        )
+        lead, _job = self._enter(rule)
+        self.assertEqual(lead.stage_id, self.stage_won)
+        # A pipeline without its own "D Won": the shared one.
+        bare = self.env["crm.team"].create({"name": "Bare"})
+        bare_stage = self.env["crm.stage"].create({"name": "Bare New", "team_id": bare.id})
+        rule = self._rule(
+            bare_stage,
+            "update",
+            update_line_ids=[Command.create({"field_id": stage_field.id, "value": "D Won"})],
+        )
+        lead = self._lead(team_id=bare.id, stage_id=bare_stage.id)
+        self.assertEqual(self._jobs(lead, rule).state, "done")
+        self.assertEqual(lead.stage_id, shared)
 
     def test_update_stage_by_name_unknown_or_ambiguous_is_refused(self):
         stage_field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")

@@ -98,6 +98,16 @@ class TestDemoHistory(TransactionCase):
             created.filtered(lambda lead: lead.team_id == self.installation), "copied deal"
         )
 
+    def test_a_rotting_deal(self):
+        """Orbit School sits in Contract approval (idle limit 14 days) untouched for 20
+        days: its card shows the rotting badge and the "Rotting" filter finds it."""
+        orbit = self.env.ref(f"{MODULE}.crm_lead_orbit_school_demo")
+        self.assertGreaterEqual(orbit.automation_idle_days, 14)
+        rotting = self.env["crm.lead"].search(
+            [("id", "in", self.leads.ids), ("automation_idle_days", ">", 0)]
+        )
+        self.assertIn(orbit, rotting)
+
     def test_each_salesperson_sees_their_own_work(self):
         for xmlid in (
             "base.user_admin",

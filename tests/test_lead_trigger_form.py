@@ -82,6 +82,26 @@ class TestFormChoiceRoute(TrackingCase, HttpCase):
         lead = self.env["crm.lead"].browse(json.loads(response.text)["id"])
         self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
 
+    def test_picked_page_moves_on_post_of_its_named_form(self):
+        """The page is offered by its path while its form also has a hidden
+        ``cpa_form``: the browser posts that input, and the page's form must still match
+        the page picked (acceptance story I, played as a browser posts the form)."""
+        form = Form(self.env["crm.stage.trigger"])
+        form.name = "Quote page"
+        form.event_type = "form_submitted"
+        form.form_known = "/cpa-quote"
+        form.stage_id = self.stage_qualified
+        trigger = form.save()
+        response = self._post_form("/contactus", cpa_form="cpa-quote-form-elsewhere")
+        lead = self.env["crm.lead"].browse(json.loads(response.text)["id"])
+        self.assertNotEqual(lead.stage_id, self.stage_qualified, "another page's form")
+        response = self._post_form("/cpa-quote", cpa_form="cpa-quote-form")
+        self.assertEqual(response.status_code, 200, response.text)
+        lead = self.env["crm.lead"].browse(json.loads(response.text)["id"])
+        self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
+        event = self.env["crm.lead.event"].search([("lead_id", "=", lead.id)])
+        self.assertEqual((event.form_name, event.url), ("cpa-quote-form", "/cpa-quote"))
+
     def test_free_text_kept_for_external_forms(self):
         trigger = self._trigger(
             self.stage_qualified, "form_submitted", form_name="partner-site-signup"
