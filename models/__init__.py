@@ -38,3 +38,4 @@ from . import crm_stage_gate
 from . import crm_stage_gate_hold
 from . import crm_lead_rotting
 from . import crm_automation_demo
+from . import crm_automation_what_if

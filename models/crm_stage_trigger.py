@@ -418,7 +418,7 @@ class CrmStageTrigger(models.Model):
         return True
 
     @api.model
-    def _decide_event(self, lead, event, candidates=None):
+    def _decide_event(self, lead, event, candidates=None, drafts=None, guard=None):
         """What ``event`` does to ``lead``: the one decision function of the real run
         (``_fire_event``) and of the dry-run. Reads only: nothing is written.
 
@@ -431,6 +431,9 @@ class CrmStageTrigger(models.Model):
         :param event: crm.lead.event record, stored or in memory (``new``), not machine
         :param candidates: crm.stage.trigger already read by the caller for a whole set
             of events (no search per event), or None
+        :param drafts: draft triggers of ``candidates`` that count as active (what-if)
+        :param guard: callable(lead) -> loop guard message or None, instead of the
+            stored ledger (the what-if counts its simulated moves in memory)
         :return: dict with ``state`` (``no_trigger`` / ``blocked`` / ``fired``),
             ``matched`` (triggers whose parameters accept the event), ``trigger`` (the
             one that moves the lead), ``stage`` (where to), ``blocked`` (``won_lost`` /
@@ -453,9 +456,10 @@ class CrmStageTrigger(models.Model):
                 ]
             )
         else:
+            drafts = drafts or self.browse()
             candidates = candidates.filtered(
                 lambda t: t.event_type == event.event_type
-                and t.state == "active"
+                and (t.state == "active" or t in drafts)
                 and t.stage_id.team_id.id in (False, lead.team_id.id)
             )
         triggers = candidates.filtered(lambda t: t._moves_lead() and t._match(event))
@@ -473,7 +477,10 @@ class CrmStageTrigger(models.Model):
                 reasons.append(reason)
                 continue
             decision.update(trigger=trigger, stage=trigger.stage_id)
-            stopped = lead._automation_loop_guard_refusals().get(lead.id)
+            if guard is None:
+                stopped = lead._automation_loop_guard_refusals().get(lead.id)
+            else:
+                stopped = guard(lead)
             if stopped:
                 decision.update(
                     blocked="loop_guard",

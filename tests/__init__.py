@@ -42,3 +42,4 @@ from . import test_stage_gate
 from . import test_rotting
 from . import test_demo_history
 from . import test_undo
+from . import test_what_if
