@@ -84,10 +84,12 @@ class CrmAutomationWhatIf(models.AbstractModel):
             drafts = draft
         triggers = triggers.filtered(lambda t: t._moves_lead())
         draft_rule = draft if not is_trigger and draft.active and draft.state != "active" else None
-        tracked = self._tracked_moves(since, until)
-        entries = self._ledger_entries(since, until)
+        # The leads of the draft's pipeline (every pipeline for a shared stage).
+        team_id = draft.stage_id.team_id.id
+        tracked = self._tracked_moves(since, until, team_id)
+        entries = self._ledger_entries(since, until, team_id)
         moves = what_if.manual_moves(tracked, entries)
-        events = self._events(since, until, set(triggers.mapped("event_type")))
+        events = self._events(since, until, set(triggers.mapped("event_type")), team_id)
         start = what_if.initial_stages(tracked, entries)
         guard = what_if.HourlyGuard(
             params.get_int(self.env, "loop_max_moves_per_transaction"),
@@ -127,7 +129,17 @@ class CrmAutomationWhatIf(models.AbstractModel):
         return tally
 
     @api.model
-    def _events(self, since, until, event_types):
+    def _of_team(self, column, team_id):
+        """SQL condition: ``column`` (a lead id) is a lead of sales team ``team_id``
+        (any lead when None)."""
+        if not team_id:
+            return SQL("TRUE")
+        return SQL(
+            "%s IN (SELECT id FROM crm_lead WHERE team_id = %s)", SQL.identifier(*column), team_id
+        )
+
+    @api.model
+    def _events(self, since, until, event_types, team_id=None):
         """[(date, event id, lead id)] of the window that may fire a trigger."""
         if not event_types:
             return []
@@ -135,16 +147,17 @@ class CrmAutomationWhatIf(models.AbstractModel):
         return self.env.execute_query(
             SQL(
                 "SELECT date, id, lead_id FROM crm_lead_event WHERE date >= %s AND date <= %s "
-                "AND verdict != %s AND event_type IN %s ORDER BY date, id",
+                "AND verdict != %s AND event_type IN %s AND %s ORDER BY date, id",
                 since,
                 until,
                 verdicts.MACHINE,
                 tuple(sorted(event_types)),
+                self._of_team(("lead_id",), team_id),
             )
         )
 
     @api.model
-    def _tracked_moves(self, since, until):
+    def _tracked_moves(self, since, until, team_id=None):
         """[(date, lead id, from stage id, to stage id)] of the stage tracking."""
         field = self.env["ir.model.fields"]._get("crm.lead", "stage_id")
         rows = self.env.execute_query(
@@ -154,26 +167,29 @@ class CrmAutomationWhatIf(models.AbstractModel):
               FROM mail_tracking_value v
               JOIN mail_message m ON m.id = v.mail_message_id
              WHERE m.model = 'crm.lead' AND v.field_id = %s AND m.date >= %s AND m.date <= %s
+               AND %s
              ORDER BY m.date, m.id, v.id
                 """,
                 field.id,
                 since,
                 until,
+                self._of_team(("m", "res_id"), team_id),
             )
         )
         return [(date, lead_id, old or 0, new or 0) for date, lead_id, old, new in rows]
 
     @api.model
-    def _ledger_entries(self, since, until):
+    def _ledger_entries(self, since, until, team_id=None):
         """[(date, lead id, from stage id, to stage id, automatic)] of the ledger's
         stage entries."""
         rows = self.env.execute_query(
             SQL(
                 "SELECT create_date, lead_id, from_stage_id, stage_id, automatic "
                 "FROM crm_automation_log WHERE kind = 'stage_entered' AND create_date >= %s "
-                "AND create_date <= %s ORDER BY create_date, id",
+                "AND create_date <= %s AND %s ORDER BY create_date, id",
                 since,
                 until,
+                self._of_team(("lead_id",), team_id),
             )
         )
         return [

@@ -113,9 +113,11 @@ class TestRotting(TrackingCase):
         self.stage_qualified.automation_idle_days = 0
         lead = self._lead(self.stage_qualified)
         _age(lead, 10)
-        self.assertEqual(self.Rotting._cron_record_idle(), 0)
+        self.Rotting._cron_record_idle()
+        self.assertFalse(self.Event.search_count([("lead_id", "=", lead.id)]), "10 < 20 days")
         _age(lead, 21)
-        self.assertEqual(self.Rotting._cron_record_idle(), 1)
+        self.Rotting._cron_record_idle()
+        self.assertEqual(self.Event.search_count([("lead_id", "=", lead.id)]), 1)
         self.assertMovedBy(lead, self.stage_proposition, trigger, self.salesman)
 
     def test_idle_template_activity(self):

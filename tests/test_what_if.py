@@ -239,7 +239,11 @@ class TestWhatIfHttp(HttpCase):
             password="cpa_whatif_manager",
             groups="sales_team.group_sale_manager",
         )
-        stage = self.env["crm.stage"].create({"name": "What-if stage", "sequence": 401})
+        # A pipeline of its own: the replay covers the leads of the draft's pipeline.
+        team = self.env["crm.team"].create({"name": "What-if pipeline"})
+        stage = self.env["crm.stage"].create(
+            {"name": "What-if stage", "sequence": 401, "team_id": team.id}
+        )
         trigger = self.env["crm.stage.trigger"].create(
             {
                 "name": "What-if draft",
@@ -262,9 +266,16 @@ class TestWhatIfHttp(HttpCase):
                 },
             )
 
-        start = self.env["crm.stage"].create({"name": "What-if start", "sequence": 400})
+        start = self.env["crm.stage"].create(
+            {"name": "What-if start", "sequence": 400, "team_id": team.id}
+        )
         lead = self.env["crm.lead"].create(
-            {"name": "What-if lead", "type": "opportunity", "stage_id": start.id}
+            {
+                "name": "What-if lead",
+                "type": "opportunity",
+                "stage_id": start.id,
+                "team_id": team.id,
+            }
         )
         self.env["crm.lead.event"]._record(
             lead, "email_open", "email", date=fields.Datetime.now() - timedelta(days=2)
