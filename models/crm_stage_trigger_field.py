@@ -178,6 +178,7 @@ class CrmStageTrigger(models.Model):
         """
         added = {str(tag_id) for tag_id in rule.tag_add_ids.ids}
         removed = {str(tag_id) for tag_id in rule.tag_remove_ids.ids}
+        board = self.env["crm.automation.board"]
         edges = []
         for trigger in self.filtered(
             lambda t: t.event_type == "field_changed" and t.fire_on_automatic
@@ -201,9 +202,9 @@ class CrmStageTrigger(models.Model):
                         _(
                             "rule %(rule)s changes %(field)s, trigger %(trigger)s moves the "
                             "lead to %(stage)s",
-                            rule=f"“{rule.name}”",
+                            rule=board._label(rule),
                             field=trigger._describe_field_changed(),
-                            trigger=f"“{trigger.name}”",
+                            trigger=board._label(trigger),
                             stage=trigger.stage_id.name,
                         ),
                         triggers=[trigger.id],
