@@ -24,6 +24,7 @@ set-up is the one of ``CrmAutomationCommon``. Shared constants of the HTTP tests
 webhook secret, email body, browser) are here too: test modules never import each other.
 """
 
+import hashlib
 import threading
 from contextlib import closing
 from datetime import datetime
@@ -393,6 +394,27 @@ class TrackingCase(CrmAutomationCommon):
             self.assertTrue(ledger, "the ledger records the move")
             self.assertEqual(ledger[:1].user_id, user)
             self.assertIn(trigger.name, ledger[:1].message)
+
+    def _visitor_chat(self, lead, livechat):
+        """(HttpCase subclasses) The anonymous website visitor of this test's HTTP session
+        (its token is what website.visitor derives from the request), known to be
+        ``lead``'s visitor (e.g. it sent the lead form), opens a chat on ``livechat``
+        through the live chat route: the discuss.channel."""
+        self.authenticate(None, None)
+        token = hashlib.sha1(
+            repr(("127.0.0.1", self.opener.headers.get("User-Agent"), self.session.sid)).encode()
+        ).hexdigest()[:32]
+        visitor = self.env["website.visitor"].create(
+            {"access_token": token, "website_id": self.env["website"].get_current_website().id}
+        )
+        lead.visitor_ids = visitor
+        data = self.make_jsonrpc_request(
+            "/im_livechat/get_session",
+            {"anonymous_name": "Visitor", "channel_id": livechat.id, "persisted": True},
+        )
+        chat = self.env["discuss.channel"].browse(data["discuss.channel"][0]["id"])
+        self.assertEqual(chat.livechat_visitor_id, visitor)
+        return chat
 
 
 def run_on_two_connections(registry, dbname, work):

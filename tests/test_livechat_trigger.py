@@ -1,6 +1,5 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import hashlib
 from datetime import timedelta
 
 from odoo import Command, fields
@@ -167,22 +166,7 @@ class TestLivechatTriggerHttp(TrackingCase, HttpCase):
         )
         keyword = self._trigger(self.stage_proposition, "chat_keyword", keywords="quote, devis")
         lead = self._lead(partner_id=False)
-        # The anonymous visitor of the website (its token is what website.visitor derives
-        # from the request), known to be the lead's visitor (e.g. it sent the lead form).
-        self.authenticate(None, None)
-        token = hashlib.sha1(
-            repr(("127.0.0.1", self.opener.headers.get("User-Agent"), self.session.sid)).encode()
-        ).hexdigest()[:32]
-        visitor = self.env["website.visitor"].create(
-            {"access_token": token, "website_id": self.env["website"].get_current_website().id}
-        )
-        lead.visitor_ids = visitor
-        data = self.make_jsonrpc_request(
-            "/im_livechat/get_session",
-            {"anonymous_name": "Visitor", "channel_id": self.livechat.id, "persisted": True},
-        )
-        chat = self.env["discuss.channel"].browse(data["discuss.channel"][0]["id"])
-        self.assertEqual(chat.livechat_visitor_id, visitor)
+        chat = self._visitor_chat(lead, self.livechat)
         self._post(chat.id, "Hello, anyone there?")
         lead.invalidate_recordset()
         self.assertMovedBy(lead, self.stage_qualified, started, self.salesman)

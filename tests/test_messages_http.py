@@ -1,6 +1,5 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import hashlib
 import json
 from datetime import datetime
 
@@ -113,20 +112,7 @@ class TestLivechatMessageHttp(TrackingCase, HttpCase):
             }
         )
         lead = self._lead(partner_id=False, contact_name="Nina Novak")
-        self.authenticate(None, None)
-        token = hashlib.sha1(
-            repr(("127.0.0.1", self.opener.headers.get("User-Agent"), self.session.sid)).encode()
-        ).hexdigest()[:32]
-        visitor = self.env["website.visitor"].create(
-            {"access_token": token, "website_id": self.env["website"].get_current_website().id}
-        )
-        lead.visitor_ids = visitor
-        data = self.make_jsonrpc_request(
-            "/im_livechat/get_session",
-            {"anonymous_name": "Visitor", "channel_id": self.livechat.id, "persisted": True},
-        )
-        chat = self.env["discuss.channel"].browse(data["discuss.channel"][0]["id"])
-        self.assertEqual(chat.livechat_visitor_id, visitor)
+        chat = self._visitor_chat(lead, self.livechat)
 
         lead.stage_id = self.stage_qualified
         job = self.env["crm.automation.job"].search([("lead_id", "=", lead.id)])
