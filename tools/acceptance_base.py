@@ -64,12 +64,13 @@ class Server:
         )
 
     def call_none(self, model, method, *args, **kwargs):
-        """An Odoo method that returns None (e.g. crm's action_set_lost): XML-RPC
-        cannot send it back, the server answers a Fault after committing the work."""
+        """An Odoo method that returns None or records (e.g. crm's action_set_lost,
+        bus.presence's create): XML-RPC cannot send it back, the server answers a Fault
+        after committing the work."""
         try:
             return self.call(model, method, *args, **kwargs)
         except xmlrpc.client.Fault as fault:
-            if "cannot marshal None" not in fault.faultString:
+            if "cannot marshal" not in fault.faultString:
                 raise
             return None
 

@@ -239,7 +239,9 @@ def story_6_chat_keyword(srv):
     if rows:
         srv.call("bus.presence", "write", [rows[0]["id"]], presence)
     else:
-        srv.create("bus.presence", {"user_id": srv.uid, **presence}, keep_track=False)
+        # bus.presence.create is not an @api.model method: over RPC its first argument
+        # is the (empty) record ids, the values come second.
+        srv.call_none("bus.presence", "create", [], {"user_id": srv.uid, **presence})
     try:
         return _chat_as_visitor(srv, livechat, lead, stages)
     finally:  # the admin's presence as it was (the session only needed an operator)
