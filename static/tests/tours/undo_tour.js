@@ -79,6 +79,8 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_undo_bulk_tour"
             content: "and says what changed since",
             trigger: '.modal .o_cpa_undo_preview tr:contains("Assign a salesperson") td.o_cpa_count_changed:contains("1")',
             run() {
+                // Leave the rule's input, so that its text is not shown selected.
+                document.activeElement?.blur();
                 console.info("cpa-screenshot:undo-bulk");
             },
         },
