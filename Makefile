@@ -47,7 +47,7 @@ po-missing:
 
 # README images: the tours below save what Chromium shows at their `cpa-screenshot:` steps;
 # the 5-minute tour on the demo data runs last, so that its images are the README's.
-SCREENSHOT_TOURS = /crm_pipeline_automation:TestActivityDeadlineTour,/crm_pipeline_automation:TestRecipeTour,/crm_pipeline_automation:TestAutomationBoardTour,/crm_pipeline_automation:TestAutomationBoardSpanishTour,/crm_pipeline_automation:TestSalespersonViewTour,/crm_pipeline_automation:TestStageGateTour,/crm_pipeline_automation:TestRottingTour
+SCREENSHOT_TOURS = /crm_pipeline_automation:TestActivityDeadlineTour,/crm_pipeline_automation:TestRecipeTour,/crm_pipeline_automation:TestAutomationBoardTour,/crm_pipeline_automation:TestAutomationBoardSpanishTour,/crm_pipeline_automation:TestSalespersonViewTour,/crm_pipeline_automation:TestUndoTour,/crm_pipeline_automation:TestWhatIfTour,/crm_pipeline_automation:TestStageGateTour,/crm_pipeline_automation:TestRottingTour
 SCREENSHOT_DEMO_TOUR = /crm_pipeline_automation:TestDemoTour
 screenshots:
 	@CPA_SCREENSHOTS=$(CURDIR)/readme/images $(CPA) test --dev --tags "$(SCREENSHOT_TOURS)"

@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 
 from .common import AutomationCase, TrackingCase
+from .screenshots import TourScreenshotMixin
 
 # Lead fields compared before the change and after its undo.
 STATE_FIELDS = (
@@ -351,7 +352,7 @@ class TestUndoTrigger(TrackingCase):
 
 
 @tagged("post_install", "-at_install")
-class TestUndoTour(AutomationCase, HttpCase):
+class TestUndoTour(TourScreenshotMixin, AutomationCase, HttpCase):
     """The Undo button of the lead's Automation tab and the bulk wizard's preview, in
     headless Chromium, as an automation manager (the team leader)."""
 

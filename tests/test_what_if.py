@@ -10,6 +10,7 @@ from odoo.tests.common import JsonRpcException
 from odoo.tools import SQL
 
 from .common import TrackingCase
+from .screenshots import TourScreenshotMixin
 
 PRICING = "https://example.com/pricing?plan=pro"
 # Tables the what-if must leave as they are.
@@ -312,7 +313,7 @@ class TestWhatIfHttp(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestWhatIfTour(HttpCase):
+class TestWhatIfTour(TourScreenshotMixin, HttpCase):
     """The "What if…" dialog of the board, in headless Chromium."""
 
     def test_what_if_dialog(self):

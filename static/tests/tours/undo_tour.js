@@ -18,6 +18,12 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_undo_tour", {
         {
             content: "The rule's row is undoable",
             trigger: '.o_cpa_timeline .o_data_row:contains("Rule done") button.o_cpa_undo',
+            run() {
+                console.info("cpa-screenshot:undo-ledger");
+            },
+        },
+        {
+            trigger: '.o_cpa_timeline .o_data_row:contains("Rule done") button.o_cpa_undo',
             run: "click",
         },
         {
@@ -72,6 +78,11 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_undo_bulk_tour"
         {
             content: "and says what changed since",
             trigger: '.modal .o_cpa_undo_preview tr:contains("Assign a salesperson") td.o_cpa_count_changed:contains("1")',
+            run() {
+                // Leave the rule's input, so that its text is not shown selected.
+                document.activeElement?.blur();
+                console.info("cpa-screenshot:undo-bulk");
+            },
         },
         {
             trigger: ".modal .modal-footer button.o_cpa_undo_run_btn",

@@ -24,6 +24,9 @@ registry.category("web_tour.tours").add("crm_pipeline_automation_what_if_tour", 
         },
         {
             trigger: ".modal .o_cpa_what_if_lead:contains('WI lead') td[data-kind='trigger_fired']:contains('Trigger fired')",
+            run() {
+                console.info("cpa-screenshot:what-if");
+            },
         },
         {
             content: "Over the last day only",
