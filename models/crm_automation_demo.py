@@ -77,6 +77,10 @@ CLOCK_COLUMNS = {
 TOKEN_RE = re.compile(r"/cpa/([oc])/([0-9.a-f]+)")
 
 
+# Records the history creates that belong to the demo (removed with the addon).
+DEMO_OWNED = ("crm.lead", "discuss.channel", "website.visitor")
+
+
 class CrmAutomationDemo(models.AbstractModel):
     _name = "crm.automation.demo"
     _description = "CRM Automation Demo History"
@@ -88,6 +92,7 @@ class CrmAutomationDemo(models.AbstractModel):
         if Event.search_count([("external_ref", "=", DONE_REF)], limit=1):
             return False
         started = time.monotonic()
+        owned = {model: self._demo_max_id(model) for model in DEMO_OWNED}
         ref = self._demo_ref
         sofia, igor, admin = (
             ref("res_users_sales_rep_demo"),
@@ -195,8 +200,34 @@ class CrmAutomationDemo(models.AbstractModel):
             self._demo_live_chat(solaris, sofia)
 
         self.env.flush_all()
+        self._demo_own(owned)
         _logger.info("Demo history made in %.1f s", time.monotonic() - started)
         return True
+
+    def _demo_max_id(self, model):
+        self.env.flush_all()
+        table = self.env[model]._table
+        return self.env.execute_query(
+            SQL("SELECT COALESCE(MAX(id), 0) FROM %s", SQL.identifier(table))
+        )[0][0]
+
+    def _demo_own(self, before):
+        """The leads, chats and visitors the history created are demo data of the addon
+        (an xml id each): uninstalling it removes them, and with them nothing refers to
+        its demo stages and salespeople any more."""
+        rows = []
+        for model, max_id in before.items():
+            records = self.env[model].with_context(active_test=False).search([("id", ">", max_id)])
+            prefix = model.replace(".", "_")
+            rows += [
+                {
+                    "xml_id": f"{MODULE}.{prefix}_demo_history_{record.id}",
+                    "record": record,
+                    "noupdate": True,
+                }
+                for record in records
+            ]
+        self.env["ir.model.data"]._update_xmlids(rows)
 
     # ------------------------------------------------------------------
     # Steps

@@ -122,8 +122,9 @@ def inner_seed(env, state):
     # A document trigger (contacts becoming companies: no sale app needed) keeps a
     # base.automation, which must survive -u and go with the addon. Versions of the
     # addon without document triggers (--from REV) have none.
-    automation = env["base.automation"]
-    if "document_model" in env["crm.stage.trigger"]._fields:
+    # (base_automation is a dependency since then: older versions run without it.)
+    automation = env["base.automation"] if "base.automation" in env else None
+    if automation is not None and "document_model" in env["crm.stage.trigger"]._fields:
         automation = (
             env["crm.stage.trigger"]
             .create(
@@ -194,7 +195,7 @@ def inner_seed(env, state):
         checks["document trigger: its automation rule (base.automation)"] = automation.active
     env.cr.commit()
     state["ids"] = {"rule": rule.id, "trigger": trigger.id, "template": template.id}
-    state["automations"] = automation.ids
+    state["automations"] = automation.ids if automation is not None else []
     state["before_update"] = snap
     return checks
 
@@ -287,8 +288,11 @@ def inner_after_uninstall(env, state):
         not left,
         "; ".join(left[:15]) + (f" ... ({len(left)} in all)" if len(left) > 15 else ""),
     )
-    cr.execute("SELECT count(*) FROM ir_model_data WHERE module=%s", (MODULE,))
-    checks["no ir_model_data row of the module"] = (cr.fetchone()[0] == 0, "")
+    cr.execute(
+        "SELECT model, name FROM ir_model_data WHERE module=%s ORDER BY model, name", (MODULE,)
+    )
+    rows = [f"{model} {name}" for model, name in cr.fetchall()]
+    checks["no ir_model_data row of the module"] = (not rows, "; ".join(rows[:15]))
     cr.execute("SELECT key FROM ir_config_parameter WHERE key LIKE %s", (f"{MODULE}.%",))
     params = sorted(row[0] for row in cr.fetchall())
     checks["no crm_pipeline_automation.* system parameter"] = (not params, ", ".join(params))
@@ -321,10 +325,12 @@ def inner_after_uninstall(env, state):
     actions = cr.fetchone()[0]
     rules = (
         env["base.automation"].with_context(active_test=False).browse(state.get("automations", []))
+        if "base.automation" in env
+        else []
     )
     checks["no automation rule or server action of document triggers left"] = (
-        not rules.exists() and not actions,
-        f"{len(rules.exists())} rules, {actions} code actions",
+        not rules and not actions or not rules.exists() and not actions,
+        f"{len(rules and rules.exists())} rules, {actions} code actions",
     )
     # Odoo CRM still works.
     team = env.ref("sales_team.team_sales_department")
