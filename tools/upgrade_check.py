@@ -123,7 +123,7 @@ def inner_seed(env, state):
     # base.automation, which must survive -u and go with the addon. Versions of the
     # addon without document triggers (--from REV) have none.
     # (base_automation is a dependency since then: older versions run without it.)
-    automation = env["base.automation"] if "base.automation" in env else None
+    automation = env.get("base.automation")
     if automation is not None and "document_model" in env["crm.stage.trigger"]._fields:
         automation = (
             env["crm.stage.trigger"]
