@@ -8,6 +8,7 @@ it runs with the system Python and builds everything else it needs in a cache fo
 """
 
 import argparse
+import ast
 import contextlib
 import fcntl
 import hashlib
@@ -433,14 +434,19 @@ def odoo_cmd(venv, src, config, *args):
     return [str(venv / "bin" / "python"), str(src / "odoo-bin"), "-c", str(config), *args]
 
 
-def module_installed(venv, pg, dbname, module=MODULE):
+def installed_version(venv, pg, dbname, module=MODULE):
+    """The version of ``module`` installed in ``dbname`` (ir_module_module.latest_version),
+    or None when the database or the installed module is missing."""
     code = (
         "import sys, psycopg2\n"
         "kw = dict(host=sys.argv[1], port=sys.argv[2], user=sys.argv[3], dbname=sys.argv[4])\n"
         "if sys.argv[5]: kw['password'] = sys.argv[5]\n"
         "cr = psycopg2.connect(**kw).cursor()\n"
-        'cr.execute("SELECT state FROM ir_module_module WHERE name=%s", (sys.argv[6],))\n'
-        "row = cr.fetchone(); sys.exit(0 if row and row[0] == 'installed' else 1)\n"
+        'cr.execute("SELECT state, latest_version FROM ir_module_module WHERE name=%s",'
+        " (sys.argv[6],))\n"
+        "row = cr.fetchone()\n"
+        "if not row or row[0] != 'installed': sys.exit(1)\n"
+        "print(row[1] or '')\n"
     )
     proc = subprocess.run(
         [
@@ -455,9 +461,20 @@ def module_installed(venv, pg, dbname, module=MODULE):
             module,
         ],
         capture_output=True,
+        text=True,
         check=False,
     )
-    return proc.returncode == 0
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def module_installed(venv, pg, dbname, module=MODULE):
+    return installed_version(venv, pg, dbname, module) is not None
+
+
+def manifest_version():
+    """The addon's version as declared in __manifest__.py."""
+    manifest = ast.literal_eval((REPO / "__manifest__.py").read_text())
+    return manifest["version"]
 
 
 # --------------------------------------------------------------------------- Chromium
@@ -516,10 +533,17 @@ def cmd_run(args):
     pg.start()
     try:
         install = []
-        if not pg.database_exists(venv, dbname) or not module_installed(venv, pg, dbname):
+        installed = (
+            installed_version(venv, pg, dbname) if pg.database_exists(venv, dbname) else None
+        )
+        if installed is None:
             say(f"Creating database '{dbname}' with demo data (first run: a few minutes) ...")
             install = ["-i", MODULE]
-        elif args.update:
+        elif args.update or installed != manifest_version():
+            # A newer checkout than the database: upgrade the module (its migration
+            # scripts run) instead of serving new code on the old schema.
+            if not args.update:
+                say(f"Upgrading the module in '{dbname}' ({installed} -> {manifest_version()}) ...")
             install = ["-u", MODULE]
         say(f"Odoo at http://localhost:{port} (login admin / admin). Ctrl-C stops it.")
         # Odoo runs in its own session so that Ctrl-C reaches it exactly once, from us: a
