@@ -4,7 +4,7 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 
-from .crm_activity_template_meeting import MEETING_KEY
+from .crm_activity_template import MEETING_KEY
 
 # Precommit data key: ids of the meetings archived in the transaction.
 ARCHIVED_KEY = "crm_pipeline_automation.archived_meetings"

@@ -6,7 +6,7 @@ from datetime import datetime, time
 import pytz
 from dateutil.relativedelta import relativedelta
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -35,6 +35,9 @@ CONFIG_FIELDS = {
     "team_ids",
     "deadline_base",
 }
+# Context key: the meeting being scheduled or moved (calendar.event id); its lead's
+# template activities count from it rather than from the lead's next meeting.
+MEETING_KEY = "crm_automation_meeting_id"
 REMINDER_UNITS = [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")]
 
 # Events that create activities from templates without any stage move. The trigger
@@ -110,7 +113,11 @@ class CrmActivityTemplate(models.Model):
         help="Unit of 'Complete within'.",
     )
     deadline_base = fields.Selection(
-        [("create", "When the activity is created"), ("date_field", "A date of the lead")],
+        [
+            ("create", "When the activity is created"),
+            ("date_field", "A date of the lead"),
+            ("meeting", "The lead's next meeting"),
+        ],
         default="create",
         required=True,
         help="What the deadline is counted from.",
@@ -193,6 +200,15 @@ class CrmActivityTemplate(models.Model):
         help="Also create the activity when this happens to a lead, without any stage "
         "move. Stage entry is configured with an automation rule of type 'activity'.",
     )
+    lost_stage_ids = fields.Many2many(
+        "crm.stage",
+        "crm_activity_template_lost_stage_rel",
+        "template_id",
+        "stage_id",
+        "Only when lost from",
+        help="Create on event 'Lead lost': only for leads lost from one of these stages; "
+        "empty: from any stage.",
+    )
     activity_ids = fields.One2many("mail.activity", "activity_template_id", "Activities")
 
     @api.constrains("deadline_count", "deadline_unit")
@@ -232,8 +248,16 @@ class CrmActivityTemplate(models.Model):
     # ------------------------------------------------------------------
 
     def _applies_to(self, lead):
-        """Whether ``lead`` is in the scope of the template (by its salesperson)."""
+        """Whether ``lead`` is in the scope of the template (by its salesperson; a "lead
+        lost" template with stages: lost from one of them)."""
         self.ensure_one()
+        if (
+            self.event_key == "lead_lost"
+            and self.lost_stage_ids
+            and not lead.active
+            and lead.stage_id not in self.lost_stage_ids
+        ):
+            return False
         if self.scope == "all":
             return True
         user = lead.user_id
@@ -308,8 +332,10 @@ class CrmActivityTemplate(models.Model):
         return pytz.timezone(user.tz or calendar.tz or "UTC")
 
     def _date_field_start(self, lead, user):
-        """The lead's reference moment (naive UTC), None when the field is empty (a
-        meeting's start: crm_activity_template_meeting.py)."""
+        """The lead's reference moment (naive UTC): its date field, or the start of its
+        meeting (``_cpa_meeting``); None when empty."""
+        if self.deadline_base == "meeting":
+            return self._cpa_meeting(lead).start or None
         value = lead[self.date_field_id.name]
         if not value:
             return None
@@ -351,6 +377,67 @@ class CrmActivityTemplate(models.Model):
         self.ensure_one()
         return relativedelta(**{self.reminder_unit: self.reminder_count})
 
+    def _deadline_description(self):
+        """The deadline in words, e.g. "120 minutes before the lead's next meeting"."""
+        self.ensure_one()
+        units = dict(self._fields["deadline_unit"]._description_selection(self.env))
+        unit = units.get(self.deadline_unit, self.deadline_unit).lower()
+        if self.deadline_base == "create":
+            return _("within %(count)s %(unit)s", count=self.deadline_count, unit=unit)
+        if self.deadline_base == "meeting":
+            base = _("the lead's next meeting")
+        else:
+            # sudo: field labels (ir.model.fields) are readable by administrators only.
+            base = self.date_field_id.sudo().field_description or "?"
+        if self.date_direction == "before":
+            return _(
+                "%(count)s %(unit)s before %(base)s",
+                count=self.deadline_count,
+                unit=unit,
+                base=base,
+            )
+        return _(
+            "%(count)s %(unit)s after %(base)s", count=self.deadline_count, unit=unit, base=base
+        )
+
+    # ------------------------------------------------------------------
+    # Meetings (Exact Spotter: "Meeting confirmation 120 minutes before")
+    # ------------------------------------------------------------------
+
+    @api.model
+    @tools.ormcache()
+    def _meeting_template_exists(self):
+        """Whether some template (archived too) counts its deadline from a meeting:
+        else writing or deleting meetings costs no query (cleared with the registry
+        cache by crm.automation.config.mixin, ``deadline_base`` is a config field)."""
+        return bool(
+            self.sudo()
+            .with_context(active_test=False)
+            .search_count([("deadline_base", "=", "meeting")], limit=1)
+        )
+
+    def _cpa_meeting(self, lead):
+        """The meeting the deadline of ``lead``'s activity counts from: the one being
+        scheduled or moved (context), else the lead's next meeting (empty if none)."""
+        # sudo: a colleague's private meeting still sets the deadline; only its start
+        # is read here, the record is not returned to users.
+        Event = self.env["calendar.event"].sudo()
+        meeting = Event.browse(self.env.context.get(MEETING_KEY)).exists()
+        if meeting and lead._origin in meeting._cpa_leads():
+            return meeting
+        return Event.search(
+            [
+                ("start", ">=", fields.Datetime.now()),
+                "|",
+                ("opportunity_id", "=", lead._origin.id),
+                "&",
+                ("res_model", "=", "crm.lead"),
+                ("res_id", "=", lead._origin.id),
+            ],
+            order="start, id",
+            limit=1,
+        )
+
     # ------------------------------------------------------------------
     # Creation
     # ------------------------------------------------------------------
@@ -369,7 +456,7 @@ class CrmActivityTemplate(models.Model):
         if deadline is None:
             return None
         render = placeholders.render
-        return {
+        vals = {
             "res_model_id": self.env["ir.model"]._get_id("crm.lead"),
             "res_id": lead.id,
             "activity_type_id": self.activity_type_id.id,
@@ -380,6 +467,9 @@ class CrmActivityTemplate(models.Model):
             "activity_template_id": self.id,
             "automated": True,
         }
+        if self.deadline_base == "meeting":
+            vals["cpa_meeting_id"] = self._cpa_meeting(lead).id
+        return vals
 
     def _execute_for_rule(self, rule, lead, job):
         """The ``activity`` action of ``rule`` (whose activity template is ``self``) for
@@ -387,6 +477,8 @@ class CrmActivityTemplate(models.Model):
 
         :return: str, what was done (ledger and chatter)
         """
+        if self.deadline_base == "meeting" and not self._cpa_meeting(lead):
+            return _("No activity: the lead has no upcoming meeting.")
         self.ensure_one()
         if not self._applies_to(lead):
             return _(

@@ -20,6 +20,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 
 from ..engine import conditions, stage_graph
+from .crm_activity_template import MEETING_KEY
 from .crm_lead_event import EVENT_TYPES
 
 # Customer reactions to an email the automation sent (engagement events that can fire
@@ -41,6 +42,9 @@ DETAIL_FIELD = {
     "chat_response_late": "seconds",
     "document": "text",
 }
+# Template events that are no engagement event: the dry-run tests them too (what the
+# activity templates "create on" them would create, the rules run on lost leads).
+LEAD_EVENTS = ("lead_lost",)
 
 
 class CrmAutomationBoard(models.AbstractModel):
@@ -61,6 +65,9 @@ class CrmAutomationBoard(models.AbstractModel):
         """
         team = self._get_team(team_id)
         stages = self._pipeline_stages(team)
+        event_keys = dict(
+            self.env["crm.activity.template"]._fields["event_key"]._description_selection(self.env)
+        )
         triggers = self.env["crm.stage.trigger"].search([("stage_id", "in", stages.ids)])
         rules = self.env["crm.automation.rule"].search([("stage_id", "in", stages.ids)])
         triggers_by_stage, rules_by_stage = defaultdict(list), defaultdict(list)
@@ -96,6 +103,7 @@ class CrmAutomationBoard(models.AbstractModel):
             ._fields["action_type"]
             ._description_selection(self.env),
             "can_edit": self._can_edit(),
+            "lead_events": [[key, event_keys[key]] for key in LEAD_EVENTS],
         }
 
     @api.model
@@ -234,6 +242,8 @@ class CrmAutomationBoard(models.AbstractModel):
 
         :return: (list of Edge, list of "may move" warnings)
         """
+        # Rules run on lost leads move no open lead out of their stage: no edge.
+        rules = rules.filtered(lambda rule: rule.run_on == "stage_entry")
         edges, warnings = [], []
         for rule in rules:
             method = getattr(self, f"_edges_{rule.action_type}", None)
@@ -410,6 +420,12 @@ class CrmAutomationBoard(models.AbstractModel):
     @api.model
     def _never_runs(self, rule, rules, edges):
         """Why ``rule`` can never run (clear cases only), or None."""
+        if rule.run_on == "lead_lost":
+            # The stage-entry reasons (stage in the condition, leads moved out at
+            # once) do not apply to a lost lead; a condition never true still does.
+            if expression.is_false(self.env["crm.lead"], rule._get_domain()):
+                return _("its condition %(domain)s is never true.", domain=rule.filter_domain)
+            return None
         domain = rule._get_domain()
         leaves = conditions.and_leaves(domain)
         if expression.is_false(self.env["crm.lead"], domain) or any(
@@ -511,27 +527,36 @@ class CrmAutomationBoard(models.AbstractModel):
     @api.model
     def _dry_run(self, lead_id, event_type=None, stage_id=None, detail=None):
         """``crm.lead.automation_dry_run``: the engine's decisions for lead ``lead_id``
-        on an event, or on entering a stage, JSON-ready (records as names and ids)."""
+        on an event (an engagement event or one of ``LEAD_EVENTS``), or on entering a
+        stage, JSON-ready (records as names and ids), with the activities the templates
+        "create on" that event would create."""
         Lead = self.env["crm.lead"]
         lead = Lead.browse(int(lead_id)).exists() if str(lead_id).isdigit() else Lead
         if not lead:
             raise UserError(_("Choose a lead to test on."))
         lead.check_access("read")
-        if event_type:
-            if event_type not in dict(EVENT_TYPES):
-                raise UserError(_("Unknown event %(event)s.", event=event_type))
-            event = self._dry_run_event(lead, event_type, detail)
-            result = self._dry_run_decisions(lead, event=event)
+        if event_type in LEAD_EVENTS:
+            result = self._dry_run_json(lead, self._dry_run_lost_rules(lead))
+            for rule in result["rules"]:
+                rule["skipped_over"] = False
         else:
-            stage = (
-                self.env["crm.stage"].browse(int(stage_id)).exists()
-                if str(stage_id or "").isdigit()
-                else None
-            )
-            if not stage:
-                raise UserError(_("Choose an event or a stage to test."))
-            result = self._dry_run_decisions(lead, stage=stage)
-        return self._dry_run_json(lead, result)
+            if event_type:
+                if event_type not in dict(EVENT_TYPES):
+                    raise UserError(_("Unknown event %(event)s.", event=event_type))
+                event = self._dry_run_event(lead, event_type, detail)
+                result = self._dry_run_decisions(lead, event=event)
+            else:
+                stage = (
+                    self.env["crm.stage"].browse(int(stage_id)).exists()
+                    if str(stage_id or "").isdigit()
+                    else None
+                )
+                if not stage:
+                    raise UserError(_("Choose an event or a stage to test."))
+                result = self._dry_run_decisions(lead, stage=stage)
+            result = self._dry_run_json(lead, result)
+        result["activities"] = self._dry_run_activities(lead, event_type) if event_type else []
+        return result
 
     @api.model
     def _dry_run_event(self, lead, event_type, detail=None):
@@ -682,3 +707,86 @@ class CrmAutomationBoard(models.AbstractModel):
                 for job in result["cancelled"].sudo()
             ],
         }
+
+    @api.model
+    def _dry_run_lost_rules(self, lead):
+        """``_dry_run_decisions`` of marking ``lead`` lost: the "lead lost" rules of its
+        pipeline, with their due times or why they do not run."""
+        decisions = self._dry_run_decisions(lead)
+        Rule = self.env["crm.automation.rule"]
+        lost = lead.sudo().new({"active": False}, origin=lead.sudo())
+        rule_leads = Rule._rules_when_lost(lost)
+        plan = (
+            self.env["crm.automation.job.plan"].sudo()._plan_jobs(rule_leads, fields.Datetime.now())
+        )
+        decisions["rules"] = [
+            (Rule.browse(rule_id), run_at, skipped)
+            for rule_id, _lead_id, run_at, skipped in plan.decisions()
+        ]
+        others = Rule.search(
+            [
+                ("run_on", "=", "lead_lost"),
+                ("state", "=", "active"),
+                ("team_id", "in", [False, lead.team_id.id]),
+                ("id", "not in", [rule.id for rule, _leads in rule_leads]),
+            ]
+        )
+        decisions["rules"] += [
+            (
+                rule,
+                None,
+                _("lost from %(stage)s, not from the rule's stages", stage=lead.stage_id.name),
+            )
+            for rule in others
+        ]
+        return decisions
+
+    @api.model
+    def _dry_run_activities(self, lead, event_key):
+        """[{template, user, deadline, description, skipped}] of the active templates
+        "create on" ``event_key`` for ``lead`` (reads only: a round-robin template
+        names no assignee rather than moving its pointer)."""
+        templates = self.env["crm.activity.template"].sudo().search([("event_key", "=", event_key)])
+        if not templates:
+            return []
+        # The lead as the event leaves it, in memory (lost: archived in its stage).
+        values = {"active": False} if event_key == "lead_lost" else {}
+        lead = lead.sudo().new(values, origin=lead.sudo()) if values else lead.sudo()
+        activities = []
+        for template in templates:
+            user = (
+                lead.user_id or self.env.user
+                if template.user_source == "round_robin"
+                else template._get_assignee(lead)
+            )
+            skipped, deadline = "", False
+            if not template._applies_to(lead):
+                skipped = (
+                    _(
+                        "lost from %(stage)s, not from the template's stages",
+                        stage=lead.stage_id.name,
+                    )
+                    if event_key == "lead_lost" and template.lost_stage_ids
+                    else _("outside the template's scope")
+                )
+            else:
+                deadline = template.with_context(**{MEETING_KEY: False})._compute_deadline(
+                    lead, user
+                )
+                if not deadline:
+                    skipped = (
+                        _("the lead has no upcoming meeting")
+                        if template.deadline_base == "meeting"
+                        else _("the lead's date is empty")
+                    )
+            activities.append(
+                {
+                    "template_id": template.id,
+                    "template": template.name,
+                    "user": user.name if not skipped else "",
+                    "description": template._deadline_description(),
+                    "deadline": fields.Datetime.to_string(deadline) if deadline else False,
+                    "skipped": skipped or False,
+                }
+            )
+        return activities

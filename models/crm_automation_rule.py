@@ -1,13 +1,16 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, api, fields, models
+from markupsafe import Markup
+
+from odoo import Command, _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, plaintext2html
 
 from ..engine import conditions as lead_condition
 from ..engine import placeholders
 from ..engine import score as lead_score
 from ..engine import timing as automation_timing
+from ..engine.dispatch import ActionSkipped
 
 ACTION_TYPES = [
     ("activity", "Schedule an activity"),
@@ -20,8 +23,16 @@ ACTION_TYPES = [
     ("notify", "Notify internal users"),
     ("update", "Update fields"),
     ("server_action", "Run a server action"),
+    ("message", "Post in a live chat or channel"),
 ]
 STATES = [("draft", "Draft"), ("active", "Active")]
+# Who the email, SMS and notify actions address.
+RECIPIENTS = [
+    ("customer", "Customer"),
+    ("salesperson", "Salesperson"),
+    ("team_leader", "Team leader"),
+    ("users", "Chosen users"),
+]
 
 
 class CrmAutomationRule(models.Model):
@@ -30,7 +41,7 @@ class CrmAutomationRule(models.Model):
     _description = "CRM Automation Rule"
     _order = "stage_id, sequence, id"
     # crm.lead._automation_config: the stages of the rules (archived and draft too) and
-    # "run when skipped over"; rules run on lost leads (crm_automation_rule_lost.py).
+    # "run when skipped over"; rules run on lost leads (``run_on``).
     _automation_config_fields = ("stage_id", "run_when_skipped", "run_on")
 
     name = fields.Char(required=True, translate=True)
@@ -121,6 +132,26 @@ class CrmAutomationRule(models.Model):
     timing_description = fields.Char(
         "When", compute="_compute_timing_description", help="When the rule runs, in words."
     )
+    # -- lead lost (Exact Spotter: "after discarding a lead in Filter 2, 'Recover the
+    # lead' in 3 months"), limited to the stages the lead was lost from
+    run_on = fields.Selection(
+        [("stage_entry", "A lead enters the stage"), ("lead_lost", "A lead is lost")],
+        "Runs when",
+        default="stage_entry",
+        required=True,
+        help="Stage entry: when a lead enters the rule's stage. Lead lost: when a lead of "
+        "the rule's pipeline is marked lost (from the stages below); its jobs run on the "
+        "lost lead and are cancelled if the lead is restored.",
+    )
+    lost_stage_ids = fields.Many2many(
+        "crm.stage",
+        "crm_automation_rule_lost_stage_rel",
+        "rule_id",
+        "stage_id",
+        "Only when lost from",
+        help="Lead lost: only for leads lost from one of these stages; empty: from any "
+        "stage of the pipeline.",
+    )
     # -- activity
     activity_template_id = fields.Many2one(
         "crm.activity.template",
@@ -184,6 +215,15 @@ class CrmAutomationRule(models.Model):
     )
     target_user_id = fields.Many2one("res.users", help="Salesperson when 'Specific user'.")
     # -- email / sms
+    recipient_target = fields.Selection(
+        RECIPIENTS,
+        "Send to",
+        default="customer",
+        required=True,
+        help="email / sms: the lead's customer, or internal people (the customer then "
+        "never receives it). Emails go to the users' email addresses, SMS to their "
+        "mobile (else phone) number.",
+    )
     mail_template_id = fields.Many2one(
         "mail.template",
         domain=[("model", "=", "crm.lead")],
@@ -227,13 +267,21 @@ class CrmAutomationRule(models.Model):
     )
     # -- notify
     notify_target = fields.Selection(
-        [("salesperson", "Salesperson"), ("team_leader", "Team leader"), ("users", "Chosen users")],
+        [
+            ("customer", "Customer"),
+            ("salesperson", "Salesperson"),
+            ("team_leader", "Team leader"),
+            ("users", "Chosen users"),
+        ],
         default="salesperson",
         required=True,
         help="Who gets the internal notification.",
     )
     notify_user_ids = fields.Many2many(
-        "res.users", "crm_automation_rule_notify_user_rel", help="Users to notify."
+        "res.users",
+        "crm_automation_rule_notify_user_rel",
+        string="Chosen users",
+        help="Users addressed by 'Chosen users' (email, SMS, notify).",
     )
     notify_message = fields.Text(
         help="Message of the notification; same placeholders as the lead title.",
@@ -247,6 +295,32 @@ class CrmAutomationRule(models.Model):
         "ir.actions.server",
         domain=[("model_name", "=", "crm.lead")],
         help="Any server action on leads, run with active_model/active_id.",
+    )
+    # -- message
+    message_target = fields.Selection(
+        [("livechat", "The lead's live chat"), ("channel", "A Discuss channel")],
+        "Post in",
+        default="livechat",
+        required=True,
+        help="message: the live chat conversation with the lead's visitor or customer, "
+        "while it is open (else the job is skipped, the ledger says why), or a Discuss "
+        "channel of the team.",
+    )
+    message_channel_id = fields.Many2one(
+        "discuss.channel",
+        "Discuss channel",
+        domain=[("channel_type", "=", "channel")],
+        ondelete="restrict",
+        help="message: the channel posted in when 'A Discuss channel'.",
+    )
+    message_body = fields.Text(
+        "Message text",
+        help="message: the text posted; sms: the text sent when there is no SMS template. "
+        "Placeholders: {name}, {partner_name}, {contact_name}, {email}, {phone}, {user}, "
+        "{team}, {stage}, {date}.",
+    )
+    action_description = fields.Char(
+        "Action", compute="_compute_action_description", help="What the rule does, in words."
     )
     job_ids = fields.One2many("crm.automation.job", "rule_id")
     job_pending_count = fields.Integer(compute="_compute_job_pending_count")
@@ -269,6 +343,8 @@ class CrmAutomationRule(models.Model):
         "business_hours",
         "calendar_source",
         "resource_calendar_id",
+        "run_on",
+        "lost_stage_ids",
     )
     @api.depends_context("lang")
     def _compute_timing_description(self):
@@ -285,6 +361,32 @@ class CrmAutomationRule(models.Model):
                 if rule.business_hours
                 else None,
             )
+        for rule in self.filtered(lambda r: r.run_on == "lead_lost"):
+            if rule.lost_stage_ids:
+                rule.timing_description = self.env._(
+                    "When lost from %(stages)s: %(timing)s",
+                    stages=", ".join(rule.lost_stage_ids.mapped("name")),
+                    timing=rule.timing_description,
+                )
+            else:
+                rule.timing_description = self.env._(
+                    "When lost: %(timing)s", timing=rule.timing_description
+                )
+
+    @api.depends(
+        "action_type",
+        "recipient_target",
+        "notify_target",
+        "notify_user_ids",
+        "mail_template_id",
+        "sms_template_id",
+        "message_target",
+        "message_channel_id",
+    )
+    @api.depends_context("lang")
+    def _compute_action_description(self):
+        for rule in self:
+            rule.action_description = rule._describe_action()
 
     @api.constrains("timing", "date_field_id", "delay_count")
     def _check_timing(self):
@@ -311,6 +413,24 @@ class CrmAutomationRule(models.Model):
                 raise ValidationError(
                     _("Rule %(rule)s: choose the pipeline or stage to copy to.", rule=rule.name)
                 )
+
+    @api.constrains("action_type", "recipient_target", "notify_user_ids")
+    def _check_recipients(self):
+        for rule in self.filtered(lambda r: r.action_type in ("email", "sms")):
+            if rule.recipient_target == "users" and not rule.notify_user_ids:
+                raise ValidationError(
+                    _("Rule %(rule)s: choose the users to send to.", rule=rule.name)
+                )
+
+    @api.constrains("action_type", "message_target", "message_channel_id", "message_body")
+    def _check_message(self):
+        for rule in self.filtered(lambda r: r.action_type == "message"):
+            if rule.message_target == "channel" and not rule.message_channel_id:
+                raise ValidationError(
+                    _("Rule %(rule)s: choose the Discuss channel to post in.", rule=rule.name)
+                )
+            if not (rule.message_body or "").strip():
+                raise ValidationError(_("Rule %(rule)s: write the message.", rule=rule.name))
 
     # ------------------------------------------------------------------
     # Condition
@@ -342,6 +462,80 @@ class CrmAutomationRule(models.Model):
         return leads.browse(matching)
 
     # ------------------------------------------------------------------
+    # Recipients
+    # ------------------------------------------------------------------
+
+    def _recipient_users(self, lead, target):
+        """Internal users addressed by ``target`` for ``lead`` (empty for the customer).
+
+        :param target: a key of RECIPIENTS
+        """
+        if target == "salesperson":
+            return lead.user_id
+        if target == "team_leader":
+            return self._get_team_leader(lead)
+        if target == "users":
+            return self.notify_user_ids
+        return self.env["res.users"]
+
+    def _get_notify_users(self, lead):
+        return self._recipient_users(lead, self.notify_target)
+
+    def _recipient_label(self, target, lead=None):
+        """Who ``target`` is, in words: 'the salesperson', with the names of ``lead``'s
+        people when given: 'the salesperson (Sam Seller)'."""
+        if target == "users":
+            return ", ".join(self.notify_user_ids.mapped("name")) or _("nobody")
+        label = {
+            "customer": _("the customer"),
+            "salesperson": _("the salesperson"),
+            "team_leader": _("the team leader"),
+        }[target]
+        if lead is None:
+            return label
+        if target == "customer":
+            name = lead.partner_id.name or lead.contact_name or lead.email_from
+        else:
+            name = ", ".join(self._recipient_users(lead, target).mapped("name"))
+        return _("%(who)s (%(name)s)", who=label, name=name or _("nobody"))
+
+    # ------------------------------------------------------------------
+    # Descriptions (board, dry-run)
+    # ------------------------------------------------------------------
+
+    def _describe_action(self, lead=None):
+        """The action in words, with the recipients of ``lead`` when given (dry-run);
+        empty for the actions without recipients."""
+        self.ensure_one()
+        # sudo: the board and the dry-run show salespeople the names of templates and
+        # channels they may not read (a channel of managers); only names leave.
+        rule = self.sudo()
+        if rule.action_type == "email":
+            return _(
+                "Email “%(template)s” to %(who)s",
+                template=rule.mail_template_id.name or "?",
+                who=rule._recipient_label(rule.recipient_target, lead),
+            )
+        if rule.action_type == "sms":
+            return _(
+                "SMS “%(text)s” to %(who)s",
+                text=rule.sms_template_id.name or _("text of the rule"),
+                who=rule._recipient_label(rule.recipient_target, lead),
+            )
+        if rule.action_type == "notify":
+            return _("Notification to %(who)s", who=rule._recipient_label(rule.notify_target, lead))
+        if rule.action_type == "message":
+            if rule.message_target == "channel":
+                return _("Post in #%(channel)s", channel=rule.message_channel_id.name or "?")
+            if lead is None:
+                return _("Post in the lead's live chat, when it is open")
+            chat = rule.env["discuss.channel"]._cpa_open_livechat(lead)
+            if chat:
+                return _("Post in the open live chat %(chat)s", chat=chat.name)
+            return _("Post in the lead's live chat: none is open now (skipped)")
+        return ""
+
+    # ------------------------------------------------------------------
     # Execution
     # ------------------------------------------------------------------
 
@@ -358,6 +552,9 @@ class CrmAutomationRule(models.Model):
     def _get_team_leader(self, lead, team=None):
         team = team or lead.team_id
         return team.user_id
+
+    def _render_text(self, text, lead):
+        return placeholders.render(text or self.name, lead)
 
     # -- activity -----------------------------------------------------
 
@@ -484,8 +681,162 @@ class CrmAutomationRule(models.Model):
             stage=new_lead.stage_id.name,
         )
 
+    # -- email / sms / notify / message ---------------------------------
+
+    def _internal_recipients(self, lead, target, needs):
+        """Partners of the internal users of ``target`` having ``needs`` (a predicate on
+        the partner); UserError when none has it (the job retries, then fails)."""
+        users = self._recipient_users(lead, target)
+        partners = users.partner_id.filtered(needs)
+        if not partners:
+            raise UserError(
+                _(
+                    "Rule %(rule)s: %(who)s has no address to send to.",
+                    rule=self.name,
+                    who=self._recipient_label(target, lead),
+                )
+            )
+        return partners
+
+    def _execute_email(self, lead, job):
+        if not self.mail_template_id:
+            raise UserError(_("Rule %(rule)s has no email template.", rule=self.name))
+        if self.recipient_target == "customer":
+            lead.message_post_with_source(
+                self.mail_template_id,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+            return _("Email '%(template)s' sent.", template=self.mail_template_id.name)
+        partners = self._internal_recipients(
+            lead, self.recipient_target, lambda partner: partner.email
+        )
+        # Only the internal recipients: the template's own recipients (the customer's
+        # email, its partner, copies) are replaced.
+        self.mail_template_id.send_mail(
+            lead.id,
+            email_values={
+                "recipient_ids": [Command.set(partners.ids)],
+                "partner_ids": [Command.set(partners.ids)],
+                "email_to": False,
+                "email_cc": False,
+            },
+        )
+        return _(
+            "Email '%(template)s' sent to %(users)s.",
+            template=self.mail_template_id.name,
+            users=", ".join(partners.mapped("name")),
+        )
+
+    def _execute_sms(self, lead, job):
+        if not (self.sms_template_id or self.message_body):
+            raise UserError(_("Rule %(rule)s has no SMS template nor text.", rule=self.name))
+        if self.recipient_target == "customer":
+            return self._execute_sms_customer(lead)
+        partners = self._internal_recipients(
+            lead, self.recipient_target, lambda partner: partner.mobile or partner.phone
+        )
+        # The acting user may be the salesperson addressed (immediate job of their own
+        # move): authors are not notified unless asked.
+        lead = lead.with_context(mail_notify_author=True)
+        label, _message = self._send_sms(lead, partner_ids=partners.ids)
+        return _(
+            "SMS '%(template)s' sent to %(users)s.",
+            template=label,
+            users=", ".join(partners.mapped("name")),
+        )
+
+    def _send_sms(self, lead, **kwargs):
+        """Send the rule's SMS (template, else its own text) about ``lead``; return its
+        label for the job result and the chatter message."""
+        if self.sms_template_id:
+            message = lead._message_sms_with_template(template=self.sms_template_id, **kwargs)
+            return self.sms_template_id.name, message
+        # The rule's text with its {placeholders} filled, sent as it is (not rendered
+        # again: lead values come from website visitors).
+        text = self._render_text(self.message_body, lead)
+        return text[:60], lead._message_sms(text, **kwargs)
+
+    def _execute_sms_customer(self, lead):
+        """SMS to the customer: Odoo's recipient of an SMS about the lead, its own mobile
+        or phone, else its customer's (the SMS composer of the lead form picks the same);
+        skipped, never reported sent, without a valid number."""
+        label = self.sms_template_id.name or (self.message_body or "")[:60]
+        recipient = lead._sms_get_recipients_info()[lead.id]
+        number = recipient["sanitized"]
+        if not number:
+            raise ActionSkipped(
+                _(
+                    "No SMS '%(template)s': %(number)s is not a valid phone number.",
+                    template=label,
+                    number=recipient["number"],
+                )
+                if recipient["number"]
+                else _(
+                    "No SMS '%(template)s': the lead and its customer have no mobile or "
+                    "phone number.",
+                    template=label,
+                )
+            )
+        label, message = self._send_sms(lead)
+        failed = message.notification_ids.filtered(
+            lambda n: n.notification_type == "sms" and n.notification_status == "exception"
+        )
+        if failed:
+            reasons = dict(failed._fields["failure_type"]._description_selection(self.env))
+            return _(
+                "SMS '%(template)s' to %(number)s not sent: %(reason)s (resend it from the "
+                "lead's chatter).",
+                template=label,
+                number=number,
+                reason=reasons.get(failed[0].failure_type, failed[0].failure_type),
+            )
+        return _("SMS '%(template)s' sent to %(number)s.", template=label, number=number)
+
+    def _execute_notify(self, lead, job):
+        if self.notify_target == "customer":
+            partners = lead.partner_id
+        else:
+            partners = self._get_notify_users(lead).partner_id
+        if not partners:
+            return _("Nobody to notify.")
+        body = self._render_text(self.notify_message, lead)
+        lead.message_notify(
+            partner_ids=partners.ids,
+            body=Markup("<p>%s</p>") % body,
+            subject=self.name,
+            subtype_xmlid="mail.mt_note",
+        )
+        return _("Notified %(users)s.", users=", ".join(partners.mapped("name")))
+
+    def _execute_message(self, lead, job):
+        body = plaintext2html(self._render_text(self.message_body, lead))
+        if self.message_target == "channel":
+            channel = self.message_channel_id
+            if not channel:
+                raise UserError(_("Rule %(rule)s has no Discuss channel.", rule=self.name))
+            channel.message_post(body=body, message_type="comment", subtype_xmlid="mail.mt_comment")
+            return _("Posted in #%(channel)s.", channel=channel.name)
+        chat = self.env["discuss.channel"]._cpa_open_livechat(lead)
+        if not chat:
+            raise ActionSkipped(
+                _(
+                    "No open live chat with %(lead)s (none, or the visitor left): "
+                    "nothing posted.",
+                    lead=lead.display_name,
+                )
+            )
+        # As the chat's operator: the visitor talks with them (the automation's own
+        # post is not the operator accepting the chat: discuss.channel skips it).
+        chat.message_post(
+            body=body,
+            author_id=chat.livechat_operator_id.id,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+        )
+        return _("Posted in the live chat %(chat)s.", chat=chat.name)
+
     # -- tags / assign / update / server_action -----------------------
-    # (email, sms, notify and message: crm_automation_rule_message.py)
 
     def _execute_tags(self, lead, job):
         commands = [(4, tag.id) for tag in self.tag_add_ids] + [
@@ -614,3 +965,67 @@ class CrmAutomationRule(models.Model):
         """Stop the rules: their pending jobs are cancelled when due (ledger)."""
         self.state = "draft"
         return True
+
+    # ------------------------------------------------------------------
+    # Lead lost
+    # ------------------------------------------------------------------
+
+    @api.model
+    @tools.ormcache()
+    def _lost_rule_exists(self):
+        """Whether some rule (archived, draft too) runs on lost leads: else marking a
+        lead lost costs no query (cleared with the registry cache: ``run_on`` is a
+        config field of crm.automation.config.mixin)."""
+        return bool(
+            self.sudo()
+            .with_context(active_test=False)
+            .search_count([("run_on", "=", "lead_lost")], limit=1)
+        )
+
+    def _lost_applies(self, lead):
+        """Whether this "lead lost" rule runs for ``lead``, lost from its stage."""
+        self.ensure_one()
+        if self.team_id and self.team_id != lead.team_id:
+            return False
+        return not self.lost_stage_ids or lead.stage_id in self.lost_stage_ids
+
+    @api.model
+    def _rules_when_lost(self, leads):
+        """[(rule, leads)] of the active "lead lost" rules for ``leads`` (lost, in the
+        stage they were lost from); reads only (the dry-run calls it too)."""
+        if not leads or not self._lost_rule_exists():
+            return []
+        rules = self.sudo().search([("run_on", "=", "lead_lost"), ("state", "=", "active")])
+        rule_leads = []
+        for rule in rules:
+            matching = leads.filtered(rule._lost_applies)
+            if matching:
+                rule_leads.append((rule, matching))
+        return rule_leads
+
+    @api.model
+    def _schedule_when_lost(self, leads):
+        """``leads`` were just marked lost: schedule the "lead lost" rules for them
+        through the engine's job path (due ones run now, like a small stage entry)."""
+        rule_leads = self._rules_when_lost(leads)
+        if not rule_leads:
+            return
+        lost = leads.browse(list({lead.id for _rule, matching in rule_leads for lead in matching}))
+        # A new stay: the loss ends the stage visit (its jobs were cancelled by the
+        # archive), the jobs of the loss belong to the next one, which a restore and
+        # any move end (same UPDATE as a stage entry).
+        self.env.execute_query(
+            SQL(
+                "UPDATE crm_lead SET automation_visit = COALESCE(automation_visit, 0) + 1 "
+                "WHERE id = ANY(%s)",
+                lost.ids,
+            )
+        )
+        lost.invalidate_recordset(["automation_visit"])
+        due_ids = (
+            self.env["crm.automation.job.plan"]
+            .sudo()
+            ._schedule_jobs(rule_leads, fields.Datetime.now(), return_due=True)
+        )
+        if due_ids:
+            self.env["crm.automation.job"]._run_ids_now(due_ids)

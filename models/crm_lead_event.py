@@ -12,7 +12,7 @@ from odoo import _, api, fields, models
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
-from ..engine import calls, params, urls
+from ..engine import calls, documents, params, urls
 from ..engine import dispatch as automation_dispatch
 from ..engine import events as lead_events
 from ..engine import verdict as verdicts
@@ -29,7 +29,6 @@ MAX_HELD_CONFLICTS = 5
 
 class CrmLeadEvent(models.Model):
     _name = "crm.lead.event"
-    _inherit = ["crm.lead.event.document"]
     _description = "CRM Lead Engagement Event"
     _order = "date desc, id desc"
     _rec_name = "event_type"
@@ -94,6 +93,30 @@ class CrmLeadEvent(models.Model):
         "Client", readonly=True, help="Browser family only, not the full user agent."
     )
     user_id = fields.Many2one("res.users", "By", ondelete="set null", readonly=True)
+    # Events about the work on a lead rather than the customer's engagement: a field
+    # changed (field_changed), an activity done or late (activity_done / activity_late).
+    # They score nothing and track nobody (no opt-out applies).
+    field_name = fields.Char("Field", readonly=True, help="field_changed: technical name.")
+    old_value = fields.Char(readonly=True, help="field_changed: value before (ids, key, number).")
+    new_value = fields.Char(readonly=True, help="field_changed: value after.")
+    activity_type_id = fields.Many2one(
+        "mail.activity.type", "Activity type", ondelete="set null", readonly=True
+    )
+    # Document events: "this document reached the state of that trigger", recorded by
+    # the trigger's base.automation (crm.stage.trigger._sync_document_automation).
+    document_model = fields.Char(
+        readonly=True, help="document: model of the document, e.g. sale.order."
+    )
+    document_id = fields.Integer(
+        "Document id", readonly=True, help="document: id of the document (kept when deleted)."
+    )
+    document_trigger_id = fields.Many2one(
+        "crm.stage.trigger",
+        "Watched by",
+        ondelete="set null",
+        readonly=True,
+        help="document: the trigger whose automation rule saw the document reach its state.",
+    )
 
     def init(self):
         # The dedup index of insert_unless_duplicate and the index of a lead's recent
@@ -314,6 +337,100 @@ class CrmLeadEvent(models.Model):
         _logger.info(
             "Engagement events: %s rows older than %s days deleted", self.env.cr.rowcount, days
         )
+
+    @api.model
+    def _record_activities(self, event_type, activities):
+        """One ``event_type`` event per activity of a lead in ``activities`` (each
+        activity once: deduplicated on its id), fired at once.
+
+        :param event_type: ``activity_done`` or ``activity_late``
+        :param activities: list of (lead id, activity id, activity type id, summary)
+        :return: crm.lead.event created
+        """
+        leads = self.env["crm.lead"].browse({row[0] for row in activities}).exists()
+        vals_list = [
+            {
+                "lead_id": lead_id,
+                "event_type": event_type,
+                "source": "activity",
+                "verdict": "human",
+                "dedup_key": f"{event_type}{activity_id}:{lead_id}",
+                "activity_type_id": type_id or False,
+                "text": (summary or "")[:200] or False,
+                "user_id": self.env.uid,
+            }
+            for lead_id, activity_id, type_id, summary in activities
+            if lead_id in leads.ids
+        ]
+        events = self._create_dedup(vals_list)
+        events._fire()
+        return events
+
+    @api.model
+    def _record_document(self, records, trigger_id):
+        """The server action of a document trigger's base.automation: ``records`` (the
+        documents) just reached the trigger's state; one event per document and lead,
+        fired through the normal path.
+
+        Never breaks the save of the document (an order confirmed, a payment
+        registered): a failure is rolled back to a savepoint and logged.
+
+        :param records: documents of the trigger's model
+        :param trigger_id: id of the crm.stage.trigger
+        :return: crm.lead.event created
+        """
+        # sudo: the user saving the document (a salesperson confirming an order, an
+        # accountant registering a payment) records an automation fact, as the
+        # tracking routes do; the trigger moves the lead as its "change stage as" user.
+        Event = self.env["crm.lead.event"].sudo()
+        trigger = self.env["crm.stage.trigger"].sudo().browse(trigger_id).exists()
+        if not trigger or trigger.event_type != "document" or not records:
+            return Event
+        events = Event
+        for document in records.sudo():
+            try:
+                # Savepoint: a failing document event is rolled back alone, the save of
+                # the document goes on.
+                with self.env.cr.savepoint():
+                    events |= Event._record_document_event(trigger, document)
+            except Exception:
+                _logger.exception(
+                    "Document trigger %s: event of %s could not be recorded", trigger.id, document
+                )
+        return events
+
+    @api.model
+    def _record_document_event(self, trigger, document):
+        leads = trigger._document_leads(document)
+        if not leads:
+            return self.browse()
+        state = documents.state_description(document, trigger._document_domain())
+        name = document.display_name or str(document.id)
+        model_name = self.env["ir.model"]._get(document._name).name
+        text = (
+            _("%(model)s %(name)s: %(state)s", model=model_name, name=name, state=state)
+            if state
+            else _("%(model)s %(name)s", model=model_name, name=name)
+        )
+        # As the events about the work on a lead (_record_activities): no score, no
+        # opt-out filter; an order or an invoice is business, not tracking, a customer
+        # who unsubscribed from emails still moves the deal when paying.
+        events = self._create_dedup(
+            [
+                {
+                    "lead_id": lead.id,
+                    "event_type": "document",
+                    "source": "document",
+                    "document_model": document._name,
+                    "document_id": document.id,
+                    "document_trigger_id": trigger.id,
+                    "text": text[: lead_events.TEXT_EXCERPT],
+                }
+                for lead in leads
+            ]
+        )
+        events._fire()
+        return events
 
     # ------------------------------------------------------------------
     # Public routes (called as superuser after the token was verified)

@@ -1,5 +1,21 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Stage triggers: an event of a lead (engagement, a field changed, an activity done
+or late, a document reaching a state) moves the lead to the trigger's stage, or, for
+the activity kinds, notifies its salesperson.
+
+Field value changed (``field_changed``): ``crm.lead.write`` learns from the cached
+configuration which fields are watched (``_automation_config().watched_fields``) and
+snapshots only those; the changes of a whole write are evaluated here at once, in
+memory (``engine/field_change.py``).
+
+Documents (``document``): watched by Odoo's own ``base_automation``: each document
+trigger keeps one ``base.automation`` (on save, "before" = not matching, "after" =
+matching) whose code action records a ``document`` event for the leads found through
+the trigger's path; from there the normal event path decides (condition, forward-only,
+won/lost, loop guard, ledger). The addon depends on neither ``sale`` nor ``account``.
+"""
+
 import fnmatch
 import logging
 import re
@@ -7,9 +23,11 @@ import re
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools.safe_eval import safe_eval
 
 from ..engine import conditions as lead_condition
+from ..engine import documents, field_change, stage_graph
 from ..engine import events as lead_events
 from ..engine import timing as automation_timing
 from ..engine import verdict as verdicts
@@ -28,6 +46,22 @@ CPA_FORM_INPUT = re.compile(
 )
 # Form names of past events offered at most (the most recent ones).
 SEEN_FORMS_LIMIT = 50
+
+# Events of the activity kinds (they may notify instead of moving).
+ACTIVITY_EVENTS = ("activity_done", "activity_late")
+# Code of the server action of a trigger's base.automation (``%d``: the trigger's id).
+ACTION_CODE = 'env["crm.lead.event"]._record_document(records, %d)\n'
+# Trigger fields the base.automation follows.
+AUTOMATION_FIELDS = {
+    "name",
+    "event_type",
+    "document_model",
+    "document_domain",
+    "document_lead_path",
+    "active",
+    "state",
+}
+
 
 SNIPPET = """<script async src="%(base)s/crm_pipeline_automation/static/src/snippet/cpa_track.js"
         data-cpa-endpoint="%(base)s/cpa/beacon"></script>"""
@@ -57,9 +91,18 @@ def wildcard_match(pattern, value):
 
 class CrmStageTrigger(models.Model):
     _name = "crm.stage.trigger"
-    _inherit = ["crm.stage.trigger.document"]
+    # The mixin clears the cached configuration (watched fields, activity triggers).
+    _inherit = ["crm.automation.config.mixin"]
     _description = "CRM Stage Trigger"
     _order = "sequence, id"
+
+    _automation_config_fields = (
+        "event_type",
+        "state",
+        "active",
+        "watch_field",
+        "fire_on_automatic",
+    )
 
     name = fields.Char(
         required=True, translate=True, help="What the trigger means, e.g. 'Pricing link clicked'."
@@ -186,6 +229,88 @@ class CrmStageTrigger(models.Model):
         help="When the gate of the target stage holds the move, make it as soon as a "
         "write of the lead meets the gate (else the move is only written in the ledger).",
     )
+    # field_changed
+    watch_field = fields.Selection(
+        selection="_selection_watch_field",
+        string="Field",
+        help="field_changed: the field of the lead whose change moves it.",
+    )
+    watch_change = fields.Selection(
+        field_change.CHANGES,
+        "Change",
+        default="any",
+        help="field_changed: any change; changes to / from a value (for tags: the tag is "
+        "added / removed); reaches: a number or a priority crosses the value upwards.",
+    )
+    watch_value = fields.Char(
+        "Value",
+        help="field_changed: the value for 'changes to', 'changes from' and 'reaches': "
+        "a name (tag, salesperson...) or id, a choice's label, a number, yes/no.",
+    )
+    watch_value_key = fields.Char(
+        compute="_compute_watch_value_key",
+        store=True,
+        help="The value as compared with the lead's (record ids, selection key, number).",
+    )
+    fire_on_automatic = fields.Boolean(
+        "Also on automatic changes",
+        help="field_changed: also when the automation itself changed the field (a rule's "
+        "update, tags or assignment). Off: only changes made by people and integrations.",
+    )
+    # activity_done / activity_late
+    activity_type_id = fields.Many2one(
+        "mail.activity.type",
+        "Activity type",
+        help="activity_done / activity_late: only activities of this type; empty: any.",
+    )
+    activity_action = fields.Selection(
+        [("move", "Move the lead"), ("notify", "Notify the salesperson")],
+        "Action",
+        default="move",
+        required=True,
+        help="activity_done / activity_late: move the lead to the stage, or notify its "
+        "salesperson when the lead is in the stage (it stays there).",
+    )
+    # document
+    document_preset = fields.Selection(
+        selection="_selection_document_preset",
+        string="Document preset",
+        help="document: a usual case that fills the model, condition and path below "
+        "(offered when the sales or invoicing apps are installed); Custom: your own.",
+    )
+    # The technical name, not a link to ir.model: automation managers cannot read
+    # ir.model (administrators only), and XML-RPC callers know the name.
+    document_model = fields.Char(
+        help="document: technical name of the kind of record watched, e.g. sale.order "
+        "(quotations and orders), account.move (invoices).",
+    )
+    # The model of the condition editor: only a model of this database (a name being
+    # typed would crash the domain widget).
+    document_model_known = fields.Char(compute="_compute_document_model_known")
+    document_domain = fields.Char(
+        "Document condition",
+        default="[]",
+        help="document: the state the document must reach (a domain on the document), "
+        "e.g. [('state', '=', 'sale')]. The lead moves when a document starts matching it.",
+    )
+    document_lead_path = fields.Char(
+        "Path to the lead",
+        help="document: field path from the document to its leads, e.g. opportunity_id, "
+        "or invoice_line_ids.sale_line_ids.order_id.opportunity_id for invoices.",
+    )
+    document_description = fields.Char(
+        compute="_compute_document_description",
+        help="What the trigger watches, in words (automation board).",
+    )
+    automation_id = fields.Many2one(
+        "base.automation",
+        "Automation rule",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        help="document: Odoo automation rule watching the documents, kept in step with the "
+        "trigger (created, updated, archived and deleted with it).",
+    )
     snippet = fields.Text(
         compute="_compute_snippet", help="Code to paste in the pages of other sites."
     )
@@ -302,8 +427,217 @@ class CrmStageTrigger(models.Model):
                     _("Trigger %(name)s: the delay must be positive.", name=trigger.name)
                 )
 
+    @api.model
+    def _selection_watch_field(self):
+        Lead = self.env["crm.lead"]
+        names = [
+            (name, field._description_string(self.env))
+            for name, field in Lead._fields.items()
+            if field_change.watchable(field)
+        ]
+        return sorted(names, key=lambda item: item[1].lower())
+
+    @api.depends("watch_field", "watch_value", "watch_change")
+    def _compute_watch_value_key(self):
+        for trigger in self:
+            try:
+                trigger.watch_value_key = trigger._resolve_watch_value()
+            except ValidationError:
+                trigger.watch_value_key = False
+
+    @api.constrains("event_type", "watch_field", "watch_change", "watch_value")
+    def _check_watch(self):
+        for trigger in self.filtered(lambda t: t.event_type == "field_changed"):
+            field = self.env["crm.lead"]._fields.get(trigger.watch_field or "")
+            if not field or not field_change.watchable(field):
+                raise ValidationError(
+                    _("Trigger %(name)s: choose the field to watch.", name=trigger.name)
+                )
+            if trigger.watch_change == "reached" and field.type not in (
+                *field_change.NUMERIC_TYPES,
+                "selection",
+            ):
+                raise ValidationError(
+                    _(
+                        "Trigger %(name)s: only numbers and choices (such as the priority) "
+                        "can reach a value.",
+                        name=trigger.name,
+                    )
+                )
+            trigger._resolve_watch_value()
+
+    @api.model
+    def _selection_document_preset(self):
+        labels = self._document_preset_labels()
+        return [
+            *((key, labels[key]) for key in documents.available_presets(self.env)),
+            ("custom", _("Custom")),
+        ]
+
+    @api.model
+    def _document_preset_labels(self):
+        return {
+            "quotation_sent": _("Quotation sent"),
+            "sale_confirmed": _("Sales order confirmed"),
+            "invoice_paid": _("Customer invoice paid"),
+        }
+
+    @api.depends("document_model")
+    def _compute_document_model_known(self):
+        for trigger in self:
+            model = trigger.document_model
+            known = model and model in self.env and not self.env[model]._abstract
+            trigger.document_model_known = model if known else False
+
+    @api.depends("event_type", "document_preset", "document_model", "document_domain")
+    def _compute_document_description(self):
+        presets = dict(self._fields["document_preset"]._description_selection(self.env))
+        # sudo: the model's label only (ir.model is for administrators).
+        IrModel = self.env["ir.model"].sudo()
+        for trigger in self:
+            if trigger.event_type != "document" or not trigger.document_model:
+                trigger.document_description = False
+                continue
+            model = IrModel._get(trigger.document_model).name or trigger.document_model
+            if trigger.document_preset and trigger.document_preset != "custom":
+                trigger.document_description = _(
+                    "%(model)s: %(preset)s",
+                    model=model,
+                    preset=presets.get(trigger.document_preset, trigger.document_preset),
+                )
+            else:
+                trigger.document_description = _(
+                    "%(model)s reaches %(domain)s",
+                    model=model,
+                    domain=trigger.document_domain or "[]",
+                )
+
+    @api.constrains("event_type", "document_model", "document_domain", "document_lead_path")
+    def _check_document(self):
+        for trigger in self.filtered(lambda t: t.event_type == "document"):
+            model = trigger.document_model
+            if not model or model not in self.env or self.env[model]._abstract:
+                raise ValidationError(
+                    _(
+                        "Trigger %(name)s: choose the model of the documents (a technical "
+                        "name such as sale.order), not %(model)s.",
+                        name=trigger.name,
+                        model=model or "-",
+                    )
+                )
+            if self.env[model]._transient:
+                raise ValidationError(
+                    _("Trigger %(name)s: %(model)s is a wizard.", name=trigger.name, model=model)
+                )
+            error = documents.path_error(self.env, model, trigger.document_lead_path)
+            if error:
+                raise ValidationError(
+                    _(
+                        "Trigger %(name)s: the path %(path)s does not lead from %(model)s "
+                        "to leads (%(error)s).",
+                        name=trigger.name,
+                        path=trigger.document_lead_path or "-",
+                        model=model,
+                        error=error,
+                    )
+                )
+            try:
+                self.env[model].sudo().search_count(trigger._document_domain(), limit=1)
+            except Exception as error:
+                raise ValidationError(
+                    _(
+                        "Invalid document condition %(domain)s: %(error)s",
+                        domain=trigger.document_domain,
+                        error=error,
+                    )
+                ) from error
+
+    @api.onchange("document_preset")
+    def _onchange_document_preset(self):
+        if self.document_preset in documents.PRESETS:
+            self.update(self._document_preset_values(self.document_preset))
+            if not self.name:
+                self.name = self._document_preset_labels()[self.document_preset]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        vals_list = [self._document_fill_preset(vals) for vals in vals_list]
+        triggers = super().create(vals_list)
+        triggers.filtered(lambda t: t.event_type == "document")._sync_document_automation()
+        return triggers
+
+    def write(self, vals):
+        vals = self._document_fill_preset(vals)
+        res = super().write(vals)
+        if AUTOMATION_FIELDS & vals.keys():
+            self.filtered(
+                lambda t: t.event_type == "document" or t.automation_id
+            )._sync_document_automation()
+        return res
+
+    def unlink(self):
+        # Through the ORM before the rows go (not by the database's cascade), so that
+        # base_automation unpatches the document model. sudo: base.automation is for
+        # administrators; automation managers manage it through their triggers.
+        self.check_access("unlink")
+        self.sudo().automation_id.unlink()
+        return super().unlink()
+
     def _get_domain(self):
         return lead_condition.condition_domain(self)
+
+    def _resolve_watch_value(self):
+        """The trigger's value as canonical text ("" for "changes"), or a clear error."""
+        self.ensure_one()
+        field = self.env["crm.lead"]._fields.get(self.watch_field or "")
+        if self.event_type != "field_changed" or not field or self.watch_change == "any":
+            return ""
+        text = (self.watch_value or "").strip()
+        if not text and field.type not in ("char", "boolean", "many2one", "selection"):
+            raise ValidationError(_("Trigger %(name)s: give the value.", name=self.name))
+        if field.type in ("many2one", "many2many"):
+            if not text:
+                return ""
+            # sudo: a manager names a tag or a user; only ids are kept.
+            Comodel = self.env[field.comodel_name].sudo().with_context(active_test=False)
+            if text.isdigit():
+                records = Comodel.browse(int(text)).exists()
+            else:
+                records = Comodel.search([(Comodel._rec_name or "id", "=ilike", text)], limit=1)
+            if not records:
+                raise ValidationError(
+                    _(
+                        "Trigger %(name)s: no %(model)s named “%(value)s”.",
+                        name=self.name,
+                        model=Comodel._description,
+                        value=text,
+                    )
+                )
+            return str(records.id)
+        if field.type == "selection":
+            for key, label in field._description_selection(self.env):
+                if text.lower() in (str(key).lower(), str(label).lower()):
+                    return key
+            if not text:
+                return ""
+            raise ValidationError(
+                _(
+                    "Trigger %(name)s: “%(value)s” is not one of the choices of %(field)s.",
+                    name=self.name,
+                    value=text,
+                    field=field._description_string(self.env),
+                )
+            )
+        if field.type == "boolean":
+            return "1" if text.lower() in ("1", "true", "yes", "y", "✓") else "0"
+        if field.type in field_change.NUMERIC_TYPES:
+            try:
+                return repr(float(text.replace(",", ".")))
+            except ValueError as error:
+                raise ValidationError(
+                    _("Trigger %(name)s: “%(value)s” is not a number.", name=self.name, value=text)
+                ) from error
+        return text
 
     def action_view_events(self):
         self.ensure_one()
@@ -409,13 +743,69 @@ class CrmStageTrigger(models.Model):
     def _match_meeting_scheduled(self, event):
         return True
 
+    def _match_field_changed(self, event):
+        field = self.env["crm.lead"]._fields.get(self.watch_field or "")
+        if not field or event.field_name != self.watch_field:
+            return False
+        return field_change.matches(
+            field,
+            self.env,
+            self.watch_change,
+            self.watch_value_key or "",
+            event.old_value or "",
+            event.new_value or "",
+        )
+
+    def _describe_field_changed(self):
+        labels = dict(self._fields["watch_change"]._description_selection(self.env))
+        field = self.env["crm.lead"]._fields.get(self.watch_field or "")
+        name = field._description_string(self.env) if field else self.watch_field or "?"
+        if self.watch_change == "any" or not field:
+            return f"{name} {labels.get(self.watch_change, '')}".strip()
+        value = field_change.readable(field, self.env, self.watch_value_key or "")
+        return f"{name} {labels[self.watch_change]} {value}"
+
+    def _match_activity(self, event):
+        return not self.activity_type_id or self.activity_type_id == event.activity_type_id
+
+    def _match_activity_done(self, event):
+        return self._match_activity(event)
+
+    def _match_activity_late(self, event):
+        return self._match_activity(event)
+
+    def _describe_activity(self):
+        labels = dict(self._fields["activity_action"]._description_selection(self.env))
+        parts = [self.activity_type_id.name] if self.activity_type_id else []
+        if self.activity_action == "notify":
+            parts.append(labels["notify"])
+        return ", ".join(parts)
+
+    def _match_document(self, event):
+        """A recorded event matches the trigger whose automation saw the document. In a
+        dry-run (no document), any document trigger matches, or, with a document name
+        as detail, those whose documents of that name belong to the lead and match
+        their condition."""
+        if event.document_trigger_id:
+            return event.document_trigger_id == self
+        if self.document_model not in self.env:
+            return False
+        if not event.text:
+            return True
+        Model = self.env[self.document_model].sudo()
+        found = Model.browse([pair[0] for pair in Model.name_search(event.text, limit=20)])
+        return any(
+            event.lead_id in self._document_leads(document)
+            for document in found.filtered_domain(self._document_domain())
+        )
+
     # ------------------------------------------------------------------
     # Firing
     # ------------------------------------------------------------------
 
     def _moves_lead(self):
-        """Whether the trigger moves the lead (hook: some kinds only notify)."""
-        return True
+        """Whether the trigger moves the lead: an activity trigger may only notify."""
+        return self.activity_action != "notify" or self.event_type not in ACTIVITY_EVENTS
 
     @api.model
     def _decide_event(self, lead, event, candidates=None, drafts=None, guard=None):
@@ -498,36 +888,49 @@ class CrmStageTrigger(models.Model):
         """Move ``event``'s lead with the first trigger that matches it (see
         ``_decide_event``); ledger rows say why a matching event did not move it.
 
+        An activity event then notifies the salesperson through the notifying
+        triggers of the lead's stage (``_notify_triggers``).
+
         :param event: crm.lead.event (not machine)
         :param candidates: see ``_decide_event``
         :return: the trigger fired, or an empty recordset
         """
         lead = event.lead_id
         decision = self._decide_event(lead, event, candidates=candidates)
+        fired = self
         if decision["state"] == "no_trigger":
             event.state = "no_trigger"
-            return self
-        if decision["state"] == "fired":
+        elif decision["state"] == "fired":
             decision["trigger"]._move(lead, event)
-            return decision["trigger"]
-        if decision["blocked"] == "won_lost":
-            lead._cpa_ledger(
-                "trigger_blocked",
-                stage=lead.stage_id,
-                message=self._ledger_blocked(decision["matched"], event, decision["reason"]),
+            fired = decision["trigger"]
+        else:
+            if decision["blocked"] == "won_lost":
+                lead._cpa_ledger(
+                    "trigger_blocked",
+                    stage=lead.stage_id,
+                    message=self._ledger_blocked(decision["matched"], event, decision["reason"]),
+                )
+            elif decision["blocked"] == "loop_guard":
+                # Same rows as the engine's guard: loop_stopped, then the blocked trigger.
+                lead._automation_loop_guard()
+                lead._cpa_ledger(
+                    "trigger_blocked",
+                    stage=lead.stage_id,
+                    message=self._ledger_blocked(decision["trigger"], event, _("loop guard")),
+                )
+            event.write(
+                {
+                    "state": "blocked",
+                    "verdict_reason": self._blocked_reason(event, decision["reason"]),
+                }
             )
-        elif decision["blocked"] == "loop_guard":
-            # Same rows as the engine's guard: loop_stopped, then the blocked trigger.
-            lead._automation_loop_guard()
-            lead._cpa_ledger(
-                "trigger_blocked",
-                stage=lead.stage_id,
-                message=self._ledger_blocked(decision["trigger"], event, _("loop guard")),
-            )
-        event.write(
-            {"state": "blocked", "verdict_reason": self._blocked_reason(event, decision["reason"])}
-        )
-        return self
+        if event.event_type in ACTIVITY_EVENTS and lead.user_id:
+            triggers = self._notify_triggers(lead, event)
+            for trigger in triggers:
+                trigger._notify(lead, event)
+            if triggers and not fired:
+                event.write({"state": "notified", "trigger_id": triggers[:1].id})
+        return fired
 
     def _ledger_blocked(self, triggers, event, reason):
         return _(
@@ -636,3 +1039,356 @@ class CrmStageTrigger(models.Model):
             author_id=user.partner_id.id,
         )
         event.write({"state": "fired", "trigger_id": self.id, "user_id": user.id})
+
+    # ------------------------------------------------------------------
+    # Notifying
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _notify_triggers(self, lead, event):
+        """Notifying triggers that accept ``event`` on ``lead`` as it is now (reads
+        only: the real run and the dry-run)."""
+        if event.event_type not in ACTIVITY_EVENTS or not lead.active or lead.stage_id.is_won:
+            return self.browse()
+        triggers = self.search(
+            [
+                ("event_type", "=", event.event_type),
+                ("state", "=", "active"),
+                ("activity_action", "=", "notify"),
+                ("stage_id", "=", lead.stage_id.id),
+            ]
+        )
+        return triggers.filtered(
+            lambda t: t._match(event)
+            and (not t._get_domain() or lead.filtered_domain(t._get_domain()))
+        )
+
+    def _notify(self, lead, event):
+        """Inbox notification (and email) to the lead's salesperson; ledger row."""
+        self.ensure_one()
+        user = lead.user_id
+        message = _(
+            "Trigger “%(trigger)s” on event %(event)s: %(lead)s needs your attention.",
+            trigger=self.name,
+            event=event._describe(),
+            lead=lead.display_name,
+        )
+        # sudo: the salesperson is notified whoever completed the activity or runs the
+        # cron; only the notification is written.
+        lead.sudo().message_notify(
+            partner_ids=user.partner_id.ids,
+            subject=_("%(lead)s: %(trigger)s", lead=lead.display_name, trigger=self.name),
+            body=Markup("<p>%s</p>") % message,
+            subtype_xmlid="mail.mt_note",
+            model_description=lead._description,
+        )
+        lead._cpa_ledger("trigger_notified", stage=lead.stage_id, message=message)
+
+    # ------------------------------------------------------------------
+    # Field changes (called by crm.lead.write and the engagement score)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _lead_work_config(self):
+        """Part of ``crm.lead._automation_config()``: (watched fields {name: fires on
+        automatic changes too}, some "activity done" trigger, creation of the oldest
+        "activity late" trigger or None)."""
+        triggers = self.sudo().search_fetch(
+            [
+                ("state", "=", "active"),
+                ("event_type", "in", ("field_changed", "activity_done", "activity_late")),
+            ],
+            ["event_type", "watch_field", "fire_on_automatic", "create_date"],
+        )
+        watched = {}
+        for trigger in triggers.filtered(lambda t: t.event_type == "field_changed"):
+            if trigger.watch_field:
+                watched[trigger.watch_field] = (
+                    watched.get(trigger.watch_field, False) or trigger.fire_on_automatic
+                )
+        late = triggers.filtered(lambda t: t.event_type == "activity_late")
+        return (
+            watched,
+            any(t.event_type == "activity_done" for t in triggers),
+            min(late.mapped("create_date")) if late else None,
+        )
+
+    @api.model
+    def _snapshot_fields(self, leads, names):
+        """{lead id: {field: canonical value}} of ``leads`` (one read for all)."""
+        Lead = self.env["crm.lead"]
+        return {
+            lead.id: {
+                name: field_change.canonical(Lead._fields[name], lead[name]) for name in names
+            }
+            for lead in leads
+        }
+
+    @api.model
+    def _fire_field_changes(self, leads, before):
+        """Changes of ``leads`` since ``before`` (``_snapshot_fields``): one event per
+        change some trigger accepts, fired with those triggers. Evaluated set-wise:
+        one search of the triggers, comparisons in memory.
+
+        :return: crm.lead.event created
+        """
+        Event = self.env["crm.lead.event"].sudo()
+        changes = []
+        names = set()
+        for lead in leads:
+            for name, old in before.get(lead.id, {}).items():
+                new = field_change.canonical(lead._fields[name], lead[name])
+                if new != old:
+                    changes.append((lead, name, old, new))
+                    names.add(name)
+        if not changes:
+            return Event
+        # sudo: the triggers are the managers' configuration; whoever changed the lead
+        # (a salesperson, an import) fires them.
+        domain = [
+            ("event_type", "=", "field_changed"),
+            ("state", "=", "active"),
+            ("watch_field", "in", list(names)),
+        ]
+        if self.env.context.get("crm_automation_auto"):
+            domain.append(("fire_on_automatic", "=", True))
+        triggers = self.sudo().search(domain)
+        vals_list = []
+        for lead, name, old, new in changes:
+            if any(
+                trigger.watch_field == name
+                and trigger.stage_id.team_id in (lead.team_id, self.env["crm.team"])
+                and field_change.matches(
+                    lead._fields[name],
+                    self.env,
+                    trigger.watch_change,
+                    trigger.watch_value_key or "",
+                    old,
+                    new,
+                )
+                for trigger in triggers
+            ):
+                field = lead._fields[name]
+                vals_list.append(
+                    {
+                        "lead_id": lead.id,
+                        "event_type": "field_changed",
+                        "source": "field",
+                        "field_name": name,
+                        "old_value": old,
+                        "new_value": new,
+                        "text": _(
+                            "%(field)s: %(old)s → %(new)s",
+                            field=field._description_string(self.env),
+                            old=field_change.readable(field, self.env, old),
+                            new=field_change.readable(field, self.env, new),
+                        )[:200],
+                        "user_id": self.env.uid,
+                    }
+                )
+        # sudo: events are the engine's records (read-only for users).
+        events = Event.create(vals_list)
+        for event in events:
+            self.sudo()._fire_event(event, candidates=triggers)
+        return events
+
+    def _field_change_edges(self, rule, may_move):
+        """Board edges: the ``tags`` action of ``rule`` (tags, points) fires those of
+        ``self`` that watch tags or the score on automatic changes.
+
+        :param may_move: function (trigger, stage) -> whether it may move a lead there
+        """
+        added = {str(tag_id) for tag_id in rule.tag_add_ids.ids}
+        removed = {str(tag_id) for tag_id in rule.tag_remove_ids.ids}
+        board = self.env["crm.automation.board"]
+        edges = []
+        for trigger in self.filtered(
+            lambda t: t.event_type == "field_changed" and t.fire_on_automatic
+        ):
+            change, key = trigger.watch_change, trigger.watch_value_key
+            if trigger.watch_field == "tag_ids":
+                fires = (
+                    (change == "any" and (added or removed))
+                    or (change == "to" and key in added)
+                    or (change == "from" and key in removed)
+                )
+            elif trigger.watch_field == "engagement_score":
+                fires = rule.score_delta and (change != "reached" or rule.score_delta > 0)
+            else:
+                fires = False
+            if fires and may_move(trigger, rule.stage_id):
+                edges.append(
+                    stage_graph.Edge(
+                        rule.stage_id,
+                        trigger.stage_id,
+                        _(
+                            "rule %(rule)s changes %(field)s, trigger %(trigger)s moves the "
+                            "lead to %(stage)s",
+                            rule=board._label(rule),
+                            field=trigger._describe_field_changed(),
+                            trigger=board._label(trigger),
+                            stage=trigger.stage_id.name,
+                        ),
+                        triggers=[trigger.id],
+                        rules=[rule.id],
+                    )
+                )
+        return edges
+
+    # ------------------------------------------------------------------
+    # Dry-run (board "Test on a lead")
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _dry_run_field_values(self, lead, detail):
+        """Event values of the change "Field: value" of ``lead`` (its value now is the
+        old one); for tags, "Tags: VIP" adds VIP and "Tags: -VIP" removes it."""
+        field_text, sep, value = str(detail or "").partition(":")
+        field_text, value = field_text.strip(), value.strip()
+        Lead = lead.env["crm.lead"]
+        field = Lead._fields.get(field_text) or next(
+            (
+                f
+                for f in Lead._fields.values()
+                if f._description_string(lead.env).lower() == field_text.lower()
+            ),
+            None,
+        )
+        if not field or not field_change.watchable(field) or not sep:
+            raise UserError(
+                _("Give the field and its new value, e.g. “Priority: High” or “Tags: -VIP”.")
+            )
+        removed = field.type == "many2many" and value.startswith("-")
+        probe = self.new(
+            {
+                "name": field_text,
+                "event_type": "field_changed",
+                "watch_field": field.name,
+                "watch_change": "to",
+                "watch_value": value.lstrip("-").strip() if removed else value,
+            }
+        )
+        try:
+            target = probe._resolve_watch_value()
+        except ValidationError as error:
+            raise UserError(error.args[0]) from error
+        old = field_change.canonical(field, lead[field.name])
+        new = target
+        if field.type == "many2many":
+            ids = {int(i) for i in old.split(",") if i}
+            ids = ids - {int(target)} if removed else ids | {int(target)}
+            new = ",".join(str(i) for i in sorted(ids))
+        return {
+            "field_name": field.name,
+            "old_value": old,
+            "new_value": new,
+            "text": _(
+                "%(field)s: %(old)s → %(new)s",
+                field=field._description_string(lead.env),
+                old=field_change.readable(field, lead.env, old),
+                new=field_change.readable(field, lead.env, new),
+            ),
+        }
+
+    @api.model
+    def _dry_run_activity_values(self, lead, detail):
+        """Event values of the dry-run: the activity type named ``detail`` (optional)."""
+        if detail in (None, "") or not str(detail).strip():
+            return {}
+        Type = lead.env["mail.activity.type"]
+        activity_type = Type.search([("name", "=ilike", str(detail).strip())], limit=1)
+        if not activity_type:
+            raise UserError(_("No activity type named “%(name)s”.", name=detail))
+        return {"activity_type_id": activity_type.id}
+
+    # ------------------------------------------------------------------
+    # Presets, domain, the base.automation
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _document_preset_values(self, key):
+        _label, model, domain, path = documents.PRESETS[key]
+        return {
+            "event_type": "document",
+            "document_model": model,
+            "document_domain": repr(domain),
+            "document_lead_path": path,
+        }
+
+    @api.model
+    def _document_fill_preset(self, vals):
+        """A preset given without its model (code, XML-RPC) fills model, condition and
+        path; values given explicitly (not empty) win."""
+        key = vals.get("document_preset")
+        if key not in documents.PRESETS:
+            return vals
+        if key not in documents.available_presets(self.env):
+            raise ValidationError(
+                _("The document preset %(preset)s needs an app that is not installed.", preset=key)
+            )
+        if vals.get("document_model"):
+            return vals
+        filled = dict(vals)
+        for name, value in self._document_preset_values(key).items():
+            if not filled.get(name):
+                filled[name] = value
+        return filled
+
+    def _document_domain(self):
+        self.ensure_one()
+        if not self.document_domain:
+            return []
+        return safe_eval(self.document_domain, {"uid": self.env.uid, "user": self.env.user})
+
+    def _document_automation_values(self):
+        self.ensure_one()
+        before, after = documents.reached_domain(self._document_domain())
+        return {
+            "name": _("CRM trigger: %(name)s", name=self.name),
+            "model_id": self.env["ir.model"]._get_id(self.document_model),
+            "trigger": "on_create_or_write",
+            "filter_pre_domain": repr(before),
+            "filter_domain": repr(after),
+            "active": self.active and self.state == "active",
+            "cpa_trigger_id": self.id,
+        }
+
+    def _sync_document_automation(self):
+        """Create, update, archive or delete the base.automation of each trigger so that
+        it watches what the trigger says, only while the trigger is active."""
+        # sudo: base.automation and code server actions are for administrators; the
+        # automation managers who edit triggers manage them through the trigger only.
+        for trigger in self.sudo().with_context(active_test=False):
+            automation = trigger.automation_id
+            model = trigger.document_model
+            if trigger.event_type != "document" or not model or model not in self.env:
+                automation.unlink()
+                continue
+            values = trigger._document_automation_values()
+            if automation and automation.model_id.model != model:
+                # Its action is bound to the old model: start again.
+                automation.unlink()
+                automation = automation.browse()
+            if automation:
+                automation.write(values)
+                continue
+            automation = self.env["base.automation"].sudo().create(values)
+            # Created on its own: x2many commands drop sudo on server actions
+            # (fields.One2many._check_sudo_commands).
+            self.env["ir.actions.server"].sudo().create(
+                {
+                    "name": _("Record the document event of the CRM trigger"),
+                    "model_id": values["model_id"],
+                    "usage": "base_automation",
+                    "base_automation_id": automation.id,
+                    "state": "code",
+                    "code": ACTION_CODE % trigger.id,
+                }
+            )
+            trigger.automation_id = automation
+
+    def _document_leads(self, document):
+        """Leads of ``document`` through the trigger's path (superuser: the user who
+        confirms an order may not read its invoices' lines)."""
+        self.ensure_one()
+        return documents.leads_of(document.sudo(), self.document_lead_path)

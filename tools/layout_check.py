@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""The code is organised by model (a `make lint` hook).
+"""One class per model, in the file named after it (a `make lint` hook).
 
-Every class that defines or extends an Odoo model lives in a file named after that
-model (``crm.automation.rule`` → ``models/crm_automation_rule.py``); a model that grew
-past one screenful of concerns may continue in files named after it plus the concern
-(``crm_automation_rule_message.py``: the rule's message actions). ``crm.lead`` is the
-exception that proves the rule: ONE class, in ``models/crm_lead.py``, so its create and
-write hooks run in one documented order (readme/DATA_MODEL.md, CONTRIBUTING.md).
+Every class that defines or extends an Odoo model lives in the file named after that
+model (``crm.automation.rule`` → ``models/crm_automation_rule.py``), and it is the only
+class of the addon for that model: a model is never continued in a second file
+(``crm_automation_rule_message.py`` extending ``crm.automation.rule`` is an error), as
+in Odoo's crm, OCA queue_job and automation_oca. A separate model whose name extends
+another one's (``crm.automation.rule.update`` in ``crm_automation_rule_update.py``) is
+its own model, in its own file. Plain logic goes to ``engine/`` instead of a second
+file (STYLE.md, CONTRIBUTING.md "Code layout").
 
-This replaces pylint-odoo's ``consider-merging-classes-inherited`` (which asks for one
-class per model in the whole addon and so forbids the concern files) with the rule the
-project follows. Usage: ``python3 tools/layout_check.py`` (exit 1 and one line per
+pylint-odoo's ``consider-merging-classes-inherited`` (``tools/pylint_addon.py``) checks
+the "one class per model" half; this script adds the file names and explains where the
+class belongs. Usage: ``python3 tools/layout_check.py`` (exit 1 and one line per
 misplaced class).
 """
 
@@ -20,8 +22,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FOLDERS = ("models", "wizard")
-# Models extended by exactly one class, in exactly this file.
-SINGLE = {"crm.lead": "models/crm_lead.py"}
 
 
 def model_of(node):
@@ -42,28 +42,43 @@ def model_of(node):
     return model if isinstance(model, str) else None
 
 
-def problems():
-    found, seen = [], {}
+def model_classes():
+    """[(file relative to REPO, line, class name, model)] of the addon's model classes."""
+    found = []
     for folder in FOLDERS:
         for path in sorted((REPO / folder).glob("*.py")):
             rel = path.relative_to(REPO).as_posix()
             for node in ast.walk(ast.parse(path.read_text(), rel)):
-                if not isinstance(node, ast.ClassDef):
-                    continue
-                model = model_of(node)
-                if not model:
-                    continue
-                seen.setdefault(model, []).append(rel)
-                stem = model.replace(".", "_")
-                if path.stem != stem and not path.stem.startswith(stem + "_"):
-                    found.append(
-                        f"{rel}:{node.lineno}: class {node.name} ({model}) belongs in "
-                        f"{folder}/{stem}.py or {folder}/{stem}_<concern>.py"
-                    )
-    for model, where in SINGLE.items():
-        files = seen.get(model, [])
-        if files and files != [where]:
-            found.append(f"{model} is extended in {', '.join(files)}: only in {where}")
+                if isinstance(node, ast.ClassDef):
+                    model = model_of(node)
+                    if model:
+                        found.append((rel, node.lineno, node.name, model))
+    return found
+
+
+def problems():
+    found = []
+    classes = model_classes()
+    by_model = {}
+    for rel, line, _name, model in classes:
+        by_model.setdefault(model, []).append(f"{rel}:{line}")
+    for rel, line, name, model in classes:
+        folder, stem = rel.rsplit("/", 1)[0], Path(rel).stem
+        own = model.replace(".", "_")
+        if stem == own:
+            continue
+        if stem.startswith(own + "_"):
+            found.append(
+                f"{rel}:{line}: class {name} continues {model} in a second file: fold it "
+                f"into {folder}/{own}.py (one class per model; plain logic in engine/)"
+            )
+        else:
+            found.append(f"{rel}:{line}: class {name} ({model}) belongs in {folder}/{own}.py")
+    for model, where in by_model.items():
+        if len(where) > 1:
+            found.append(
+                f"{model} has {len(where)} classes ({', '.join(where)}): one class per model"
+            )
     return found
 
 

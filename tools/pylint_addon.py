@@ -3,9 +3,9 @@
 
 The repository root is the addon itself, so pylint-odoo finds no ``__manifest__.py``
 above the files it checks (it stops its search at the git top level, before looking in
-it): the checks that need the module (the manifest checks) never ran. This script
-mirrors the repository in a temporary folder named after the module (real folders,
-files as symlinks, outside any git repository), runs pylint there
+it): the checks that need the module, e.g. ``consider-merging-classes-inherited``,
+never ran. This script mirrors the repository in a temporary folder named after the
+module (real folders, files as symlinks, outside any git repository), runs pylint there
 on every Python file of the addon in one process (checks across files see all of
 them), and prints the messages with repository paths.
 
