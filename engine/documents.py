@@ -62,6 +62,30 @@ def available_presets(env):
     ]
 
 
+def preset_values(key):
+    """Trigger values of the preset ``key``: the document kind, its model, condition
+    (as text) and path to the leads."""
+    _label, model, domain, path = PRESETS[key]
+    return {
+        "event_type": "document",
+        "document_model": model,
+        "document_domain": repr(domain),
+        "document_lead_path": path,
+    }
+
+
+def fill_preset(vals, key):
+    """``vals`` of a trigger with the values of the preset ``key`` where it gives none
+    (values given explicitly, not empty, win); ``vals`` itself when it names the model."""
+    if vals.get("document_model"):
+        return vals
+    filled = dict(vals)
+    for name, value in preset_values(key).items():
+        if not filled.get(name):
+            filled[name] = value
+    return filled
+
+
 def leads_of(document, path):
     """crm.lead records reached from ``document`` through ``path`` (archived ones
     included: the trigger engine refuses lost leads with a ledger row)."""

@@ -116,3 +116,69 @@ def readable(field, env, text):
         number = float(text or 0)
         return str(int(number)) if number.is_integer() else str(number)
     return text or "-"
+
+
+def choice_key(choices, text):
+    """The key of the selection ``choices`` ([(key, label)]) named ``text`` by its key or
+    its label (case ignored), or None."""
+    for key, label in choices:
+        if text.lower() in (str(key).lower(), str(label).lower()):
+            return key
+    return None
+
+
+def boolean_text(text):
+    """A yes/no typed by people as canonical text ("1" or "0")."""
+    return "1" if text.lower() in ("1", "true", "yes", "y", "✓") else "0"
+
+
+def number_text(text):
+    """A number typed by people (decimal comma accepted) as canonical text; ValueError
+    when it is no number."""
+    return repr(float(text.replace(",", ".")))
+
+
+def changes(leads, before):
+    """[(lead, field name, old, new)] of the values of ``leads`` that differ from the
+    snapshot ``before`` ({lead id: {field name: canonical value}}), read in memory."""
+    found = []
+    for lead in leads:
+        for name, old in before.get(lead.id, {}).items():
+            new = canonical(lead._fields[name], lead[name])
+            if new != old:
+                found.append((lead, name, old, new))
+    return found
+
+
+def watched(triggers):
+    """{field name: fires on automatic changes too} of ``triggers`` (field_changed
+    triggers: a field is watched on automatic changes when one of its triggers is)."""
+    found = {}
+    for trigger in triggers:
+        if trigger.watch_field:
+            found[trigger.watch_field] = found.get(trigger.watch_field, False) or (
+                trigger.fire_on_automatic
+            )
+    return found
+
+
+def fired_by_rule(watch_field, change, key, added, removed, score_delta):
+    """Whether a rule's ``tags`` action (tag ids ``added`` and ``removed`` as text,
+    engagement points ``score_delta``) satisfies a trigger watching ``watch_field``
+    with ``change`` and its value ``key`` (automation board)."""
+    if watch_field == "tag_ids":
+        return bool(
+            (change == "any" and (added or removed))
+            or (change == "to" and key in added)
+            or (change == "from" and key in removed)
+        )
+    if watch_field == "engagement_score":
+        return bool(score_delta and (change != "reached" or score_delta > 0))
+    return False
+
+
+def toggle_id(old, target, removed):
+    """The canonical ids ``old`` with ``target`` removed (``removed``) or added."""
+    ids = _ids(old)
+    ids = ids - {int(target)} if removed else ids | {int(target)}
+    return ",".join(str(i) for i in sorted(ids))

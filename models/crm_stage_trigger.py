@@ -16,7 +16,6 @@ the trigger's path; from there the normal event path decides (condition, forward
 won/lost, loop guard, ledger). The addon depends on neither ``sale`` nor ``account``.
 """
 
-import fnmatch
 import logging
 import re
 
@@ -27,23 +26,18 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.safe_eval import safe_eval
 
 from ..engine import conditions as lead_condition
-from ..engine import documents, field_change, stage_graph
+from ..engine import documents, field_change, stage_graph, trigger_params
 from ..engine import events as lead_events
 from ..engine import timing as automation_timing
 from ..engine import verdict as verdicts
+
+# wildcard_match: kept importable from here (tests).
+from ..engine.trigger_params import LEAD_FORM, SNIPPET, form_names, wildcard_match
 from .crm_automation_rule import STATES
 from .crm_lead_event import EVENT_TYPES
 
 _logger = logging.getLogger(__name__)
 
-# form_submitted: the site's forms offered to pick from are the views holding a website
-# form that creates leads, their hidden ``cpa_form`` input (the form's name, see
-# controllers/website_form.py) and the pages showing them.
-LEAD_FORM = 'data-model_name="crm.lead"'
-CPA_FORM_INPUT = re.compile(
-    r"""<input[^>]*?name=["']cpa_form["'][^>]*?value=["']([^"']+)["']"""
-    r"""|<input[^>]*?value=["']([^"']+)["'][^>]*?name=["']cpa_form["']"""
-)
 # Form names of past events offered at most (the most recent ones).
 SEEN_FORMS_LIMIT = 50
 
@@ -61,32 +55,6 @@ AUTOMATION_FIELDS = {
     "active",
     "state",
 }
-
-
-SNIPPET = """<script async src="%(base)s/crm_pipeline_automation/static/src/snippet/cpa_track.js"
-        data-cpa-endpoint="%(base)s/cpa/beacon"></script>"""
-
-
-def _lines(text):
-    """Non-empty stripped lines (or comma-separated items) of a text field."""
-    return [item.strip() for item in re.split(r"[\n,]", text or "") if item.strip()]
-
-
-def wildcard_match(pattern, value):
-    """Case-insensitive match of ``value`` with a pattern where ``*`` is any text.
-
-    A pattern without a scheme matches the URL's path and query too, so ``/pricing*``
-    matches ``https://example.com/pricing?plan=pro``.
-    """
-    if not pattern or not value:
-        return False
-    pattern, value = pattern.strip().lower(), value.strip().lower()
-    if fnmatch.fnmatchcase(value, pattern.replace("[", "[[]")):
-        return True
-    if "://" not in pattern and "://" in value:
-        path = "/" + value.split("://", 1)[1].partition("/")[2]
-        return fnmatch.fnmatchcase(path, pattern.replace("[", "[[]"))
-    return False
 
 
 class CrmStageTrigger(models.Model):
@@ -353,8 +321,7 @@ class CrmStageTrigger(models.Model):
         forms = {}
         roots = View
         for view in views:
-            for match in CPA_FORM_INPUT.finditer(view.arch_db or ""):
-                name = match.group(1) or match.group(2)
+            for name in form_names(view.arch_db):
                 forms.setdefault(name, name)
             root = view
             while root.inherit_id:
@@ -414,11 +381,13 @@ class CrmStageTrigger(models.Model):
     @api.constrains("event_type", "url_patterns", "keywords", "response_seconds")
     def _check_parameters(self):
         for trigger in self:
-            if trigger.event_type == "url_visited" and not _lines(trigger.url_patterns):
+            if trigger.event_type == "url_visited" and not trigger_params.lines(
+                trigger.url_patterns
+            ):
                 raise ValidationError(
                     _("Trigger %(name)s: give at least one URL pattern.", name=trigger.name)
                 )
-            if trigger.event_type == "chat_keyword" and not _lines(trigger.keywords):
+            if trigger.event_type == "chat_keyword" and not trigger_params.lines(trigger.keywords):
                 raise ValidationError(
                     _("Trigger %(name)s: give at least one keyword.", name=trigger.name)
                 )
@@ -555,7 +524,7 @@ class CrmStageTrigger(models.Model):
     @api.onchange("document_preset")
     def _onchange_document_preset(self):
         if self.document_preset in documents.PRESETS:
-            self.update(self._document_preset_values(self.document_preset))
+            self.update(documents.preset_values(self.document_preset))
             if not self.name:
                 self.name = self._document_preset_labels()[self.document_preset]
 
@@ -615,9 +584,9 @@ class CrmStageTrigger(models.Model):
                 )
             return str(records.id)
         if field.type == "selection":
-            for key, label in field._description_selection(self.env):
-                if text.lower() in (str(key).lower(), str(label).lower()):
-                    return key
+            key = field_change.choice_key(field._description_selection(self.env), text)
+            if key is not None:
+                return key
             if not text:
                 return ""
             raise ValidationError(
@@ -629,10 +598,10 @@ class CrmStageTrigger(models.Model):
                 )
             )
         if field.type == "boolean":
-            return "1" if text.lower() in ("1", "true", "yes", "y", "✓") else "0"
+            return field_change.boolean_text(text)
         if field.type in field_change.NUMERIC_TYPES:
             try:
-                return repr(float(text.replace(",", ".")))
+                return field_change.number_text(text)
             except ValueError as error:
                 raise ValidationError(
                     _("Trigger %(name)s: “%(value)s” is not a number.", name=self.name, value=text)
@@ -694,14 +663,17 @@ class CrmStageTrigger(models.Model):
         )
 
     def _match_url_visited(self, event):
-        return any(wildcard_match(pattern, event.url) for pattern in _lines(self.url_patterns))
+        return any(
+            wildcard_match(pattern, event.url)
+            for pattern in trigger_params.lines(self.url_patterns)
+        )
 
     def _match_call(self, event):
         if not self.line_numbers:
             return True
         lines = {
             self.env["crm.lead.event"]._phone_e164(number) or number
-            for number in _lines(self.line_numbers)
+            for number in trigger_params.lines(self.line_numbers)
         }
         return event.line_number in lines
 
@@ -738,7 +710,7 @@ class CrmStageTrigger(models.Model):
 
     def _keyword_patterns(self):
         """Regexes of the chat_keyword trigger's keywords (``lead_events.keyword_pattern``)."""
-        return [lead_events.keyword_pattern(word) for word in _lines(self.keywords)]
+        return [lead_events.keyword_pattern(word) for word in trigger_params.lines(self.keywords)]
 
     def _match_meeting_scheduled(self, event):
         return True
@@ -1100,12 +1072,7 @@ class CrmStageTrigger(models.Model):
             ],
             ["event_type", "watch_field", "fire_on_automatic", "create_date"],
         )
-        watched = {}
-        for trigger in triggers.filtered(lambda t: t.event_type == "field_changed"):
-            if trigger.watch_field:
-                watched[trigger.watch_field] = (
-                    watched.get(trigger.watch_field, False) or trigger.fire_on_automatic
-                )
+        watched = field_change.watched(triggers.filtered(lambda t: t.event_type == "field_changed"))
         late = triggers.filtered(lambda t: t.event_type == "activity_late")
         return (
             watched,
@@ -1133,16 +1100,10 @@ class CrmStageTrigger(models.Model):
         :return: crm.lead.event created
         """
         Event = self.env["crm.lead.event"].sudo()
-        changes = []
-        names = set()
-        for lead in leads:
-            for name, old in before.get(lead.id, {}).items():
-                new = field_change.canonical(lead._fields[name], lead[name])
-                if new != old:
-                    changes.append((lead, name, old, new))
-                    names.add(name)
+        changes = field_change.changes(leads, before)
         if not changes:
             return Event
+        names = {name for _lead, name, _old, _new in changes}
         # sudo: the triggers are the managers' configuration; whoever changed the lead
         # (a salesperson, an import) fires them.
         domain = [
@@ -1205,17 +1166,14 @@ class CrmStageTrigger(models.Model):
         for trigger in self.filtered(
             lambda t: t.event_type == "field_changed" and t.fire_on_automatic
         ):
-            change, key = trigger.watch_change, trigger.watch_value_key
-            if trigger.watch_field == "tag_ids":
-                fires = (
-                    (change == "any" and (added or removed))
-                    or (change == "to" and key in added)
-                    or (change == "from" and key in removed)
-                )
-            elif trigger.watch_field == "engagement_score":
-                fires = rule.score_delta and (change != "reached" or rule.score_delta > 0)
-            else:
-                fires = False
+            fires = field_change.fired_by_rule(
+                trigger.watch_field,
+                trigger.watch_change,
+                trigger.watch_value_key,
+                added,
+                removed,
+                rule.score_delta,
+            )
             if fires and may_move(trigger, rule.stage_id):
                 edges.append(
                     stage_graph.Edge(
@@ -1275,9 +1233,7 @@ class CrmStageTrigger(models.Model):
         old = field_change.canonical(field, lead[field.name])
         new = target
         if field.type == "many2many":
-            ids = {int(i) for i in old.split(",") if i}
-            ids = ids - {int(target)} if removed else ids | {int(target)}
-            new = ",".join(str(i) for i in sorted(ids))
+            new = field_change.toggle_id(old, target, removed)
         return {
             "field_name": field.name,
             "old_value": old,
@@ -1306,16 +1262,6 @@ class CrmStageTrigger(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _document_preset_values(self, key):
-        _label, model, domain, path = documents.PRESETS[key]
-        return {
-            "event_type": "document",
-            "document_model": model,
-            "document_domain": repr(domain),
-            "document_lead_path": path,
-        }
-
-    @api.model
     def _document_fill_preset(self, vals):
         """A preset given without its model (code, XML-RPC) fills model, condition and
         path; values given explicitly (not empty) win."""
@@ -1326,13 +1272,7 @@ class CrmStageTrigger(models.Model):
             raise ValidationError(
                 _("The document preset %(preset)s needs an app that is not installed.", preset=key)
             )
-        if vals.get("document_model"):
-            return vals
-        filled = dict(vals)
-        for name, value in self._document_preset_values(key).items():
-            if not filled.get(name):
-                filled[name] = value
-        return filled
+        return documents.fill_preset(vals, key)
 
     def _document_domain(self):
         self.ensure_one()
