@@ -52,6 +52,8 @@
         "views/crm_team_views.xml",
         "views/crm_automation_exchange_views.xml",
         "data/ir_cron_held_events_data.xml",
+        "data/ir_cron_ingest_data.xml",
+        "views/crm_lead_event_ingest_views.xml",
         "data/ir_cron_rotting_data.xml",
     ],
     "demo": [

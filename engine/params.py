@@ -52,6 +52,11 @@ INTEGERS = {
     "token_validity_days": (180, True),
     # Signed call webhook: oldest accepted timestamp.
     "call_replay_window_seconds": (300, True),
+    # Tracking ingest queue (crm.lead.event.ingest): rows claimed per batch of the
+    # processor, attempts before a row is "failed", days processed rows are kept.
+    "ingest_batch_size": (500, True),
+    "ingest_max_attempts": (5, True),
+    "ingest_retention_days": (7, True),
     # Card badges: "recent" engagement.
     "engagement_recent_days": (30, True),
     # Machine verdicts of opens and clicks (engine/verdict.py).

@@ -8,6 +8,7 @@ from . import crm_automation_undo
 from . import crm_lead
 from . import crm_stage
 from . import crm_lead_event
+from . import crm_lead_event_ingest
 from . import crm_stage_trigger
 from . import base_automation
 from . import mail_mail

@@ -4,7 +4,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import psycopg2
 
@@ -12,7 +12,7 @@ from odoo import _, api, fields, models
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
-from ..engine import calls, documents, params, urls
+from ..engine import calls, documents, ingest, params, urls
 from ..engine import dispatch as automation_dispatch
 from ..engine import events as lead_events
 from ..engine import verdict as verdicts
@@ -25,6 +25,11 @@ EVENT_TYPES = lead_events.EVENT_TYPES
 # Write conflicts tolerated per run of the held events cron before it leaves the rest
 # to its next run.
 MAX_HELD_CONFLICTS = 5
+
+
+def _timestamp(date):
+    """Unix time of a naive UTC datetime."""
+    return date.replace(tzinfo=timezone.utc).timestamp()
 
 
 class CrmLeadEvent(models.Model):
@@ -172,7 +177,7 @@ class CrmLeadEvent(models.Model):
         if not events:
             return events
         if hold and fire:
-            self._schedule_held_events()
+            self._schedule_held_events(values.get("date"))
             return events
         events._add_score()
         if fire:
@@ -241,19 +246,22 @@ class CrmLeadEvent(models.Model):
             Template._create_for_event(event.lead_id, event.event_type)
 
     @api.model
-    def _schedule_held_events(self):
-        """Wake the held events cron when the burst window of a new click closes."""
+    def _schedule_held_events(self, date=None):
+        """Wake the held events cron when the burst window of a new click (received at
+        ``date``, default now) closes."""
         cron = self.env.ref("crm_pipeline_automation.ir_cron_crm_lead_event_fire_held", False)
         if cron:
             window = self._thresholds()["verdict_burst_window_seconds"]
-            cron.sudo()._trigger(fields.Datetime.now() + timedelta(seconds=window + 1))
+            cron.sudo()._trigger((date or fields.Datetime.now()) + timedelta(seconds=window + 1))
 
     @api.model
     def _cron_fire_held_events(self, limit=500):
         """Score and fire the held clicks whose burst window has passed.
 
         By then no later click can make them part of a burst: their verdict is final
-        (a burst re-marked them machine: they are ignored). Rows are claimed with
+        (a burst re-marked them machine: they are ignored). A held click whose lead
+        still has requests queued within its window (crm.lead.event.ingest) waits for
+        them to be processed. Rows are claimed with
         ``FOR UPDATE SKIP LOCKED``, one savepoint per event, one commit per batch
         outside tests: a crash leaves the rest held for the next run, none fires twice.
 
@@ -270,8 +278,9 @@ class CrmLeadEvent(models.Model):
                     rows = self.env.execute_query(
                         SQL(
                             "SELECT id FROM crm_lead_event WHERE state = 'held' AND date <= %s "
-                            "ORDER BY date, id LIMIT %s FOR UPDATE SKIP LOCKED",
+                            "AND %s ORDER BY date, id LIMIT %s FOR UPDATE SKIP LOCKED",
                             closed,
+                            ingest.no_pending_within(SQL("crm_lead_event"), window),
                             limit,
                         )
                     )
@@ -456,20 +465,31 @@ class CrmLeadEvent(models.Model):
 
     @api.model
     def _record_email_open(
-        self, lead_id, message_id, partner_id, template_id, sent_at, user_agent, ip
+        self,
+        lead_id,
+        message_id,
+        partner_id,
+        template_id,
+        sent_at,
+        user_agent,
+        ip,
+        received_at=None,
     ):
-        """An open pixel was fetched: event with its verdict (MPP, prefetch, too early)."""
+        """An open pixel was fetched (at ``received_at``, default now): event with its
+        verdict (MPP, prefetch, too early)."""
         lead = self.env["crm.lead"].browse(lead_id).exists()
         if not lead:
             return self.browse()
+        received_at = received_at or fields.Datetime.now()
         verdict, reason = verdicts.open_verdict(
-            user_agent, ip, time.time() - sent_at, self._thresholds()
+            user_agent, ip, _timestamp(received_at) - sent_at, self._thresholds()
         )
         return self._record(
             lead,
             "email_open",
             "email",
             dedup_key=f"open{message_id}.{partner_id}.{verdict}",
+            date=received_at,
             verdict=verdict,
             verdict_reason=reason,
             message_ref=message_id,
@@ -490,9 +510,10 @@ class CrmLeadEvent(models.Model):
         link_id,
         user_agent,
         ip,
+        received_at=None,
     ):
-        """A tracked link was clicked: event with its verdict (scanner, too early,
-        burst of the email's links).
+        """A tracked link was clicked (at ``received_at``, default now): event with its
+        verdict (scanner, too early, burst of the email's links).
 
         :return: (URL to redirect to or None, lead token for the tracking cookie)
         """
@@ -503,9 +524,8 @@ class CrmLeadEvent(models.Model):
         if not lead or not lead._cpa_trackable():
             return link.url, None
         thresholds = self._thresholds()
-        window = fields.Datetime.now() - timedelta(
-            seconds=thresholds["verdict_burst_window_seconds"]
-        )
+        received_at = received_at or fields.Datetime.now()
+        window = received_at - timedelta(seconds=thresholds["verdict_burst_window_seconds"])
         recent = self.search(
             [
                 ("lead_id", "=", lead.id),
@@ -517,7 +537,7 @@ class CrmLeadEvent(models.Model):
         )
         recent_links = len(set(recent.link_tracker_id.ids) | {link.id})
         verdict, reason = verdicts.click_verdict(
-            user_agent, ip, time.time() - sent_at, recent_links, link_count, thresholds
+            user_agent, ip, _timestamp(received_at) - sent_at, recent_links, link_count, thresholds
         )
         if verdict == verdicts.MACHINE and reason.startswith("burst"):
             # The earlier clicks of the burst were the same scanner (still held: see
@@ -533,6 +553,7 @@ class CrmLeadEvent(models.Model):
             # A click that may still turn out to be the first of a burst moves nothing
             # before the burst window has passed.
             hold=verdict != verdicts.MACHINE and verdicts.burst_possible(link_count, thresholds),
+            date=received_at,
             verdict=verdict,
             verdict_reason=reason,
             url=link.url,
@@ -551,8 +572,9 @@ class CrmLeadEvent(models.Model):
         return urls.host_allowed(origin, params.get_str(self.env, "snippet_domains"))
 
     @api.model
-    def _record_url_visited(self, lead_ids, url, source, user_agent="", ip=""):
-        """Leads (ids or recordset) visited ``url``; one event per lead, URL and hour.
+    def _record_url_visited(self, lead_ids, url, source, user_agent="", ip="", received_at=None):
+        """Leads (ids or recordset) visited ``url`` (at ``received_at``, default now);
+        one event per lead, URL and hour.
 
         :return: False if the URL is not an http(s) URL
         """
@@ -569,12 +591,14 @@ class CrmLeadEvent(models.Model):
         if verdicts.ua_family(user_agent).startswith("robot"):
             return True
         digest = hashlib.sha256(url.encode()).hexdigest()[:16]
-        hour = int(time.time() // 3600)
+        received_at = received_at or fields.Datetime.now()
+        hour = int(_timestamp(received_at) // 3600)
         self._record(
             leads,
             "url_visited",
             source,
             dedup_key=f"visit{digest}.{hour}",
+            date=received_at,
             url=url[:2000],
             **self._cpa_client_values(user_agent, ip),
         )
@@ -617,8 +641,9 @@ class CrmLeadEvent(models.Model):
         return params.get_int(self.env, "call_replay_window_seconds")
 
     @api.model
-    def _record_call(self, source, data):
-        """Record a call event from a verified webhook payload.
+    def _record_call(self, source, data, received_at=None):
+        """Record a call event from a verified webhook payload (received at
+        ``received_at``, default now: the time of a payload without one).
 
         :param data: {"id": external id, "type": incoming|outgoing|missed, "from": number,
             "to": number, "time": unix seconds or ISO 8601 (optional), "duration": seconds}
@@ -631,7 +656,7 @@ class CrmLeadEvent(models.Model):
         if not phone:
             raise ValueError("customer number")
         line_e164 = self._phone_e164(line) or False
-        date = calls.parse_time(data.get("time"), fields.Datetime.now())
+        date = calls.parse_time(data.get("time"), received_at or fields.Datetime.now())
         reference = f"{source}:{external_id}"
         # Idempotency: the telephony system retries; one call is recorded once.
         if self.search_count([("external_ref", "=", reference)], limit=1):

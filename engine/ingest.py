@@ -1,0 +1,271 @@
+# Copyright 2026 crm_pipeline_automation authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""The ingest queue of the tracking routes (crm.lead.event.ingest): "ingest first,
+decide after".
+
+The pixel, click, beacon and call webhook routes validate their request, then append
+one row here in their own short transaction: one INSERT, no lead row read for update,
+no write on crm_lead. The processor (a cron woken by the routes) claims the rows and
+turns them into engagement events, verdicts, scores and stage moves.
+
+Exactly once, in arrival order per key (a lead, or a caller's number):
+
+* a row is claimed with ``FOR UPDATE SKIP LOCKED`` and stays ``new`` until the
+  transaction that records its events also marks it ``done`` (same commit): a processor
+  killed mid-batch rolls back both, the rows are claimed again by the next run;
+* only the oldest unfinished row of a key is claimable (``NOT EXISTS`` an earlier
+  ``new`` row of the same key); the claimer then takes the key's later rows too, which
+  no other claimer can take while that oldest row is ``new`` (see :func:`claim`).
+"""
+
+import json
+import threading
+import time
+
+from odoo.tools import SQL
+
+TABLE = "crm_lead_event_ingest"
+KINDS = [("open", "Email open"), ("click", "Link click"), ("visit", "Visit"), ("call", "Call")]
+STATES = [("new", "To process"), ("done", "Processed"), ("failed", "Failed")]
+
+# The processor only reads the rows still to process: both indexes are partial, they
+# hold the queue (a few rows when it keeps up), not the history kept until the GC.
+# - (id): the claim's "ORDER BY id LIMIT n" walks the queue in arrival order;
+# - (key, id): the "earlier unfinished row of the same key" probe of the claim and of
+#   the held clicks cron (crm.lead.event._cron_fire_held_events).
+# The GC's "state = 'done' AND received_at < x" has no index: it runs once a day over a
+# table that holds a few days of traffic.
+INDEXES = (
+    SQL(
+        "CREATE INDEX IF NOT EXISTS crm_lead_event_ingest_new_idx "
+        "ON crm_lead_event_ingest (id) WHERE state = 'new'"
+    ),
+    SQL(
+        "CREATE INDEX IF NOT EXISTS crm_lead_event_ingest_new_key_idx "
+        "ON crm_lead_event_ingest (key, id) WHERE state = 'new'"
+    ),
+    # One call (source:external id) is ingested once whatever the number of retries of
+    # the telephony system and of workers receiving them: append() uses ON CONFLICT on it.
+    SQL(
+        "CREATE UNIQUE INDEX IF NOT EXISTS crm_lead_event_ingest_external_ref_uniq "
+        "ON crm_lead_event_ingest (external_ref) WHERE external_ref IS NOT NULL"
+    ),
+)
+
+
+def lead_key(lead_id):
+    """Queue key of the events of one lead (opens, clicks, visits)."""
+    return str(int(lead_id))
+
+
+def caller_key(phone_e164):
+    """Queue key of the calls of one number (their leads are found when processed)."""
+    return f"tel:{phone_e164}"
+
+
+def append(cr, kind, key, payload, external_ref=None):
+    """Append one row to the queue; return its id, or None when ``external_ref`` is
+    already queued (a retried call).
+
+    One INSERT in the request's transaction: no lock other than the new row's own (and,
+    for a call, the unique index entry of its external id: a concurrent retry of the same
+    call waits for this transaction, then does nothing).
+
+    :param payload: dict, stored as JSON (the token's numbers, client, URL, call)
+
+    ``received_at`` is the clock at the insert (not the transaction's start: a request
+    retried after a serialization failure, a test transaction).
+    """
+    cr.execute(
+        SQL(
+            """
+        INSERT INTO crm_lead_event_ingest
+               (kind, key, payload, external_ref, state, attempts, received_at)
+        VALUES (%s, %s, %s, %s, 'new', 0, clock_timestamp() AT TIME ZONE 'UTC')
+        ON CONFLICT (external_ref) WHERE external_ref IS NOT NULL DO NOTHING
+        RETURNING id
+            """,
+            kind,
+            key,
+            SQL("%s::jsonb", _json(payload)),
+            external_ref,
+        )
+    )
+    row = cr.fetchone()
+    return row[0] if row else None
+
+
+def _json(payload):
+    return json.dumps(_without_nul(payload))
+
+
+def _without_nul(value):
+    """``value`` (JSON data from a public request) without NUL characters, which
+    PostgreSQL refuses in a jsonb string (and in a key)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def claim(cr, limit, skip_keys=()):
+    """Lock and return up to ``limit`` rows to process, (id, kind, key, payload,
+    received_at, attempts), grouped by key, each key's rows in arrival order.
+
+    ``skip_keys``: keys left alone (whose row failed earlier in the same run: tried
+    again by the next run, not at once).
+
+    First the heads: the oldest ``new`` row of each key, ``FOR UPDATE SKIP LOCKED``, so
+    concurrent claimers take distinct keys without waiting for each other. A row whose
+    key has an earlier ``new`` row is not a head: while a claimer holds a head (locked,
+    still ``new`` until its commit) no other claimer can take any later row of that key,
+    whatever its snapshot (it sees the head ``new``, or, once it is ``done``, the
+    concurrent update makes the lock attempt fail and the run starts again with a fresh
+    snapshot). Then the later ``new`` rows of the claimed keys, locked too (nobody else
+    can hold them: see above; ``SKIP LOCKED`` anyway, never wait in a claim).
+    """
+    cr.execute(
+        SQL(
+            """
+        SELECT e.id FROM crm_lead_event_ingest e
+         WHERE e.state = 'new'
+           AND e.key <> ALL(%s)
+           AND NOT EXISTS (
+                SELECT 1 FROM crm_lead_event_ingest p
+                 WHERE p.key = e.key AND p.state = 'new' AND p.id < e.id)
+         ORDER BY e.id
+         LIMIT %s
+           FOR UPDATE SKIP LOCKED
+            """,
+            list(skip_keys),
+            limit,
+        )
+    )
+    heads = [row[0] for row in cr.fetchall()]
+    if not heads:
+        return []
+    cr.execute(
+        SQL(
+            """
+        SELECT e.id, e.kind, e.key, e.payload, e.received_at, e.attempts
+          FROM crm_lead_event_ingest e
+         WHERE e.state = 'new'
+           AND e.key IN (SELECT key FROM crm_lead_event_ingest WHERE id = ANY(%s))
+         ORDER BY e.key, e.id
+         LIMIT %s
+           FOR UPDATE SKIP LOCKED
+            """,
+            heads,
+            max(limit, len(heads)) * 4,
+        )
+    )
+    rows = cr.fetchall()
+    # A key whose head was cut off by the LIMIT would start at a later row: keep only
+    # keys whose first row returned is a claimed head.
+    heads, kept, current = set(heads), [], None
+    for row in rows:
+        if row[2] != current:
+            current = row[2]
+            valid = row[0] in heads
+        if valid:
+            kept.append(row)
+    return kept
+
+
+def mark(cr, ids, state, error=None):
+    """Set the state of claimed rows (in the transaction of their events)."""
+    if not ids:
+        return
+    cr.execute(
+        SQL(
+            "UPDATE crm_lead_event_ingest SET state = %s, error = %s, "
+            "processed_at = clock_timestamp() AT TIME ZONE 'UTC' WHERE id = ANY(%s)",
+            state,
+            error,
+            list(ids),
+        )
+    )
+
+
+def fail_attempt(cr, row_id, error, max_attempts):
+    """Count a failed attempt of a claimed row; ``failed`` after ``max_attempts``.
+
+    :return: True if the row is now ``failed`` (its key's later rows may go on)
+    """
+    cr.execute(
+        SQL(
+            """
+        UPDATE crm_lead_event_ingest
+           SET attempts = attempts + 1,
+               error = %s,
+               state = CASE WHEN attempts + 1 >= %s THEN 'failed' ELSE 'new' END,
+               processed_at = clock_timestamp() AT TIME ZONE 'UTC'
+         WHERE id = %s
+     RETURNING state
+            """,
+            (error or "")[:500],
+            max_attempts,
+            row_id,
+        )
+    )
+    return cr.fetchone()[0] == "failed"
+
+
+def no_pending_within(table, seconds):
+    """SQL condition on the crm_lead_event rows of ``table`` (SQL alias): no request of
+    the event's lead still queued that was received up to ``seconds`` after the event
+    (probe of the (key, id) partial index)."""
+    return SQL(
+        "NOT EXISTS (SELECT 1 FROM crm_lead_event_ingest i WHERE i.state = 'new' "
+        "AND i.key = %s.lead_id::varchar "
+        "AND i.received_at <= %s.date + make_interval(secs => %s))",
+        table,
+        table,
+        seconds,
+    )
+
+
+def count_new(cr):
+    cr.execute(SQL("SELECT count(*) FROM crm_lead_event_ingest WHERE state = 'new'"))
+    return cr.fetchone()[0]
+
+
+def gc(cr, days):
+    """Delete the processed rows received more than ``days`` days ago (failed rows are
+    kept for the administrator). :return: rows deleted"""
+    cr.execute(
+        SQL(
+            "DELETE FROM crm_lead_event_ingest WHERE state = 'done' "
+            "AND received_at < now() AT TIME ZONE 'UTC' - make_interval(days => %s)",
+            days,
+        )
+    )
+    return cr.rowcount
+
+
+# Waking the processor: one ir_cron_trigger row (and one NOTIFY) per second and per
+# worker process at most, instead of one per request (10,000 requests of a campaign
+# would be 10,000 triggers). A request that does not wake it is still processed in time:
+# the run woken by the last trigger (created less than WAKE_INTERVAL before) keeps
+# polling the queue for LINGER_SECONDS > WAKE_INTERVAL after its last row, and a
+# trigger created while the processor runs survives that run (Odoo deletes only the
+# triggers older than the run's start) and starts another one.
+WAKE_INTERVAL = 1.0
+LINGER_SECONDS = 2.0
+_last_wake = {}
+_wake_lock = threading.Lock()
+
+
+def should_wake(dbname, now=None):
+    """Whether this process should create a trigger now (at most once per
+    WAKE_INTERVAL per database); records the wake."""
+    now = time.monotonic() if now is None else now
+    with _wake_lock:
+        last = _last_wake.get(dbname)
+        if last is not None and now - last < WAKE_INTERVAL:
+            return False
+        _last_wake[dbname] = now
+        return True
