@@ -2,8 +2,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Public tracking routes: open pixel, click redirect, visit beacon.
 
-Each validates its signed token in constant time, makes one narrow sudo() call to a
-documented model method and answers a fixed response: no lead data ever leaves.
+Each validates its signed token in constant time, queues what it received
+(crm.lead.event.ingest: one INSERT in the request's own short transaction, no lead
+locked or written) and answers a fixed response: no lead data ever leaves. The
+processor cron turns the queued rows into events, verdicts and moves within seconds.
 """
 
 import base64
@@ -16,7 +18,9 @@ from werkzeug.exceptions import BadRequest
 from odoo import http
 from odoo.http import request
 
+from ..engine import ingest, urls
 from ..engine import tokens as tracking_token
+from ..engine import verdict as verdicts
 from ..models.website_visitor import COOKIE
 
 _logger = logging.getLogger(__name__)
@@ -32,6 +36,21 @@ def _status(code):
 def _client():
     httprequest = request.httprequest
     return httprequest.user_agent.string or "", httprequest.remote_addr or ""
+
+
+def _client_payload():
+    """Client of the request as queued: the user agent (bounded) and the network of
+    the address (the truncated address, never the full one: engine/verdict.py)."""
+    user_agent, ip = _client()
+    network = verdicts.truncate_ip(ip)
+    return {"ua": user_agent[:512], "ip": network.split("/")[0] if network else ""}
+
+
+def _ingest(kind, lead_id, payload):
+    # sudo: the signed token is the authorization to queue this one fact.
+    request.env["crm.lead.event.ingest"].sudo()._cpa_ingest(
+        kind, ingest.lead_key(lead_id), {**payload, **_client_payload()}
+    )
 
 
 def _verified(scope, token, count, issued_at):
@@ -59,12 +78,10 @@ class CrmPipelineTracking(http.Controller):
         save_session=False,
     )
     def cpa_open(self, token, **kwargs):
-        Event = request.env["crm.lead.event"]
         numbers, refusal = _verified("open", token, 5, issued_at=4)
         if refusal:
             return refusal
-        # sudo: the signed token is the authorization to record this one open.
-        Event.sudo()._record_email_open(*numbers, *_client())
+        _ingest("open", numbers[0], {"n": list(numbers)})
         return request.make_response(
             PIXEL, headers=[("Content-Type", "image/gif"), ("Cache-Control", "no-store, max-age=0")]
         )
@@ -83,10 +100,14 @@ class CrmPipelineTracking(http.Controller):
         if refusal:
             return refusal
         # sudo: the signed token authorizes recording this click; the redirect target
-        # is the stored link.tracker URL, never a URL from the request.
-        url, lead_token = Event.sudo()._record_link_click(*numbers, *_client())
+        # is the stored link.tracker URL, never a URL from the request (reads only).
+        url, lead_token = (
+            request.env["crm.lead.event.ingest"].sudo()._cpa_click_target(numbers[0], numbers[6])
+        )
         if not url:
             return _status(404)
+        if lead_token:
+            _ingest("click", numbers[0], {"n": list(numbers)})
         if lead_token and Event.sudo()._cpa_origin_allowed(url):
             # A site of ours with the snippet: it keeps the identity in its own
             # first-party cookie (read from this parameter by cpa_track.js).
@@ -147,9 +168,11 @@ class CrmPipelineTracking(http.Controller):
         numbers, refusal = _verified("lead", token, 2, issued_at=1)
         if refusal:
             return refusal
-        # sudo: the signed lead token authorizes recording this visit for its lead.
-        if not Event.sudo()._record_url_visited(numbers[0], data["u"], "beacon", *_client()):
+        if not urls.is_http_url(data["u"]):
             return _status(400)
+        # Robots are not tracked (the processor would drop the visit).
+        if not verdicts.ua_family(_client()[0]).startswith("robot"):
+            _ingest("visit", numbers[0], {"lead": numbers[0], "u": data["u"]})
         return request.make_response(
             b"", status=204, headers=cors + [("Cache-Control", "no-store")]
         )

@@ -70,7 +70,9 @@ class CrmPipelineWebhook(http.Controller):
         except (ValueError, UnicodeDecodeError):
             return _json("invalid JSON", 400)
         try:
-            status = Event._record_call(source, data)
+            # Queued (crm.lead.event.ingest), decided without a lock: "recorded",
+            # "duplicate" or "no_lead" (readme/CONTRACTS.md, "Call webhook").
+            status = request.env["crm.lead.event.ingest"].sudo()._cpa_ingest_call(source, data)
         except ValueError as error:
             return _json(f"invalid: {error}", 400)
         return _json(status)
