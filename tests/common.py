@@ -14,7 +14,8 @@ One fixture chain (as crm's ``TestCrmCommon``)::
     |                          factories _template(); _activities()
     +-- TrackingCase           "Tracking team" (T New .. T Won), Mia Manager, no
                                calendar, tracking on; factories _trigger();
-                               _setup_calls() (signed call webhook); assertMovedBy()
+                               _setup_calls() (signed call webhook); assertMovedBy();
+                               process_ingest() (what the tracking routes queued)
 
     CommittedPipelineCase      no fixture: a pipeline committed on a connection of its
                                own, for the tests on two connections
@@ -369,6 +370,14 @@ class TrackingCase(CrmAutomationCommon):
         }
         values.update(vals)
         return cls.env["crm.stage.trigger"].create(values)
+
+    def process_ingest(self):
+        """Run the processor of the tracking requests as its cron does: the pixel,
+        click, beacon and call webhook routes only queue what they receive
+        (crm.lead.event.ingest); return the number of queued rows processed."""
+        processed = self.env["crm.lead.event.ingest"]._cron_process_ingest()
+        self.env.invalidate_all()
+        return processed
 
     def _notes(self, lead):
         """Chatter notes of the automation (moves) on ``lead``."""

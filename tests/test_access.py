@@ -15,6 +15,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..engine import ingest
 from .common import TrackingCase
 
 MODULE = "crm_pipeline_automation"
@@ -134,6 +135,10 @@ class TestAccess(TrackingCase, HttpCase):
             {"lead_id": cls.lead.id, "stage_id": gate.stage_id.id, "trigger_id": cls.trigger.id}
         )
         cls.Event._record(cls.lead, "url_visited", "manual", url="https://shop.example.com/a")
+        # A tracking request waiting in the queue of the processor.
+        ingest.append(
+            cls.env.cr, "visit", ingest.lead_key(cls.lead.id), {"lead": cls.lead.id, "u": "x"}
+        )
         # The wizards of managers (transient records), created as the superuser.
         cls.env["crm.automation.rule.activate"].create({"rule_id": cls.rule.id})
         cls.env["crm.automation.export.wizard"].create({"team_id": cls.team.id})

@@ -26,10 +26,13 @@ class TestCalls(TrackingCase, HttpCase):
         cls._setup_calls()
 
     def _call(self, payload, source="pbx", **sign):
+        """Post a call, then run the processor: the webhook only queues it."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        return self.url_open(
+        response = self.url_open(
             f"/cpa/webhook/call/{source}", data=body, headers=signed_headers(body, **sign)
         )
+        self.process_ingest()
+        return response
 
     def test_incoming_outgoing_missed(self):
         lead = self._lead(phone="0470 12 34 56")  # local Belgian format

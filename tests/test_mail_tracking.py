@@ -58,6 +58,9 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
         self.assertEqual(response.status_code, 302)
         self.assertEqual(response.headers["Location"], "https://example.com/pricing?plan=pro&x=1")
         self.assertIn("cpa_t=", response.headers.get("Set-Cookie", ""))
+        # The route answered at once and only queued the click: decided by the processor.
+        self.assertFalse(lead.cpa_event_ids.filtered(lambda e: e.event_type == "link_click"))
+        self.assertEqual(self.process_ingest(), 1)
         # 3 links: the click might be the first of a scanner's burst; it moves the
         # lead once the burst window has passed.
         self.assertEqual(lead.stage_id, self.stage_new)
@@ -72,6 +75,7 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
         self.assertEqual(event.ip_network, "127.0.0.0/24")
         # the same click again is the same fact
         self.url_open(links[0], headers={"User-Agent": BROWSER}, allow_redirects=False)
+        self.process_ingest()
         self.assertEqual(
             len(lead.cpa_event_ids.filtered(lambda e: e.event_type == "link_click")), 1
         )
@@ -84,6 +88,8 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.headers["Content-Type"], "image/gif")
         self.assertTrue(response.content.startswith(b"GIF89a"))
+        self.assertEqual(lead.stage_id, self.stage_new, "queued: moved by the processor")
+        self.process_ingest()
         self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
 
     def test_open_of_template_email(self):
@@ -108,6 +114,7 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
             pixels.append(re.findall(r'src="[^"]*(/cpa/o/[^"]+)"', self._mails[-1]["body"])[0])
         for pixel in pixels:
             self.assertEqual(self.url_open(pixel, headers={"User-Agent": BROWSER}).status_code, 200)
+        self.process_ingest()
         self.assertEqual(lead_other.stage_id, self.stage_new)
         self.assertMovedBy(lead, self.stage_qualified, trigger, self.salesman)
         self.assertEqual(
@@ -147,6 +154,7 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
         pixel = re.findall(r'src="[^"]*(/cpa/o/[^"]+)"', sent[0]["body"])[0]
         self.assertFalse(lead.cpa_event_ids.filtered(lambda e: e.event_type == "email_sent"))
         self.assertEqual(self.url_open(pixel, headers={"User-Agent": BROWSER}).status_code, 200)
+        self.process_ingest()
         self.assertMovedBy(lead, self.stage_proposition, trigger, self.salesman)
 
     def test_machine_verdicts_do_not_move(self):
@@ -162,6 +170,7 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
             headers={"User-Agent": "Mozilla/4.0 (compatible; Proofpoint URL Defense)"},
             allow_redirects=False,
         )
+        self.process_ingest()
         self.assertEqual(lead.stage_id, self.stage_new)
         events = lead.cpa_event_ids
         self.assertEqual(
@@ -184,6 +193,7 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
         _message, _pixel, links = self._send(lead)
         for link in links:
             self.url_open(link, headers={"User-Agent": BROWSER}, allow_redirects=False)
+        self.process_ingest()
         clicks = lead.cpa_event_ids.filtered(lambda e: e.event_type == "link_click")
         self.assertEqual(len(clicks), 3)
         self.assertEqual(set(clicks.mapped("verdict")), {"machine"})
@@ -200,6 +210,7 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
         lead = self._lead()
         _message, pixel, _links = self._send(lead)
         self.url_open(pixel, headers={"User-Agent": BROWSER})
+        self.process_ingest()
         event = lead.cpa_event_ids.filtered(lambda e: e.event_type == "email_open")
         self.assertEqual(event.verdict, "machine")
         self.assertIn("after sending", event.verdict_reason)
@@ -233,6 +244,7 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
         self.assertEqual(self.url_open(f"/cpa/c/{missing}", allow_redirects=False).status_code, 404)
         # signatures are per scope: an open token is not a click token
         self.assertEqual(self.url_open(links[0].replace("/cpa/c/", "/cpa/o/")).status_code, 400)
+        self.assertEqual(self.process_ingest(), 0, "nothing refused was queued")
         self.assertFalse(
             lead.cpa_event_ids.filtered(lambda e: e.event_type in ("email_open", "link_click"))
         )

@@ -39,10 +39,13 @@ class TestReliability(TrackingCase, MockEmail, HttpCase):
         )
 
     def _call(self, payload, **sign):
+        """Post a call, then run the processor: the webhook only queues it."""
         body = json.dumps(payload).encode()
-        return self.url_open(
+        response = self.url_open(
             "/cpa/webhook/call/pbx", data=body, headers=signed_headers(body, **sign)
         )
+        self.process_ingest()
+        return response
 
     # ------------------------------------------------------------------ retries
 
@@ -51,11 +54,13 @@ class TestReliability(TrackingCase, MockEmail, HttpCase):
         recording the same call): the retry must see the same signed body, not an
         empty stream (which answered 403 "bad signature" and lost the call)."""
         lead = self._lead(phone="+32470123456")
-        Event = type(self.env["crm.lead.event"])
-        original = Event._record_call
+        # The route queues the call (crm.lead.event.ingest): the failure is injected
+        # there, the processor records it afterwards.
+        Ingest = type(self.env["crm.lead.event.ingest"])
+        original = Ingest._cpa_ingest_call
         attempts = []
 
-        def record_call(model, source, data):
+        def ingest_call(model, source, data):
             attempts.append(source)
             if len(attempts) == 1:
                 # What PostgreSQL raises when a concurrent transaction committed the
@@ -64,11 +69,12 @@ class TestReliability(TrackingCase, MockEmail, HttpCase):
             return original(model, source, data)
 
         # mute: the injected failure is logged as a "bad query" by odoo.sql_db
-        with patch.object(Event, "_record_call", record_call), mute_logger("odoo.sql_db"):
+        with patch.object(Ingest, "_cpa_ingest_call", ingest_call), mute_logger("odoo.sql_db"):
             response = self._call({"id": "retry-1", "type": "incoming", "from": "+32470123456"})
         self.assertEqual(len(attempts), 2, "the request was retried")
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(response.json(), {"status": "recorded"})
+        self.process_ingest()
         self.assertEqual(lead.cpa_event_ids.mapped("external_ref"), ["pbx:retry-1"])
 
     def test_beacon_retried_after_serialization_failure_reads_its_body_again(self):
@@ -76,11 +82,11 @@ class TestReliability(TrackingCase, MockEmail, HttpCase):
             "crm_pipeline_automation.snippet_domains", "shop.example.com"
         )
         lead = self._lead()
-        Event = type(self.env["crm.lead.event"])
-        original = Event._record_url_visited
+        Ingest = type(self.env["crm.lead.event.ingest"])
+        original = Ingest._cpa_ingest
         attempts = []
 
-        def record_url_visited(model, *args, **kwargs):
+        def ingest_visit(model, *args, **kwargs):
             attempts.append(args)
             if len(attempts) == 1:
                 model.env.cr.execute(SERIALIZATION_FAILURE)
@@ -88,7 +94,7 @@ class TestReliability(TrackingCase, MockEmail, HttpCase):
 
         body = json.dumps({"t": lead._cpa_lead_token(), "u": "https://shop.example.com/p"})
         with (
-            patch.object(Event, "_record_url_visited", record_url_visited),
+            patch.object(Ingest, "_cpa_ingest", ingest_visit),
             mute_logger("odoo.sql_db"),
         ):
             response = self.url_open(
@@ -102,6 +108,7 @@ class TestReliability(TrackingCase, MockEmail, HttpCase):
             )
         self.assertEqual(len(attempts), 2)
         self.assertEqual(response.status_code, 204)
+        self.assertEqual(self.process_ingest(), 1, "queued once")
         self.assertEqual(lead.cpa_event_ids.mapped("url"), ["https://shop.example.com/p"])
 
     # ------------------------------------------------------------------ unknown callers
@@ -196,8 +203,10 @@ class TestReliability(TrackingCase, MockEmail, HttpCase):
         return re.findall(r'href="[^"]*(/cpa/c/[^"]+)"', sent[0]["body"])
 
     def _click(self, link):
+        """Click, then run the processor: the route only queues the click."""
         response = self.url_open(link, headers={"User-Agent": BROWSER}, allow_redirects=False)
         self.assertEqual(response.status_code, 302)
+        self.process_ingest()
 
     def _clicks(self, lead):
         return lead.cpa_event_ids.filtered(lambda e: e.event_type == "link_click")

@@ -141,10 +141,13 @@ class TestTrackingRoutes(TrackingCase, HttpCase):
         self.assertEqual(response.status_code, 204)
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], SITE)
         self.assertFalse(response.content)
+        self.assertFalse(lead.cpa_event_ids, "queued: recorded by the processor")
+        self.process_ingest()
         self.assertMovedBy(lead, self.stage_proposition, trigger, self.salesman)
         self.assertEqual(lead.cpa_event_ids.source, "beacon")
         # the same page within the hour is the same visit
         self._beacon({"t": token, "u": f"{SITE}/pricing/pro"})
+        self.process_ingest()
         self.assertEqual(len(lead.cpa_event_ids), 1)
 
     def test_beacon_cors_and_bad_input(self):
@@ -177,6 +180,7 @@ class TestTrackingRoutes(TrackingCase, HttpCase):
         self.assertEqual(self._beacon({"t": forged, "u": f"{SITE}/x"}).status_code, 403)
         old = tracking_token.sign(self.env, "lead", [lead.id, int(time.time()) - 400 * 86400])
         self.assertEqual(self._beacon({"t": old, "u": f"{SITE}/x"}).status_code, 403)
+        self.assertEqual(self.process_ingest(), 0, "nothing refused was queued")
         self.assertFalse(lead.cpa_event_ids)
 
     def test_snippet_is_served(self):
