@@ -13,7 +13,9 @@ cluster and database, starts `odoo-bin --workers=2 --max-cron-threads=2`, and:
   ran exactly once (side effects counted), none is stuck in "running", no HTTP 500;
 - crash: thousands of due jobs with side effects (activity, copy to another pipeline,
   email); `kill -9` of the cron worker in the middle of a dispatch batch; after the
-  restart every job is done and no side effect happened twice;
+  restart every job is done and no side effect happened twice; then thousands of queued
+  pixel requests and `kill -9` of the cron worker in the middle of a batch of the
+  tracking ingest processor: every accepted open is stored exactly once;
 - order: webhook events out of order (the later stage's first) and late (old timestamp
   inside the replay window), each delivered by several threads at once, and concurrent
   calls from unknown numbers: no lead moves backwards, one event per call, one move, one
@@ -471,8 +473,9 @@ def part_load(server, duration, nb_leads, clients=2, http_clients=6):
     return figures, problems
 
 
-def find_dispatching_worker(server):
-    """PIDs of the cron worker processes busy while job rows are claimed right now.
+def find_dispatching_worker(server, table="crm_automation_job"):
+    """PIDs of the cron worker processes busy while rows of ``table`` (jobs, or the
+    tracking ingest queue) are claimed right now.
 
     The application name of a connection is "odoo-<pid>" of the process that opened
     the database, and the registry is opened by the master before it forks
@@ -483,7 +486,8 @@ def find_dispatching_worker(server):
     """
     (claimed,) = server.sql(
         "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-        "WHERE c.relname = 'crm_automation_job' AND l.mode = 'RowShareLock'"
+        "WHERE c.relname = %s AND l.mode = 'RowShareLock'",
+        (table,),
     )[0]
     if not claimed:
         return []
@@ -628,8 +632,11 @@ def part_crash(server, nb_leads):
         "leads_with_side_effect_twice": twice,
         "settled_after_s": None if waited is None else round(waited, 1),
     }
+    log("crash: the tracking ingest processor killed in the middle of a batch ...")
+    figures["ingest"], problems = http_parts.crash_ingest(
+        server, rpc, lead_ids, lambda: find_dispatching_worker(server, "crm_lead_event_ingest")
+    )
     log("crash: " + json.dumps(figures, default=float))
-    problems = []
     if not expanded:
         problems.append("the mass edit did not go through a plan of jobs")
     if states.get("done", 0) != total:
@@ -696,6 +703,9 @@ SUMMARY = {
     "crash": lambda f: (
         f"{f['jobs']} jobs, {f['killed_workers']} worker(s) killed; side effects twice: "
         f"{sum(f['leads_with_side_effect_twice'].values())}; settled in {f['settled_after_s']} s"
+        f"; ingest: {f['ingest'].get('accepted')} opens, {f['ingest'].get('killed_workers')} "
+        f"processor(s) killed, missing {f['ingest'].get('missing')}, twice "
+        f"{f['ingest'].get('twice')}"
     ),
     "order": lambda f: (
         f"{f['deliveries']} deliveries ({f['deliveries_per_s']}/s); {f['moves']} moves for "

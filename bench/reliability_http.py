@@ -10,12 +10,15 @@ import hashlib
 import hmac
 import importlib.util
 import json
+import os
 import random
 import re
+import signal
 import statistics
 import threading
 import time
 from collections import Counter, defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -128,7 +131,7 @@ class TrackingLoad:
         self.expected = set()  # normalised dedup keys of accepted facts
         self.calls_recorded = Counter()  # external id -> "recorded" answers
         self.threads = []
-        self.started = self.elapsed = None
+        self.started = self.elapsed = self.drained_after = None
 
     # -- one request of each kind: (route, method, path, body, headers, fact key)
     def _pixel(self, rnd, lead):
@@ -236,7 +239,10 @@ class TrackingLoad:
         self.elapsed = time.time() - self.started
 
     def wait_held(self, timeout):
-        """Wait until the cron has decided every held click (burst window passed)."""
+        """Wait until the processor has drained the ingest queue (the routes only queue
+        what they receive) and the cron has decided every held click (burst window
+        passed)."""
+        self.drained_after = wait_ingest(self.server, timeout)
         deadline = time.time() + timeout
         while time.time() < deadline:
             (held,) = self.server.sql(
@@ -277,8 +283,14 @@ class TrackingLoad:
             "latency": {route: latency_figures(v) for route, v in self.latencies.items()},
             "http_errors": len(self.errors),
             "http_500": self.http_500,
+            "ingest": ingest_figures(self.server, self.started),
+            "ingest_drained_after_s": None
+            if self.drained_after is None
+            else round(self.drained_after, 1),
         }
         problems = []
+        if figures["ingest"]["states"].get("new") or figures["ingest"]["states"].get("failed"):
+            problems.append(f"ingest queue not processed: {figures['ingest']['states']}")
         if self.errors:
             problems.append(f"{len(self.errors)} refused requests, e.g. {self.errors[:3]}")
         if self.http_500:
@@ -299,6 +311,152 @@ class TrackingLoad:
         if states.get("held"):
             problems.append(f"{states['held']} clicks still held after the burst window")
         return figures, problems
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def wait_ingest(server, timeout):
+    """Wait until the processor has processed every queued tracking request
+    (crm.lead.event.ingest); seconds waited, None after ``timeout``."""
+    started = time.time()
+    while time.time() - started < timeout:
+        (pending,) = server.sql("SELECT count(*) FROM crm_lead_event_ingest WHERE state = 'new'")[0]
+        if not pending:
+            return time.time() - started
+        time.sleep(0.5)
+    return None
+
+
+def ingest_figures(server, since):
+    """Rows queued since ``since`` (unix time) by state, and the delay from request to
+    processed (events recorded, stage moved) in seconds: p50, p95, p99, max."""
+    since = datetime.fromtimestamp(since, tz=timezone.utc).replace(tzinfo=None)
+    states = dict(
+        server.sql(
+            "SELECT state, count(*) FROM crm_lead_event_ingest WHERE received_at >= %s "
+            "GROUP BY state",
+            (since,),
+        )
+    )
+    row = server.sql(
+        "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY d), max(d) "
+        "FROM (SELECT extract(epoch FROM processed_at - received_at) AS d "
+        "FROM crm_lead_event_ingest WHERE state = 'done' AND received_at >= %s) t",
+        (since,),
+    )[0]
+    quantiles, maximum = row
+    delay = {}
+    if quantiles:
+        delay = {
+            "p50_s": round(float(quantiles[0]), 2),
+            "p95_s": round(float(quantiles[1]), 2),
+            "p99_s": round(float(quantiles[2]), 2),
+            "max_s": round(float(maximum), 2),
+        }
+    return {"states": states, "request_to_event": delay}
+
+
+def crash_ingest(server, rpc, lead_ids, find_workers, count=3000, clients=8):
+    """Pixel requests queued while the processor cron is paused, then the processor
+    resumed and its cron worker killed (kill -9) in the middle of a batch: every
+    accepted open is stored exactly once once the queue is drained.
+
+    :param find_workers: () -> PIDs of the cron workers holding claimed queue rows
+    :return: (figures, problems)
+    """
+    signer = Signer(server)
+    rpc("ir.config_parameter", "set_param", "crm_pipeline_automation.ingest_batch_size", "50")
+    (cron_id,) = server.sql(
+        "SELECT res_id FROM ir_model_data WHERE module = 'crm_pipeline_automation' "
+        "AND name = 'ir_cron_crm_lead_event_ingest'"
+    )[0]
+    server.sql("UPDATE ir_cron SET active = false WHERE id = %s", (cron_id,))
+    expected, errors, lock = set(), [], threading.Lock()
+    started = time.time()
+
+    def send(index):
+        session = requests.Session()
+        session.headers["User-Agent"] = BROWSER
+        for number in range(index, count, clients):
+            lead = lead_ids[number % len(lead_ids)]
+            message = 700000 + number
+            token = signer.sign("open", [lead, message, 0, 0, int(time.time()) - 3600])
+            try:
+                response = session.get(f"{server.url}/cpa/o/{token}", timeout=120)
+            except requests.RequestException as exc:
+                with lock:
+                    errors.append(str(exc)[:200])
+                continue
+            with lock:
+                if response.status_code == 200:
+                    expected.add(f"open{message}.0.human:{lead}")
+                else:
+                    errors.append(f"{response.status_code} {response.text[:100]}")
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (queued,) = server.sql("SELECT count(*) FROM crm_lead_event_ingest WHERE state = 'new'")[0]
+    server.sql(
+        "UPDATE ir_cron SET active = true, nextcall = now() AT TIME ZONE 'UTC' WHERE id = %s",
+        (cron_id,),
+    )
+    time.sleep(1.5)  # past the routes' wake interval: the next request wakes the cron
+    token = signer.sign("open", [lead_ids[0], 799999, 0, 0, int(time.time()) - 3600])
+    response = requests.get(
+        f"{server.url}/cpa/o/{token}", headers={"User-Agent": BROWSER}, timeout=120
+    )
+    if response.status_code == 200:
+        expected.add(f"open799999.0.human:{lead_ids[0]}")
+    killed = []
+    deadline = time.time() + 120
+    while time.time() < deadline and not killed:
+        (pending,) = server.sql("SELECT count(*) FROM crm_lead_event_ingest WHERE state = 'new'")[0]
+        if not pending:
+            break
+        for pid in find_workers() if pending < queued else []:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        time.sleep(0.05)
+    drained = wait_ingest(server, 300)
+    rows = server.sql(
+        "SELECT dedup_key, count(*) FROM crm_lead_event WHERE lead_id = ANY(%s) "
+        "AND dedup_key LIKE 'open7%%' GROUP BY 1",
+        (lead_ids,),
+    )
+    stored = dict(rows)
+    missing = expected - set(stored)
+    twice = [key for key, n in stored.items() if n > 1]
+    figures = {
+        "accepted": len(expected),
+        "queued_while_paused": queued,
+        "killed_workers": len(killed),
+        "queue_drained_after_s": None if drained is None else round(drained, 1),
+        "missing": len(missing),
+        "twice": len(twice),
+        "http_errors": len(errors),
+        "ingest": ingest_figures(server, started),
+        "duration_s": round(time.time() - started, 1),
+    }
+    problems = []
+    if not killed:
+        problems.append("ingest: could not catch the processor in the middle of a batch")
+    if errors:
+        problems.append(f"ingest: {len(errors)} refused pixel requests, e.g. {errors[:2]}")
+    if drained is None:
+        problems.append("ingest: queue not drained 300 s after the kill")
+    if missing:
+        problems.append(
+            f"ingest: {len(missing)} accepted opens not stored, e.g. {sorted(missing)[:3]}"
+        )
+    if twice:
+        problems.append(f"ingest: {len(twice)} opens stored twice, e.g. {twice[:3]}")
+    if figures["ingest"]["states"].get("failed"):
+        problems.append(f"ingest: failed rows {figures['ingest']['states']}")
+    return figures, problems
 
 
 # --------------------------------------------------------------------------- order
@@ -397,6 +555,8 @@ def part_order(server, rpc, make_pipeline, make_leads, nb_leads=40, senders=4, u
         for status, answer in results:
             answers[(status, answer)] += 1
     elapsed = time.time() - started
+    # The webhook only queues the calls: wait for the processor before checking.
+    drained_after = wait_ingest(server, 300)
 
     stage_of = dict(server.sql("SELECT id, stage_id FROM crm_lead WHERE id = ANY(%s)", (lead_ids,)))
     backwards = sum(1 for lead in lead_ids if stage_of[lead] != stages["Three"])
@@ -437,8 +597,11 @@ def part_order(server, rpc, make_pipeline, make_leads, nb_leads=40, senders=4, u
         "unknown_callers": unknown,
         "leads_for_unknown_callers": sum(unknown_leads.values()),
         "stale_webhook_status": stale_status,
+        "ingest": ingest_figures(server, started),
     }
     problems = []
+    if drained_after is None:
+        problems.append("ingest queue not drained after 300 s")
     if backwards:
         problems.append(f"{backwards} leads not in the furthest stage (moved backwards?)")
     if entered_two:

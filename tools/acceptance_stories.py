@@ -15,6 +15,17 @@ from datetime import datetime, timezone
 from acceptance_base import PARAM, StoryFailed, check, utc
 
 
+def _eventually(read, done, timeout=30):
+    """``read()`` until ``done(result)`` or ``timeout`` seconds: the tracking routes
+    queue what they receive, the processor records it within seconds."""
+    deadline = time.time() + timeout
+    while True:
+        result = read()
+        if done(result) or time.time() > deadline:
+            return result
+        time.sleep(0.5)
+
+
 def story_1_calls(srv):
     """Calls: a signed webhook call reaches the lead by its number; 4 simultaneous calls
     from an unknown number create one lead."""
@@ -52,10 +63,13 @@ def story_1_calls(srv):
 
     status, text = call(f"acc-{srv.suffix}-1", "+34600123456")
     check(status == 200 and "recorded" in text, f"webhook answered {status} {text}")
-    events = srv.search_read(
-        "crm.lead.event",
-        [("external_ref", "=", f"{source}:acc-{srv.suffix}-1")],
-        ["lead_id", "event_type"],
+    events = _eventually(
+        lambda: srv.search_read(
+            "crm.lead.event",
+            [("external_ref", "=", f"{source}:acc-{srv.suffix}-1")],
+            ["lead_id", "event_type"],
+        ),
+        bool,
     )
     check(
         [e["lead_id"][0] for e in events] == [lead],
@@ -73,11 +87,14 @@ def story_1_calls(srv):
     for thread in threads:
         thread.join()
     check(all(s == 200 for s, _t in answers), f"answers {answers}")
-    leads = srv.call(
-        "crm.lead",
-        "search",
-        ["|", ("cpa_phone_e164", "=", unknown), ("cpa_mobile_e164", "=", unknown)],
-        context={"active_test": False},
+    leads = _eventually(
+        lambda: srv.call(
+            "crm.lead",
+            "search",
+            ["|", ("cpa_phone_e164", "=", unknown), ("cpa_mobile_e164", "=", unknown)],
+            context={"active_test": False},
+        ),
+        bool,
     )
     check(len(leads) == 1, f"{len(leads)} leads for the unknown caller {unknown}")
     lead_team = srv.read("crm.lead", leads[0], ["team_id"])["team_id"]
