@@ -175,6 +175,35 @@ def claim(cr, limit, skip_keys=()):
     return kept
 
 
+def click_target(cr, link_id, lead_id):
+    """(stored URL of the link, whether the lead is tracked) of a click, in one query
+    (the click route redirects at once: reads only, no lock); (None, False) when the
+    link does not exist.
+
+    "Tracked" is crm.lead._cpa_trackable() in SQL: the lead exists and neither its
+    normalised email nor its customer's is on the (active) mail blacklist, which is
+    what mail.thread.blacklist's is_blacklisted computes for both.
+    """
+    cr.execute(
+        SQL(
+            """
+        SELECT t.url,
+               l.id IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM mail_blacklist b
+                    WHERE b.active AND b.email IN (l.email_normalized, p.email_normalized))
+          FROM link_tracker t
+          LEFT JOIN crm_lead l ON l.id = %s
+          LEFT JOIN res_partner p ON p.id = l.partner_id
+         WHERE t.id = %s
+            """,
+            lead_id,
+            link_id,
+        )
+    )
+    row = cr.fetchone()
+    return (row[0], bool(row[1])) if row else (None, False)
+
+
 def mark(cr, ids, state, error=None):
     """Set the state of claimed rows (in the transaction of their events)."""
     if not ids:

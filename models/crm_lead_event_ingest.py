@@ -87,14 +87,12 @@ class CrmLeadEventIngest(models.Model):
     @api.model
     def _cpa_click_target(self, lead_id, link_id):
         """(stored URL of the link or None, lead token for the tracking cookie or None
-        when the lead is not tracked): reads only, the click route answers at once."""
-        link = self.env["link.tracker"].browse(link_id).exists()
-        if not link:
-            return None, None
-        lead = self.env["crm.lead"].browse(lead_id).exists()
-        if not lead or not lead._cpa_trackable():
-            return link.url, None
-        return link.url, lead._cpa_lead_token()
+        when the lead is not tracked): one read, the click route answers at once."""
+        self.env.flush_all()  # nothing pending in a request: no query
+        url, tracked = ingest.click_target(self.env.cr, link_id, lead_id)
+        if not url or not tracked:
+            return url, None
+        return url, self.env["crm.lead"].browse(lead_id)._cpa_lead_token()
 
     @api.model
     def _cpa_ingest_call(self, source, data):

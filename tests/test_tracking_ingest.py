@@ -120,6 +120,20 @@ class TestTrackingIngest(TrackingCase, HttpCase):
         self.assertEqual(response.status_code, 302)
         self.assertNotIn("cpa_t=", response.headers.get("Set-Cookie", ""))
         self.assertFalse(self._rows(other), "an opted-out lead is not tracked")
+        # Opted out by the lead's own address (no customer), and a deleted lead.
+        alone = self._lead(partner_id=False, email_from="Nina <NINA@novak.example.com>")
+        self.env["mail.blacklist"].sudo()._add("nina@novak.example.com")
+        gone = self._lead()
+        gone_id = gone.id
+        gone.unlink()
+        for lead_id in (alone.id, gone_id):
+            token = tracking_token.sign(self.env, "click", _click_numbers(lead_id, link.id))
+            response = self.url_open(
+                f"/cpa/c/{token}", headers={"User-Agent": BROWSER}, allow_redirects=False
+            )
+            self.assertEqual(response.headers["Location"], "https://example.com/a")
+            self.assertNotIn("cpa_t=", response.headers.get("Set-Cookie", ""))
+            self.assertFalse(self.Ingest.search([("key", "=", str(lead_id))]))
 
     def test_order_per_lead_and_failed_rows(self):
         """A lead's rows are processed in arrival order; a row that keeps failing is
