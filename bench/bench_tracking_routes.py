@@ -76,8 +76,8 @@ def percentile(values, pct):
 
 
 class Facts:
-    """What the clients saw accepted, per route: the distinct facts (message ids, URLs),
-    requests, duplicates, latencies and refusals of each measurement."""
+    """The distinct facts (message ids of opens and clicks, URLs of visits) the clients
+    saw accepted, per route, and the counter that makes every new fact unique."""
 
     def __init__(self):
         self.lock = threading.Lock()
