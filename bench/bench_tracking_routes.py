@@ -21,6 +21,11 @@ on that one server:
     lead's stage polled in SQL every 50 ms: p50/p95/p99 on the idle server (target p95
     <= 5 s) and under the load of (b) (movers, cron, background route clients).
 
+Each measurement starts once an event is stored for every fact accepted so far (an
+asynchronous ingest stores them after the request: the backlog a route left and the
+rate it was processed at are printed), so none runs while the previous one's backlog
+is processed.
+
 Clients are realistic: a new connection per request, a browser user agent, 15 % of the
 requests deliberate duplicate deliveries of an accepted one. Every distinct fact (a
 message id for opens and clicks, a URL for visits) is new; at the end, once the server
@@ -204,10 +209,47 @@ def hammer(server, requests, facts, routes, leads, clients, duration, seed):
     }
 
 
-def measure_routes(server, requests, facts, leads, clients, duration, label, routes=ROUTES):
+def stored_count(server, lead_ids):
+    (count,) = server.sql(
+        "SELECT count(*) FROM crm_lead_event WHERE lead_id = ANY(%s) AND event_type = ANY(%s)",
+        (lead_ids, list(EVENT_TYPE.values())),
+    )[0]
+    return count
+
+
+def settle(server, facts, lead_ids, label, timeout=300):
+    """Wait until an event is stored for every fact accepted so far (at once with the
+    synchronous routes; an asynchronous ingest stores them after the request), or
+    nothing was stored for 30 s: each measurement starts on an idle server, not while
+    the backlog of the previous one is processed. Prints the backlog and its rate."""
+    with facts.lock:
+        expected = sum(len(facts.accepted[route]) for route in EVENT_TYPE)
+    started = stable_since = time.time()
+    first = last = stored_count(server, lead_ids)
+    while last < expected and time.time() - started < timeout:
+        if time.time() - stable_since > 30:
+            break
+        time.sleep(0.5)
+        count = stored_count(server, lead_ids)
+        if count != last:
+            last, stable_since = count, time.time()
+    waited = time.time() - started
+    if expected > first:
+        log(
+            f"{label}: {expected - first} accepted facts not stored yet (queued): "
+            f"{last - first} stored in {waited:.1f} s ({(last - first) / waited:.0f} events/s)"
+            + (f", {expected - last} still missing" if last < expected else "")
+        )
+    return waited
+
+
+def measure_routes(
+    server, requests, facts, leads, clients, duration, label, all_leads, routes=ROUTES
+):
     results = {}
     for index, route in enumerate(routes):
         hammer(server, requests, facts, (route,), leads, 2, 1, seed=900 + index)  # warm-up
+        settle(server, facts, all_leads, f"{label} before {route}")
         results[route] = hammer(
             server, requests, facts, (route,), leads, clients, duration, seed=index
         )[route]
@@ -265,10 +307,11 @@ class Movers:
         self.elapsed = time.time() - self.started
 
 
-def measure_latency(server, requests, facts, leads_by_route, stage_new, label):
+def measure_latency(server, requests, facts, leads_by_route, stage_new, label, all_leads):
     """Send one pixel or click per lead (every 0.2 s, alternating) and poll the leads'
     stage every POLL_S: seconds from sending the request to the lead having left
     ``stage_new``, per route (None: not moved within 180 s)."""
+    settle(server, facts, all_leads, f"{label} before the latency")
     pending = {}  # lead -> (route, t0)
     moved = defaultdict(list)
     lock, done = threading.Lock(), threading.Event()
@@ -466,6 +509,7 @@ def main():
         lat_leads = reliability.make_leads(
             rpc, lat_team, lat_stages["New"], 4 * args.samples, "Latency"
         )
+        all_leads = lead_ids + lat_leads
         facts = Facts()
         requests = Requests(server, facts, link_ids[0])
         n = args.samples
@@ -482,6 +526,7 @@ def main():
             args.clients,
             args.duration,
             "alone",
+            all_leads,
             (*ROUTES, FLOOR),
         )
         log("(c) latency request -> stage move, idle server")
@@ -492,6 +537,7 @@ def main():
             {"pixel": lat_leads[:n], "click": lat_leads[n : 2 * n]},
             lat_stages["New"],
             "idle",
+            all_leads,
         )
 
         log(
@@ -503,7 +549,7 @@ def main():
         try:
             time.sleep(5)  # the movers and the dispatcher in their stride
             loaded = measure_routes(
-                server, requests, facts, lead_ids, args.clients, args.duration, "load"
+                server, requests, facts, lead_ids, args.clients, args.duration, "load", all_leads
             )
             log("(c) latency request -> stage move, under load (+ 4 background route clients)")
             behind = {}
@@ -529,6 +575,7 @@ def main():
                 {"pixel": lat_leads[2 * n : 3 * n], "click": lat_leads[3 * n :]},
                 lat_stages["New"],
                 "load",
+                all_leads,
             )
             background.join()
         finally:
@@ -543,7 +590,7 @@ def main():
         log(f"load: {jobs_done} automation jobs done by the cron workers so far")
 
         log("exactly once: waiting for the server to settle ...")
-        once = check_exactly_once(server, facts, lead_ids + lat_leads)
+        once = check_exactly_once(server, facts, all_leads)
         srv_errors, conflicts, http_500 = server.log_errors(log_start)
 
         log("summary (targets of issue #15):")
