@@ -1,14 +1,16 @@
 """Tracking routes alone, under the reliability load, and against /web/health.
 
 Run: `python3 tools/cpa.py script bench/bench_tracking_routes.py [--clients 8]
-[--duration 20] [--leads 1000] [--rpc-clients 2] [--samples 30]` (takes the test lock).
+[--duration 20] [--leads 1000] [--rpc-clients 2] [--samples 30] [--rounds 2]` (takes the
+test lock).
 It builds a throwaway cluster and database with bench/reliability.py's Server (module
 installed, no demo data, `odoo-bin --workers=2 --max-cron-threads=2`) and, in one run,
 on that one server:
 
 (a) alone: ``--clients`` concurrent clients hit `/web/health` (bare Odoo route, no
     database: the ceiling), then the open pixel `/cpa/o/<token>`, the click route
-    `/cpa/c/<token>` and the visit beacon `/cpa/beacon`, ``--duration`` seconds each;
+    `/cpa/c/<token>` and the visit beacon `/cpa/beacon`, ``--duration`` seconds each
+    (in ``--rounds`` slices, the routes alternating);
     requests/s accepted, p50/p99, errors, and the ratios pixel/health and click/health
     (target >= 0.8);
 (b) under load: the same routes again while the reliability load part's XML-RPC clients
@@ -204,8 +206,25 @@ def hammer(server, requests, facts, routes, leads, clients, duration, seed):
             "http_500": http_500[route],
             "requests": sent[route],
             "duplicates": dups[route],
+            "latencies": latencies[route],
+            "elapsed": elapsed,
         }
         for route in routes
+    }
+
+
+def combine(slices):
+    """One route's figures over its slices (see measure_routes)."""
+    latencies = [value for part in slices for value in part["latencies"]]
+    elapsed = sum(part["elapsed"] for part in slices)
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else 0,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        **{
+            key: sum(part[key] for part in slices)
+            for key in ("errors", "http_500", "requests", "duplicates")
+        },
     }
 
 
@@ -244,20 +263,31 @@ def settle(server, facts, lead_ids, label, timeout=300):
 
 
 def measure_routes(
-    server, requests, facts, leads, clients, duration, label, all_leads, routes=ROUTES
+    server, requests, facts, leads, clients, duration, label, all_leads, routes=ROUTES, rounds=2
 ):
+    """Each route in turn, ``rounds`` times for ``duration / rounds`` seconds (a noisy
+    moment of the machine weighs on every route alike, not on one), each slice after a
+    one-second warm-up on a settled server."""
+    slices = defaultdict(list)
+    for round_index in range(rounds):
+        for index, route in enumerate(routes):
+            seed = 10 * round_index + index
+            hammer(server, requests, facts, (route,), leads, 2, 1, seed=900 + seed)  # warm-up
+            settle(server, facts, all_leads, f"{label} before {route}")
+            slices[route].append(
+                hammer(server, requests, facts, (route,), leads, clients, duration / rounds, seed)[
+                    route
+                ]
+            )
     results = {}
-    for index, route in enumerate(routes):
-        hammer(server, requests, facts, (route,), leads, 2, 1, seed=900 + index)  # warm-up
-        settle(server, facts, all_leads, f"{label} before {route}")
-        results[route] = hammer(
-            server, requests, facts, (route,), leads, clients, duration, seed=index
-        )[route]
-        r = results[route]
+    for route in routes:
+        results[route] = r = combine(slices[route])
         log(
             f"{label:5s} {route:7s} {r['rps']:7.1f} req/s   p50 {r['p50_ms']:7.1f} ms   "
             f"p99 {r['p99_ms']:7.1f} ms   errors {r['errors']} (HTTP 5xx {r['http_500']})   "
-            f"{r['requests']} requests, {r['duplicates']} duplicates"
+            f"{r['requests']} requests, {r['duplicates']} duplicates   (slices: "
+            + ", ".join(f"{part['rps']:.1f}" for part in slices[route])
+            + " req/s)"
         )
     return results
 
@@ -431,6 +461,9 @@ def main():
     parser.add_argument("--leads", type=int, default=1000)
     parser.add_argument("--rpc-clients", type=int, default=2, help="XML-RPC movers")
     parser.add_argument("--samples", type=int, default=30, help="latency: leads per route")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="slices per route, routes alternating"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cpa-bench-routes-"))
@@ -528,6 +561,7 @@ def main():
             "alone",
             all_leads,
             (*ROUTES, FLOOR),
+            args.rounds,
         )
         log("(c) latency request -> stage move, idle server")
         idle = measure_latency(
@@ -549,7 +583,15 @@ def main():
         try:
             time.sleep(5)  # the movers and the dispatcher in their stride
             loaded = measure_routes(
-                server, requests, facts, lead_ids, args.clients, args.duration, "load", all_leads
+                server,
+                requests,
+                facts,
+                lead_ids,
+                args.clients,
+                args.duration,
+                "load",
+                all_leads,
+                rounds=args.rounds,
             )
             log("(c) latency request -> stage move, under load (+ 4 background route clients)")
             behind = {}
