@@ -766,6 +766,106 @@ class CrmAutomationRule(models.Model):
             users=", ".join(partners.mapped("name")),
         )
 
+    def _execute_email_batch(self, leads, jobs):
+        """The ``email`` action on ``leads`` through Odoo's batch senders: one
+        ``message_post_with_source`` for all (customer), else one ``send_mail_batch``
+        per set of internal recipients."""
+        if not self.mail_template_id:
+            raise UserError(_("Rule %(rule)s has no email template.", rule=self.name))
+        if self.recipient_target == "customer":
+            leads.message_post_with_source(
+                self.mail_template_id,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+            return [_("Email '%(template)s' sent.", template=self.mail_template_id.name)] * len(
+                leads
+            )
+        by_partners, results = {}, []
+        for lead in leads:
+            partners = self._internal_recipients(
+                lead, self.recipient_target, lambda partner: partner.email
+            )
+            by_partners.setdefault(partners, []).append(lead.id)
+            results.append(
+                _(
+                    "Email '%(template)s' sent to %(users)s.",
+                    template=self.mail_template_id.name,
+                    users=", ".join(partners.mapped("name")),
+                )
+            )
+        for partners, lead_ids in by_partners.items():
+            # As _execute_email: only the internal recipients.
+            self.mail_template_id.send_mail_batch(
+                lead_ids,
+                email_values={
+                    "recipient_ids": [Command.set(partners.ids)],
+                    "partner_ids": [Command.set(partners.ids)],
+                    "email_to": False,
+                    "email_cc": False,
+                },
+            )
+        return results
+
+    def _execute_sms_batch(self, leads, jobs):
+        """The ``sms`` action on ``leads``: every lead checked first (a refusal raises
+        before any SMS leaves: the group then runs job by job), the SMS messages posted
+        queued, then sent together by one ``sms.sms.send()`` (Odoo sends by IAP at
+        once, out of reach of a rollback: nothing may fail after it)."""
+        if not (self.sms_template_id or self.message_body):
+            raise UserError(_("Rule %(rule)s has no SMS template nor text.", rule=self.name))
+        if self.recipient_target == "customer":
+            recipients = leads._sms_get_recipients_info()
+            for lead in leads:
+                self._sms_number_or_skip(recipients[lead.id])
+            partners = [None] * len(leads)
+            sent = [(lead, self._send_sms(lead, put_in_queue=True)) for lead in leads]
+        else:
+            partners = [
+                self._internal_recipients(
+                    lead, self.recipient_target, lambda partner: partner.mobile or partner.phone
+                )
+                for lead in leads
+            ]
+            sent = [
+                (
+                    lead,
+                    self._send_sms(
+                        lead.with_context(mail_notify_author=True),
+                        partner_ids=lead_partners.ids,
+                        put_in_queue=True,
+                    ),
+                )
+                for lead, lead_partners in zip(leads, partners, strict=False)
+            ]
+        messages = self.env["mail.message"].browse(
+            [message.id for _lead, (_label, message) in sent]
+        )
+        self.env["sms.sms"].sudo().search(
+            [("mail_message_id", "in", messages.ids), ("state", "=", "outgoing")]
+        ).send(auto_commit=False, raise_exception=False)
+        messages.invalidate_recordset()
+        messages.notification_ids.invalidate_recordset()
+        results = []
+        for (lead, (label, message)), lead_partners in zip(sent, partners, strict=False):
+            if self.recipient_target == "customer":
+                number = recipients[lead.id]["sanitized"]
+                results.append(self._sms_customer_result(label, message, number))
+            else:
+                results.append(
+                    _(
+                        "SMS '%(template)s' sent to %(users)s.",
+                        template=label,
+                        users=", ".join(lead_partners.mapped("name")),
+                    )
+                )
+        return results
+
+    def _execute_notify_batch(self, leads, jobs):
+        """The ``notify`` action on ``leads`` in the group's savepoint: Odoo's
+        ``message_notify`` posts on one record at a time."""
+        return [self._execute_notify(lead, job) for lead, job in zip(leads, jobs, strict=False)]
+
     def _execute_sms(self, lead, job):
         if not (self.sms_template_id or self.message_body):
             raise UserError(_("Rule %(rule)s has no SMS template nor text.", rule=self.name))
@@ -799,8 +899,15 @@ class CrmAutomationRule(models.Model):
         """SMS to the customer: Odoo's recipient of an SMS about the lead, its own mobile
         or phone, else its customer's (the SMS composer of the lead form picks the same);
         skipped, never reported sent, without a valid number."""
-        label = self.sms_template_id.name or (self.message_body or "")[:60]
         recipient = lead._sms_get_recipients_info()[lead.id]
+        number = self._sms_number_or_skip(recipient)
+        label, message = self._send_sms(lead)
+        return self._sms_customer_result(label, message, number)
+
+    def _sms_number_or_skip(self, recipient):
+        """The sanitized number of ``recipient`` (``_sms_get_recipients_info``), else
+        ActionSkipped saying why."""
+        label = self.sms_template_id.name or (self.message_body or "")[:60]
         number = recipient["sanitized"]
         if not number:
             raise ActionSkipped(
@@ -816,7 +923,9 @@ class CrmAutomationRule(models.Model):
                     template=label,
                 )
             )
-        label, message = self._send_sms(lead)
+        return number
+
+    def _sms_customer_result(self, label, message, number):
         failed = message.notification_ids.filtered(
             lambda n: n.notification_type == "sms" and n.notification_status == "exception"
         )
