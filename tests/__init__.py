@@ -43,3 +43,4 @@ from . import test_rotting
 from . import test_demo_history
 from . import test_undo
 from . import test_what_if
+from . import test_setwise_dispatch
