@@ -497,9 +497,7 @@ def main():
                 if action in args.actions.split(",")
             }
             if "tags" in args.actions.split(","):
-                set_wise[("tags", jobs_large)] = child(
-                    config, dbname, "dispatch:tags", jobs_large
-                )
+                set_wise[("tags", jobs_large)] = child(config, dbname, "dispatch:tags", jobs_large)
     finally:
         pg.stop()
 

@@ -48,7 +48,7 @@ def mark_done(cr, now, rows):
     """
     if not rows:
         return
-    job_ids, results, activity_ids = zip(*rows)
+    job_ids, results, activity_ids = zip(*rows, strict=False)
     cr.execute(
         SQL(
             """

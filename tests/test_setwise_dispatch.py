@@ -92,7 +92,9 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
         for batch_size in (1, 50):
             leads = self._due(0)
             for score in (0, 3, 12):
-                leads |= self._due(1, engagement_score=score, tag_ids=[Command.link(self.tag_cold.id)])
+                leads |= self._due(
+                    1, engagement_score=score, tag_ids=[Command.link(self.tag_cold.id)]
+                )
             expected[batch_size] = leads
             self.assertEqual(len(self._run(batch_size)), 3)
         results = {}
@@ -104,18 +106,21 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
             for lead in leads:
                 self.assertEqual(lead.tag_ids, self.tag_hot)
             results[batch_size] = [job.result for job in jobs]
-            for lead, job in zip(leads, jobs):
+            for lead, job in zip(leads, jobs, strict=False):
                 row = self._done_row(lead, rule)
                 self.assertEqual(row.job_id, job)
                 self.assertEqual(row.message, job.result)
                 self.assertTrue(self._note(lead, job.result))
-                self.assertEqual(row.undo_data["tags"], {"added": [self.tag_hot.id], "removed": [self.tag_cold.id]})
+                self.assertEqual(
+                    row.undo_data["tags"],
+                    {"added": [self.tag_hot.id], "removed": [self.tag_cold.id]},
+                )
         self.assertEqual(results[1], results[50])
         self.assertIn("Engagement score unchanged at 0 (floor 0; -5 requested).", results[50][0])
         self.assertIn("Engagement score -3 (floor 0 reached; -5 requested).", results[50][1])
         self.assertIn("Engagement score -5.", results[50][2])
         # each job is undone on its own
-        for lead, score in zip(expected[50], (0, 3, 12)):
+        for lead, score in zip(expected[50], (0, 3, 12), strict=False):
             self._done_row(lead, rule).with_user(self.leader).action_undo()
             self.assertEqual(lead.tag_ids, self.tag_cold)
             self.assertEqual(lead.engagement_score, score)
@@ -170,7 +175,11 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
             self.assertTrue(self._note(lead, "planned for Lea Leader"))
         # the assignee is told once per activity (Odoo's notice)
         notices = self.env["mail.message"].search(
-            [("model", "=", "crm.lead"), ("res_id", "in", leads.ids), ("message_type", "=", "user_notification")]
+            [
+                ("model", "=", "crm.lead"),
+                ("res_id", "in", leads.ids),
+                ("message_type", "=", "user_notification"),
+            ]
         )
         self.assertEqual(sorted(notices.mapped("res_id")), sorted(leads.ids))
         self._done_row(leads[0], rule).with_user(self.leader).action_undo()
@@ -233,9 +242,7 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
         rule = self._delayed(
             "update",
             update_line_ids=[
-                Command.create(
-                    {"field_id": fields_._get("crm.lead", "priority").id, "value": "2"}
-                ),
+                Command.create({"field_id": fields_._get("crm.lead", "priority").id, "value": "2"}),
                 Command.create(
                     {"field_id": fields_._get("crm.lead", "expected_revenue").id, "value": "900"}
                 ),
@@ -270,24 +277,32 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
         self.salesman.email = "sam@example.com"
         self.salesman2.email = "sue@example.com"
         notify = self._delayed("notify", notify_target="salesperson", notify_message="See {name}")
-        email = self._delayed(
-            "email", mail_template_id=template.id, recipient_target="salesperson"
-        )
+        email = self._delayed("email", mail_template_id=template.id, recipient_target="salesperson")
         leads = self._due(2) | self._due(2, user_id=self.salesman2.id)
         with self.mock_mail_gateway():
             self._run()
         for lead in leads:
-            self.assertEqual(self._job(lead, notify).state, "done", self._job(lead, notify).last_error)
+            self.assertEqual(
+                self._job(lead, notify).state, "done", self._job(lead, notify).last_error
+            )
             self.assertEqual(self._job(lead, notify).result, f"Notified {lead.user_id.name}.")
             notice = self.env["mail.message"].search(
-                [("model", "=", "crm.lead"), ("res_id", "=", lead.id), ("body", "ilike", f"See {lead.name}")]
+                [
+                    ("model", "=", "crm.lead"),
+                    ("res_id", "=", lead.id),
+                    ("body", "ilike", f"See {lead.name}"),
+                ]
             )
             self.assertEqual(notice.partner_ids, lead.user_id.partner_id)
             job = self._job(lead, email)
             self.assertEqual(job.state, "done", job.last_error)
             self.assertEqual(job.result, f"Email 'Internal heads-up' sent to {lead.user_id.name}.")
             mail = self.env["mail.mail"].search(
-                [("model", "=", "crm.lead"), ("res_id", "=", lead.id), ("subject", "=", f"About {lead.name}")]
+                [
+                    ("model", "=", "crm.lead"),
+                    ("res_id", "=", lead.id),
+                    ("subject", "=", f"About {lead.name}"),
+                ]
             )
             self.assertEqual(mail.recipient_ids, lead.user_id.partner_id)
 
@@ -387,7 +402,7 @@ class TestSetWiseSms(AutomationCase, SMSCase):
             sorted(sms["number"] for sms in self._sms),
             ["+32470112231", "+32470112232", "+32470112234"],
         )
-        for lead, number in zip(leads, numbers):
+        for lead, number in zip(leads, numbers, strict=False):
             job = self._jobs(lead, rule)
             if number:
                 self.assertEqual(job.state, "done", job.last_error)
