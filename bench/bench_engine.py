@@ -464,8 +464,7 @@ def main():
     parser.add_argument(
         "--actions",
         default=",".join(ACTIONS),
-        help="set-wise runs: comma-separated actions among "
-        + ", ".join(ACTIONS + EXTRA_ACTIONS),
+        help="set-wise runs: comma-separated actions among " + ", ".join(ACTIONS + EXTRA_ACTIONS),
     )
     parser.add_argument(
         "--phase",
