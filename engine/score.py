@@ -7,30 +7,35 @@ from odoo.tools import SQL
 FLOOR = 0
 
 
-def add_points(env, lead_id, points):
-    """Add ``points`` (negative: remove) to the engagement score of lead ``lead_id``,
-    never going below ``FLOOR``.
+def add_points(env, lead_ids, points):
+    """Add ``points`` (negative: remove) to the engagement score of the leads
+    ``lead_ids``, never going below ``FLOOR``.
 
-    One relative UPDATE on the locked row: concurrent tracking events of the lead add up
-    with it, and the old score returned is the one the new score was computed from.
+    One relative UPDATE on the locked rows, whatever the number of leads (set-wise
+    dispatch): concurrent tracking events of a lead add up with it, and the old score
+    returned is the one the new score was computed from.
 
-    :return: (points really added, new score)
+    :return: {lead id: (points really added, new score)}
     """
-    ((before, after),) = env.execute_query(
+    if not lead_ids:
+        return {}
+    # Row locks taken in id order: two workers adding points to overlapping sets of
+    # leads wait for each other instead of deadlocking; held until the transaction ends.
+    rows = env.execute_query(
         SQL(
             """
         WITH old AS (
             SELECT id, COALESCE(engagement_score, 0) AS score
-              FROM crm_lead WHERE id = %s FOR UPDATE
+              FROM crm_lead WHERE id = ANY(%s) ORDER BY id FOR UPDATE
         )
         UPDATE crm_lead l SET engagement_score = GREATEST(old.score + %s, %s)
           FROM old WHERE l.id = old.id
-        RETURNING old.score, l.engagement_score
+        RETURNING l.id, old.score, l.engagement_score
             """,
-            lead_id,
+            list(lead_ids),
             points,
             FLOOR,
         )
     )
-    env["crm.lead"].browse(lead_id).invalidate_recordset(["engagement_score"])
-    return after - before, after
+    env["crm.lead"].browse(lead_ids).invalidate_recordset(["engagement_score"])
+    return {lead_id: (after - before, after) for lead_id, before, after in rows}

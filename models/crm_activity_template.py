@@ -477,23 +477,53 @@ class CrmActivityTemplate(models.Model):
 
         :return: str, what was done (ledger and chatter)
         """
-        if self.deadline_base == "meeting" and not self._cpa_meeting(lead):
-            return _("No activity: the lead has no upcoming meeting.")
         self.ensure_one()
+        vals, message = self._rule_activity_vals(rule, lead, job)
+        if not vals:
+            return message
+        activity = self.env["mail.activity"].create(vals)
+        job.activity_id = activity
+        return self._activity_planned(activity)
+
+    def _execute_for_rule_batch(self, rule, leads, jobs):
+        """``_execute_for_rule`` for ``leads`` (one job each, same order): one
+        ``mail.activity`` create with the deadlines and reminders of each.
+
+        :return: [(result, activity id or None)]
+        """
+        self.ensure_one()
+        results, vals_list, positions = [], [], []
+        for lead, job in zip(leads, jobs, strict=False):
+            vals, message = self._rule_activity_vals(rule, lead, job)
+            if vals:
+                positions.append(len(results))
+                vals_list.append(vals)
+            results.append((message, None))
+        activities = self.env["mail.activity"].create(vals_list)
+        for position, activity in zip(positions, activities, strict=False):
+            results[position] = (self._activity_planned(activity), activity.id)
+        return results
+
+    def _rule_activity_vals(self, rule, lead, job):
+        """(activity values, None) of ``rule``'s activity for ``lead``, or (None, why
+        there is none)."""
+        if self.deadline_base == "meeting" and not self._cpa_meeting(lead):
+            return None, _("No activity: the lead has no upcoming meeting.")
         if not self._applies_to(lead):
-            return _(
+            return None, _(
                 "No activity: the lead's salesperson is outside the scope of template "
                 "%(template)s.",
                 template=self.name,
             )
         vals = rule._prepare_activity_vals(lead, job)
         if not vals:
-            return _(
+            return None, _(
                 "No activity: %(field)s of the lead is empty.",
                 field=self.date_field_id.field_description,
             )
-        activity = self.env["mail.activity"].create(vals)
-        job.activity_id = activity
+        return vals, None
+
+    def _activity_planned(self, activity):
         return _(
             "Activity '%(summary)s' (template %(template)s) planned for %(user)s, "
             "due %(deadline)s.",

@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import logging
 import time
+from collections import defaultdict
 from datetime import timedelta
 
 import psycopg2
@@ -11,8 +12,9 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..engine import conditions, params
+from ..engine import batch as automation_batch
 from ..engine import dispatch as automation_dispatch
+from ..engine import params
 
 _logger = logging.getLogger(__name__)
 
@@ -249,16 +251,92 @@ class CrmAutomationJob(models.Model):
     # ------------------------------------------------------------------
 
     def _run_claimed(self):
-        """Run jobs already claimed (locked) by this transaction, each isolated."""
+        """Run jobs already claimed (locked) by this transaction, set-wise: grouped by
+        rule (engine/batch.py), each group in one savepoint through the rule's set-wise
+        executor; a group that raises runs again one job at a time."""
         # Actions run as superuser: rules are configured by automation managers and
         # act on leads the triggering salesperson may not see (other pipelines); the
         # acting user stays env.uid, so chatter authorship and the ledger name them.
+        jobs = self.sudo()
+        groups = automation_batch.group_jobs(
+            [(job.id, job.lead_id.id, job.rule_id.id) for job in jobs]
+        )
         done = []
-        for job in self.sudo():
-            result = job._run_one()
+        for _rule_id, job_ids in groups:
+            done += jobs.browse(job_ids)._run_group()
+        self._log_done(done)
+
+    def _job_context(self):
+        """Context of the action of the job's rule: its moves are automatic (loop
+        guard) and their ledger rows name the rule."""
+        rule = self.rule_id
+        return {
+            "crm_automation_auto": True,
+            "crm_automation_origin": f"{rule._description}: {rule.name}",
+            "crm_automation_rule_id": rule.id,
+        }
+
+    def _run_group(self):
+        """Run the claimed jobs ``self`` of one rule, one lead each; return [(job,
+        result)] of those done.
+
+        Runnability is checked here, just before the group runs: the groups before it
+        may have moved its leads (jobs cancelled, conditions no longer met).
+        """
+        jobs = self._refuse_not_runnable()
+        if not jobs:
+            return []
+        rule = jobs.rule_id
+        if len(jobs) < 2 or not rule._runs_set_wise():
+            return jobs._run_one_by_one()
+        ctx = jobs[:1]._job_context()
+        Undo = self.env["crm.automation.undo"]
+        leads = (
+            self.env["crm.lead"]
+            .with_context(active_test=False, **ctx)
+            .browse([job.lead_id.id for job in jobs])
+        )
+        try:
+            # One savepoint for the group: all its jobs are done, or none (the group
+            # is then run again job by job, each in its own savepoint).
+            with self.env.cr.savepoint():
+                before = Undo._probe_many(rule, leads)
+                results = rule.with_context(**ctx)._execute_batch(leads, jobs)
+                activity_ids = [activity_id for _result, activity_id in results]
+                Undo._capture_many(rule, leads, jobs, before, activity_ids)
+                # The UPDATE below reads no ORM value of the jobs: written set-wise.
+                self.flush_model()
+                automation_batch.mark_done(
+                    self.env.cr,
+                    fields.Datetime.now(),
+                    [
+                        (job.id, str(result), activity_id)
+                        for job, (result, activity_id) in zip(jobs, results, strict=False)
+                    ],
+                )
+                jobs.invalidate_recordset(
+                    ["state", "done_at", "attempts", "last_error", "result", "activity_id"]
+                )
+        except Exception as exc:
+            _logger.info(
+                "Automation rule %s: group of %s jobs failed (%s: %s), running them one by one",
+                rule.id,
+                len(jobs),
+                type(exc).__name__,
+                exc,
+            )
+            for job in jobs:
+                Undo._pop_job_data(job)
+            return jobs._run_one_by_one()
+        return [(job, str(result)) for job, (result, _activity) in zip(jobs, results, strict=False)]
+
+    def _run_one_by_one(self):
+        done = []
+        for job in self:
+            result = job._run_one(checked=True)
             if result is not None:
                 done.append((job, result))
-        self._log_done(done)
+        return done
 
     def _log_done(self, done):
         """Ledger rows and chatter notes of the jobs of a batch that ran, written
@@ -299,8 +377,12 @@ class CrmAutomationJob(models.Model):
         for bodies in rounds:
             Lead.browse(list(bodies))._message_log_batch(bodies)
 
-    def _check_runnable(self):
-        """Why the job must not run now: (kind, message), or None when it may run."""
+    def _check_runnable(self, condition=True):
+        """Why the job must not run now: (kind, message), or None when it may run.
+
+        :param condition: also check the rule's condition (else checked set-wise by
+            the caller, see _refuse_not_runnable)
+        """
         lead, rule = (
             self.lead_id.with_context(active_test=False),
             self.rule_id.with_context(active_test=False),
@@ -315,17 +397,48 @@ class CrmAutomationJob(models.Model):
             return "job_cancelled", _("The rule was set back to draft.")
         if self._visit_left() and not rule.keep_running:
             return "job_cancelled", _("The lead left the stage.")
-        if not rule._filter_leads(lead):
-            return "rule_skipped", _(
-                "Condition not met at run time: %(domain)s",
-                domain=conditions.condition_words_of(rule),
-            )
+        if condition and not rule._filter_leads(lead):
+            return rule._condition_refusal()
         return None
 
-    def _run_one(self):
-        """Run one claimed job in a savepoint; return what it did, or None."""
+    def _refuse_not_runnable(self):
+        """Cancel the jobs of ``self`` that must not run now, as _check_runnable says
+        (same ledger rows), with one condition query per rule; return the others.
+
+        A job no longer pending (cancelled meanwhile by a move of its lead made by a
+        job run before it, with its ledger row) is left out.
+        """
+        refusals = defaultdict(list)  # (kind, message): [job id]
+        by_rule = defaultdict(list)  # rule: [job]
+        for job in self:
+            if job.state != "pending":
+                continue
+            refusal = job._check_runnable(condition=False)
+            if refusal:
+                refusals[refusal].append(job.id)
+            else:
+                by_rule[job.rule_id.with_context(active_test=False)].append(job)
+        runnable = []
+        for rule, jobs in by_rule.items():
+            leads = self.env["crm.lead"].with_context(active_test=False)
+            matching = set(rule._filter_leads(leads.browse({job.lead_id.id for job in jobs})).ids)
+            for job in jobs:
+                if job.lead_id.id in matching:
+                    runnable.append(job.id)
+                else:
+                    refusals[rule._condition_refusal()].append(job.id)
+        for (kind, message), job_ids in refusals.items():
+            self.browse(job_ids)._set_cancelled(kind, message)
+        runnable = set(runnable)
+        return self.browse([job.id for job in self if job.id in runnable])
+
+    def _run_one(self, checked=False):
+        """Run one claimed job in a savepoint; return what it did, or None.
+
+        :param checked: runnability already checked (_refuse_not_runnable)
+        """
         self.ensure_one()
-        refusal = self._check_runnable()
+        refusal = None if checked else self._check_runnable()
         if refusal:
             kind, message = refusal
             self._set_cancelled(kind, message)
@@ -334,13 +447,7 @@ class CrmAutomationJob(models.Model):
         lead = self.lead_id.with_context(active_test=False)
         try:
             with self.env.cr.savepoint():
-                # Moves made by the action are automatic (loop guard) and their
-                # ledger rows name the rule.
-                ctx = {
-                    "crm_automation_auto": True,
-                    "crm_automation_origin": f"{rule._description}: {rule.name}",
-                    "crm_automation_rule_id": rule.id,
-                }
+                ctx = self._job_context()
                 Undo = self.env["crm.automation.undo"]
                 before = Undo._probe(rule, lead)
                 result = rule.with_context(**ctx)._execute(lead.with_context(**ctx), self) or ""

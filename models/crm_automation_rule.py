@@ -1,5 +1,7 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from collections import defaultdict
+
 from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models, tools
@@ -461,6 +463,13 @@ class CrmAutomationRule(models.Model):
         )
         return leads.browse(matching)
 
+    def _condition_refusal(self):
+        """(kind, message) of a job whose lead no longer meets the condition."""
+        return "rule_skipped", _(
+            "Condition not met at run time: %(domain)s",
+            domain=lead_condition.condition_words_of(self),
+        )
+
     # ------------------------------------------------------------------
     # Recipients
     # ------------------------------------------------------------------
@@ -549,6 +558,22 @@ class CrmAutomationRule(models.Model):
         self.ensure_one()
         return getattr(self, f"_execute_{self.action_type}")(lead, job)
 
+    def _runs_set_wise(self):
+        """Whether the action has a set-wise executor (``_execute_<type>_batch``); the
+        others (repeat / copy lead, message, server action) run job by job."""
+        self.ensure_one()
+        return hasattr(self, f"_execute_{self.action_type}_batch")
+
+    def _execute_batch(self, leads, jobs):
+        """Run the action on ``leads`` for ``jobs`` (one job per lead, same order) at
+        once; all done or an exception (the caller then runs the jobs one by one).
+
+        :return: [(result, activity id or None)], one per job
+        """
+        self.ensure_one()
+        results = getattr(self, f"_execute_{self.action_type}_batch")(leads, jobs)
+        return [result if isinstance(result, tuple) else (result, None) for result in results]
+
     def _get_team_leader(self, lead, team=None):
         team = team or lead.team_id
         return team.user_id
@@ -597,17 +622,30 @@ class CrmAutomationRule(models.Model):
             "automated": True,
         }
 
-    def _execute_activity(self, lead, job):
+    def _execute_activity_batch(self, leads, jobs):
+        """The ``activity`` action on ``leads``: one ``mail.activity`` create for all
+        (Odoo batches the followers; it notifies each assignee of their activity)."""
         if self.activity_template_id:
-            return self.activity_template_id._execute_for_rule(self, lead, job)
-        activity = self.env["mail.activity"].create(self._prepare_activity_vals(lead, job))
-        job.activity_id = activity
+            return self.activity_template_id._execute_for_rule_batch(self, leads, jobs)
+        activities = self.env["mail.activity"].create(
+            [self._prepare_activity_vals(lead, job) for lead, job in zip(leads, jobs, strict=False)]
+        )
+        return [(self._activity_planned(activity), activity.id) for activity in activities]
+
+    def _activity_planned(self, activity):
         return _(
             "Activity '%(summary)s' planned for %(user)s, due %(date)s.",
             summary=activity.summary or activity.activity_type_id.name,
             user=activity.user_id.name,
             date=activity.date_deadline,
         )
+
+    def _execute_activity(self, lead, job):
+        if self.activity_template_id:
+            return self.activity_template_id._execute_for_rule(self, lead, job)
+        activity = self.env["mail.activity"].create(self._prepare_activity_vals(lead, job))
+        job.activity_id = activity
+        return self._activity_planned(activity)
 
     # -- repeat_lead / copy_lead ----------------------------------------
 
@@ -728,6 +766,106 @@ class CrmAutomationRule(models.Model):
             users=", ".join(partners.mapped("name")),
         )
 
+    def _execute_email_batch(self, leads, jobs):
+        """The ``email`` action on ``leads`` through Odoo's batch senders: one
+        ``message_post_with_source`` for all (customer), else one ``send_mail_batch``
+        per set of internal recipients."""
+        if not self.mail_template_id:
+            raise UserError(_("Rule %(rule)s has no email template.", rule=self.name))
+        if self.recipient_target == "customer":
+            leads.message_post_with_source(
+                self.mail_template_id,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+            return [_("Email '%(template)s' sent.", template=self.mail_template_id.name)] * len(
+                leads
+            )
+        by_partners, results = {}, []
+        for lead in leads:
+            partners = self._internal_recipients(
+                lead, self.recipient_target, lambda partner: partner.email
+            )
+            by_partners.setdefault(partners, []).append(lead.id)
+            results.append(
+                _(
+                    "Email '%(template)s' sent to %(users)s.",
+                    template=self.mail_template_id.name,
+                    users=", ".join(partners.mapped("name")),
+                )
+            )
+        for partners, lead_ids in by_partners.items():
+            # As _execute_email: only the internal recipients.
+            self.mail_template_id.send_mail_batch(
+                lead_ids,
+                email_values={
+                    "recipient_ids": [Command.set(partners.ids)],
+                    "partner_ids": [Command.set(partners.ids)],
+                    "email_to": False,
+                    "email_cc": False,
+                },
+            )
+        return results
+
+    def _execute_sms_batch(self, leads, jobs):
+        """The ``sms`` action on ``leads``: every lead checked first (a refusal raises
+        before any SMS leaves: the group then runs job by job), the SMS messages posted
+        queued, then sent together by one ``sms.sms.send()`` (Odoo sends by IAP at
+        once, out of reach of a rollback: nothing may fail after it)."""
+        if not (self.sms_template_id or self.message_body):
+            raise UserError(_("Rule %(rule)s has no SMS template nor text.", rule=self.name))
+        if self.recipient_target == "customer":
+            recipients = leads._sms_get_recipients_info()
+            for lead in leads:
+                self._sms_number_or_skip(recipients[lead.id])
+            partners = [None] * len(leads)
+            sent = [(lead, self._send_sms(lead, put_in_queue=True)) for lead in leads]
+        else:
+            partners = [
+                self._internal_recipients(
+                    lead, self.recipient_target, lambda partner: partner.mobile or partner.phone
+                )
+                for lead in leads
+            ]
+            sent = [
+                (
+                    lead,
+                    self._send_sms(
+                        lead.with_context(mail_notify_author=True),
+                        partner_ids=lead_partners.ids,
+                        put_in_queue=True,
+                    ),
+                )
+                for lead, lead_partners in zip(leads, partners, strict=False)
+            ]
+        messages = self.env["mail.message"].browse(
+            [message.id for _lead, (_label, message) in sent]
+        )
+        self.env["sms.sms"].sudo().search(
+            [("mail_message_id", "in", messages.ids), ("state", "=", "outgoing")]
+        ).send(auto_commit=False, raise_exception=False)
+        messages.invalidate_recordset()
+        messages.notification_ids.invalidate_recordset()
+        results = []
+        for (lead, (label, message)), lead_partners in zip(sent, partners, strict=False):
+            if self.recipient_target == "customer":
+                number = recipients[lead.id]["sanitized"]
+                results.append(self._sms_customer_result(label, message, number))
+            else:
+                results.append(
+                    _(
+                        "SMS '%(template)s' sent to %(users)s.",
+                        template=label,
+                        users=", ".join(lead_partners.mapped("name")),
+                    )
+                )
+        return results
+
+    def _execute_notify_batch(self, leads, jobs):
+        """The ``notify`` action on ``leads`` in the group's savepoint: Odoo's
+        ``message_notify`` posts on one record at a time."""
+        return [self._execute_notify(lead, job) for lead, job in zip(leads, jobs, strict=False)]
+
     def _execute_sms(self, lead, job):
         if not (self.sms_template_id or self.message_body):
             raise UserError(_("Rule %(rule)s has no SMS template nor text.", rule=self.name))
@@ -761,8 +899,15 @@ class CrmAutomationRule(models.Model):
         """SMS to the customer: Odoo's recipient of an SMS about the lead, its own mobile
         or phone, else its customer's (the SMS composer of the lead form picks the same);
         skipped, never reported sent, without a valid number."""
-        label = self.sms_template_id.name or (self.message_body or "")[:60]
         recipient = lead._sms_get_recipients_info()[lead.id]
+        number = self._sms_number_or_skip(recipient)
+        label, message = self._send_sms(lead)
+        return self._sms_customer_result(label, message, number)
+
+    def _sms_number_or_skip(self, recipient):
+        """The sanitized number of ``recipient`` (``_sms_get_recipients_info``), else
+        ActionSkipped saying why."""
+        label = self.sms_template_id.name or (self.message_body or "")[:60]
         number = recipient["sanitized"]
         if not number:
             raise ActionSkipped(
@@ -778,7 +923,9 @@ class CrmAutomationRule(models.Model):
                     template=label,
                 )
             )
-        label, message = self._send_sms(lead)
+        return number
+
+    def _sms_customer_result(self, label, message, number):
         failed = message.notification_ids.filtered(
             lambda n: n.notification_type == "sms" and n.notification_status == "exception"
         )
@@ -838,25 +985,36 @@ class CrmAutomationRule(models.Model):
 
     # -- tags / assign / update / server_action -----------------------
 
-    def _execute_tags(self, lead, job):
-        commands = [(4, tag.id) for tag in self.tag_add_ids] + [
+    def _tag_commands(self):
+        return [(4, tag.id) for tag in self.tag_add_ids] + [
             (3, tag.id) for tag in self.tag_remove_ids
         ]
+
+    def _execute_tags(self, lead, job):
+        return self._execute_tags_batch(lead, job)[0]
+
+    def _execute_tags_batch(self, leads, jobs):
+        """The ``tags`` action on ``leads`` (one job each): one write of the tags and one
+        relative UPDATE of the scores, whatever the number of leads."""
+        commands = self._tag_commands()
         if commands:
-            lead.write({"tag_ids": commands})
+            leads.write({"tag_ids": commands})
         message = _(
             "Tags added: %(added)s; removed: %(removed)s.",
             added=", ".join(self.tag_add_ids.mapped("name")) or "-",
             removed=", ".join(self.tag_remove_ids.mapped("name")) or "-",
         )
         if not self.score_delta:
-            return message
+            return [message] * len(leads)
         if not commands:
             # points instead of tags: the message says what happened to the score only
             message = ""
-        before = lead._automation_snapshot(lead._automation_watched(["engagement_score"]))
-        applied, score = lead_score.add_points(self.env, lead.id, self.score_delta)
-        lead._automation_fields_changed(before)
+        before = leads._automation_snapshot(leads._automation_watched(["engagement_score"]))
+        scores = lead_score.add_points(self.env, leads.ids, self.score_delta)
+        leads._automation_fields_changed(before)
+        return [self._score_text(message, *scores[lead.id]) for lead in leads]
+
+    def _score_text(self, message, applied, score):
         if applied == self.score_delta:
             text = _("%(message)s Engagement score %(delta)+d.", message=message, delta=applied)
         elif not applied:
@@ -881,44 +1039,91 @@ class CrmAutomationRule(models.Model):
 
     def _next_round_robin_user(self, team):
         """Next member of ``team`` after the rule's pointer, and move the pointer."""
+        return self._next_round_robin_users([team])[0]
+
+    def _next_round_robin_users(self, teams):
+        """The members of ``teams`` in turn after the rule's pointer, one per team given
+        (a team may repeat), and move the pointer to the last one."""
         # Lock the rule row: two workers assigning at the same time must not hand the
-        # same turn twice (the pointer is the fairness state).
+        # same turn twice (the pointer is the fairness state); held until the
+        # transaction ends.
         self.env.cr.execute(
             SQL("SELECT id FROM crm_automation_rule WHERE id = %s FOR UPDATE", self.id)
         )
         self.invalidate_recordset(["assign_last_user_id"])
-        users = team.crm_team_member_ids.filtered(lambda m: m.active and m.user_id.active).mapped(
-            "user_id"
-        )
-        users = users.sorted("id")
-        if not users:
-            return self.env["res.users"]
         last_id = self.assign_last_user_id.id or 0
-        user = next((u for u in users if u.id > last_id), users[0])
-        self.assign_last_user_id = user
-        return user
+        members, chosen = {}, []
+        for team in teams:
+            if team not in members:
+                members[team] = (
+                    team.crm_team_member_ids.filtered(lambda m: m.active and m.user_id.active)
+                    .mapped("user_id")
+                    .sorted("id")
+                )
+            users = members[team]
+            if not users:
+                chosen.append(self.env["res.users"])
+                continue
+            user = next((u for u in users if u.id > last_id), users[0])
+            chosen.append(user)
+            last_id = user.id
+        if last_id != (self.assign_last_user_id.id or 0):
+            self.assign_last_user_id = last_id
+        return chosen
 
     def _execute_assign(self, lead, job):
-        team = self.assign_team_id or lead.team_id
+        return self._execute_assign_batch(lead, job)[0]
+
+    def _execute_assign_batch(self, leads, jobs):
+        """The ``assign`` action on ``leads``: one write per salesperson (round-robin
+        turns handed in job order, as one by one)."""
+        teams = [self.assign_team_id or lead.team_id for lead in leads]
         if self.assign_mode == "user":
-            user = self.assign_user_id
+            users = [self.assign_user_id] * len(leads)
         elif self.assign_mode == "team_leader":
-            user = team.user_id
+            users = [team.user_id for team in teams]
         else:
-            user = self._next_round_robin_user(team)
-        if not user:
-            raise UserError(_("Rule %(rule)s found nobody to assign.", rule=self.name))
-        lead.write({"user_id": user.id})
-        return _("Assigned to %(user)s.", user=user.name)
+            users = self._next_round_robin_users(teams)
+        by_user = defaultdict(list)
+        for lead, user in zip(leads, users, strict=False):
+            if not user:
+                raise UserError(_("Rule %(rule)s found nobody to assign.", rule=self.name))
+            by_user[user].append(lead.id)
+        for user, lead_ids in by_user.items():
+            leads.browse(lead_ids).write({"user_id": user.id})
+        # Not in a comprehension: _() finds the language in the caller's ``self``.
+        results = []
+        for user in users:
+            results.append(_("Assigned to %(user)s.", user=user.name))
+        return results
 
     def _execute_update(self, lead, job):
-        vals = {line.field_id.name: line._convert_value(lead) for line in self.update_line_ids}
-        if vals:
-            lead.write(vals)
-        return _(
+        return self._execute_update_batch(lead, job)[0]
+
+    def _execute_update_batch(self, leads, jobs):
+        """The ``update`` action on ``leads``: one write per distinct set of values
+        (one for all, unless a value depends on the lead: a stage given by name)."""
+        lines = self.update_line_ids
+        fixed = {
+            line.id: line._convert_value(leads[:1]) for line in lines if not line._depends_on_lead()
+        }
+        groups = {}  # repr of the values: (values, [lead id])
+        for lead in leads:
+            vals = {
+                line.field_id.name: fixed[line.id]
+                if line.id in fixed
+                else line._convert_value(lead)
+                for line in lines
+            }
+            groups.setdefault(repr(sorted(vals.items())), (vals, []))[1].append(lead.id)
+        for vals, lead_ids in groups.values():
+            if vals:
+                leads.browse(lead_ids).write(vals)
+        message = _(
             "Updated %(fields)s.",
-            fields=", ".join(self.update_line_ids.mapped("field_id.field_description")) or "-",
+            fields=", ".join(lines.mapped("field_id.field_description")) or "-",
         )
+        return [message] * len(leads)
 
     def _execute_server_action(self, lead, job):
         if not self.server_action_id:

@@ -51,6 +51,21 @@ class CrmAutomationRuleUpdate(models.Model):
         for line in self:
             line._convert_value()
 
+    def _depends_on_lead(self):
+        """Whether the converted value depends on the lead it is written on: a stage
+        given by name is the one of the lead's pipeline (set-wise update: the other
+        values are converted once for all the leads)."""
+        self.ensure_one()
+        field = self.env["crm.lead"]._fields.get(self.field_id.name)
+        raw = (self.value or "").strip()
+        return bool(
+            field is not None
+            and field.type == "many2one"
+            and field.comodel_name == "crm.stage"
+            and raw
+            and not raw.isdigit()
+        )
+
     def _convert_value(self, lead=None):
         """The line's value converted for ``crm.lead.write``; ValidationError if invalid.
 

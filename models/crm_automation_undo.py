@@ -57,36 +57,52 @@ class CrmAutomationUndo(models.AbstractModel):
     @api.model
     def _probe(self, rule, lead):
         """Values of ``lead`` the action of ``rule`` may change, before it runs."""
+        return self._probe_many(rule, lead)[0]
+
+    @api.model
+    def _probe_many(self, rule, leads):
+        """``_probe`` of each of ``leads`` (read together: one query per field set)."""
+        if rule.action_type not in undo_plan.UNDOABLE_ACTIONS:
+            return [{} for _lead in leads]
         if rule.action_type == "update":
             names = {line.field_id.name for line in rule.update_line_ids} - {"stage_id"}
             if "user_id" in names:
                 names.add("team_id")
         else:
             names = set(undo_plan.ACTION_FIELDS.get(rule.action_type, ()))
-        return undo_plan.snapshot(lead, sorted(names))
+        names = sorted(names)
+        return [undo_plan.snapshot(lead, names) for lead in leads]
 
     @api.model
     def _capture(self, rule, lead, job, before):
         """Store the undo data of ``job`` (its action just ran on ``lead``) until its
         ledger row is written; None for actions that cannot be taken back."""
+        self._capture_many(rule, lead, job, [before], [job.activity_id.id])
+
+    @api.model
+    def _capture_many(self, rule, leads, jobs, befores, activity_ids):
+        """``_capture`` of ``jobs`` (one per lead of ``leads``, same order), with the
+        probes ``befores`` and the ids of the activities the jobs created."""
         if rule.action_type not in undo_plan.UNDOABLE_ACTIONS:
             return
         pending = self.env.cr.cache.setdefault(JOB_UNDO_KEY, {})
-        # "action": never empty (an empty JSON reads as no undo data): "nothing to undo"
-        data = {"action": rule.action_type, **pending.pop(job.id, {})}
-        changes = undo_plan.diff(before, undo_plan.snapshot(lead, list(before)))
-        tags = changes.pop("tag_ids", None)
-        if tags:
-            old, new = set(tags[0]), set(tags[1])
-            data["tags"] = {"added": sorted(new - old), "removed": sorted(old - new)}
-        if changes:
-            data["fields"] = changes
-        if rule.action_type == "activity" and job.activity_id:
-            data["activity_id"] = job.activity_id.id
-        if data.get("lead_id"):
-            new_lead = self.env["crm.lead"].browse(data["lead_id"])
-            data["lead_write_date"] = fields.Datetime.to_string(new_lead.write_date)
-        pending[job.id] = data
+        for lead, job, before, activity_id in zip(leads, jobs, befores, activity_ids, strict=False):
+            # "action": never empty (an empty JSON reads as no undo data): "nothing to
+            # undo"
+            data = {"action": rule.action_type, **pending.pop(job.id, {})}
+            changes = undo_plan.diff(before, undo_plan.snapshot(lead, list(before)))
+            tags = changes.pop("tag_ids", None)
+            if tags:
+                old, new = set(tags[0]), set(tags[1])
+                data["tags"] = {"added": sorted(new - old), "removed": sorted(old - new)}
+            if changes:
+                data["fields"] = changes
+            if rule.action_type == "activity" and activity_id:
+                data["activity_id"] = activity_id
+            if data.get("lead_id"):
+                new_lead = self.env["crm.lead"].browse(data["lead_id"])
+                data["lead_write_date"] = fields.Datetime.to_string(new_lead.write_date)
+            pending[job.id] = data
 
     @api.model
     def _created_lead(self, job, lead):

@@ -45,3 +45,4 @@ from . import test_demo_history
 from . import test_undo
 from . import test_what_if
 from . import test_route_cost
+from . import test_setwise_dispatch
