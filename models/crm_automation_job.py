@@ -177,7 +177,7 @@ class CrmAutomationJob(models.Model):
             time_budget = automation_dispatch.run_time_budget(RUN_TIME_BUDGET)
         deadline = time.monotonic() + time_budget
         # Jobs planned by mass edits first: they become rows, the due ones run below.
-        self.env["crm.automation.job.plan"].sudo()._expand_waiting(deadline, commit)
+        expanded = self.env["crm.automation.job.plan"].sudo()._expand_waiting(deadline, commit)
         run_ids, seen, after = [], set(), None
         last_batch_seconds = 0.0
         # A batch is not claimed if, as long as the last one, it would end past the
@@ -218,7 +218,7 @@ class CrmAutomationJob(models.Model):
             + self.env["crm.automation.job.plan"]._waiting_jobs()
         )
         self.env["ir.cron"]._notify_progress(done=len(run_ids), remaining=remaining)
-        self._wake_for_next_due(remaining)
+        self._wake_for_next_due(remaining if (run_ids or expanded) else 0)
         return run_ids
 
     @api.model
@@ -265,10 +265,11 @@ class CrmAutomationJob(models.Model):
     def _wake_for_next_due(self, remaining):
         """End of a dispatcher run: chain to the next pending job.
 
-        Due work left (``remaining``): Odoo's runner calls again, up to
-        MAX_BATCH_PER_CRON_JOB times, then waits for its next poll: the alarm wakes a
-        cron worker a second after this run instead. Next job due within the
-        look-ahead: trigger row and alarm at its due second.
+        Due work left (``remaining``, given only when this run made progress, so that
+        a plan that cannot be expanded is not retried every second): Odoo's runner
+        calls again, up to MAX_BATCH_PER_CRON_JOB times, then waits for its next poll:
+        the alarm wakes a cron worker a second after this run instead. Next job due
+        within the look-ahead: trigger row and alarm at its due second.
         """
         now = fields.Datetime.now()
         next_at = wakeup.next_pending_run_at(self.env.cr)
