@@ -14,7 +14,7 @@ from odoo.tools import SQL
 
 from ..engine import batch as automation_batch
 from ..engine import dispatch as automation_dispatch
-from ..engine import params
+from ..engine import params, wakeup
 
 _logger = logging.getLogger(__name__)
 
@@ -22,8 +22,6 @@ _logger = logging.getLogger(__name__)
 # time limit: automation_dispatch.run_time_budget) and reports the rest as remaining,
 # so that Odoo's cron runner calls it again (and other crons get a turn).
 RUN_TIME_BUDGET = 120
-# At most this many distinct wake-up moments per write, the minutely cron covers the rest.
-MAX_TRIGGERS = 50
 
 
 def visit_left_sql(job, lead):
@@ -181,7 +179,7 @@ class CrmAutomationJob(models.Model):
             time_budget = automation_dispatch.run_time_budget(RUN_TIME_BUDGET)
         deadline = time.monotonic() + time_budget
         # Jobs planned by mass edits first: they become rows, the due ones run below.
-        self.env["crm.automation.job.plan"].sudo()._expand_waiting(deadline, commit)
+        expanded = self.env["crm.automation.job.plan"].sudo()._expand_waiting(deadline, commit)
         run_ids, seen, after = [], set(), None
         last_batch_seconds = 0.0
         # A batch is not claimed if, as long as the last one, it would end past the
@@ -222,6 +220,7 @@ class CrmAutomationJob(models.Model):
             + self.env["crm.automation.job.plan"]._waiting_jobs()
         )
         self.env["ir.cron"]._notify_progress(done=len(run_ids), remaining=remaining)
+        self._wake_for_next_due(remaining if (run_ids or expanded) else 0)
         return run_ids
 
     @api.model
@@ -236,15 +235,51 @@ class CrmAutomationJob(models.Model):
 
     @api.model
     def _wake_dispatcher(self, run_ats):
-        """Schedule the dispatcher cron at the due moments of new jobs."""
+        """Wake the dispatcher cron when new jobs fall due (engine/wakeup.py): trigger
+        rows rounded up to the due second (minute when far), not doubled, and this
+        process's alarm for the first one within the look-ahead."""
         if not run_ats:
             return
         cron = self.env.ref("crm_pipeline_automation.ir_cron_crm_automation_run_jobs", False)
         if not cron:
             return
         now = fields.Datetime.now()
-        moments = sorted({max(at, now).replace(second=0, microsecond=0) for at in run_ats})
-        cron.sudo()._trigger(moments[:MAX_TRIGGERS])
+        moments = wakeup.trigger_moments(run_ats, now)
+        known = wakeup.existing_triggers(self.env.cr, cron.id, moments)
+        new = [moment for moment in moments if moment not in known]
+        if new:
+            # Past moments: Odoo notifies the cron workers when this transaction commits.
+            cron.sudo()._trigger(new)
+        soon = [moment for moment in moments if now < moment <= now + wakeup.HORIZON]
+        if soon:
+            self._arm_alarm(soon[0])
+
+    @api.model
+    def _arm_alarm(self, moment):
+        """Notify the cron workers at ``moment`` once this transaction commits (the jobs
+        and the trigger row exist for them then); never from tests."""
+        if automation_dispatch.in_test_mode():
+            return
+        dbname = self.env.cr.dbname
+        self.env.cr.postcommit.add(lambda: wakeup.arm(dbname, moment))
+
+    @api.model
+    def _wake_for_next_due(self, remaining):
+        """End of a dispatcher run: chain to the next pending job.
+
+        Due work left (``remaining``, given only when this run made progress, so that
+        a plan that cannot be expanded is not retried every second): Odoo's runner
+        calls again, up to MAX_BATCH_PER_CRON_JOB times, then waits for its next poll:
+        the alarm wakes a cron worker a second after this run instead. Next job due
+        within the look-ahead: trigger row and alarm at its due second.
+        """
+        now = fields.Datetime.now()
+        next_at = wakeup.next_pending_run_at(self.env.cr)
+        if remaining or (next_at and next_at <= now):
+            # (a job falling due since ``remaining`` was counted is due work too)
+            self._arm_alarm(now)
+        elif next_at and next_at <= now + wakeup.HORIZON:
+            self._wake_dispatcher([next_at])
 
     # ------------------------------------------------------------------
     # Running one job

@@ -193,8 +193,11 @@ class CrmAutomationJobPlan(models.Model):
             )
         self.env["crm.automation.job"].invalidate_model()
         self.env["crm.lead"].invalidate_model(["automation_job_ids"])
-        self.env["crm.automation.job"]._wake_dispatcher(moments)
         now = fields.Datetime.now()
+        if return_due:
+            # The caller runs the due jobs in this transaction: wake for the later ones.
+            moments = {moment for moment in moments if moment > now}
+        self.env["crm.automation.job"]._wake_dispatcher(moments)
         return [job_id for job_id, run_at in rows if run_at <= now]
 
     @api.model

@@ -1,14 +1,17 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import select
+import time
 from contextlib import closing
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from freezegun import freeze_time
 
 from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.sql_db import db_connect
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
 
+from ..engine import wakeup
 from .common import NOW, AutomationCase, CommittedPipelineCase, run_on_two_connections
 
 
@@ -111,3 +114,131 @@ class TestJobDispatchConcurrency(CommittedPipelineCase):
             self.assertEqual(len(done), self.JOBS)
             leads = env["crm.lead"].browse(data["leads"])
             self.assertTrue(all(data["tag"] in lead.tag_ids.ids for lead in leads))
+
+
+@tagged("post_install", "-at_install")
+@freeze_time(NOW)
+class TestDispatcherWakeUp(AutomationCase):
+    """The dispatcher cron is triggered when jobs fall due, not before (engine/wakeup.py):
+    the ir_cron_trigger rows made for given due moments."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cron = cls.env.ref("crm_pipeline_automation.ir_cron_crm_automation_run_jobs")
+
+    def setUp(self):
+        super().setUp()
+        self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]).unlink()
+
+    def _calls(self):
+        triggers = self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)])
+        return sorted(triggers.mapped("call_at"))
+
+    def _move(self, count, stage=None):
+        leads = self.env["crm.lead"].create(
+            [
+                {"name": f"W{i}", "team_id": self.team.id, "stage_id": self.stage_new.id}
+                for i in range(count)
+            ]
+        )
+        leads.write({"stage_id": (stage or self.stage_qualified).id})
+        return leads
+
+    def test_trigger_at_the_due_second_not_the_minute_floor(self):
+        self.Job._wake_dispatcher(
+            [
+                NOW + timedelta(seconds=30, microseconds=500),  # rounded up: due then
+                NOW + timedelta(seconds=90),
+                NOW - timedelta(minutes=5),  # overdue: now, the workers are notified
+            ]
+        )
+        self.assertEqual(
+            self._calls(), [NOW, NOW + timedelta(seconds=31), NOW + timedelta(seconds=90)]
+        )
+
+    def test_far_moments_rounded_up_to_the_minute(self):
+        self.Job._wake_dispatcher(
+            [NOW + timedelta(hours=2, seconds=s) for s in (1, 10, 59)] + [NOW + timedelta(hours=3)]
+        )
+        self.assertEqual(
+            self._calls(), [NOW + timedelta(hours=2, minutes=1), NOW + timedelta(hours=3)]
+        )
+
+    def test_delayed_rule_triggers_at_its_due_time(self):
+        self._rule(self.stage_qualified, timing="delay", delay_count=1, delay_unit="minutes")
+        self._move(30)
+        self.assertEqual(self._calls(), [NOW + timedelta(minutes=1)])
+        # Another write due at the same second: no second row.
+        self._move(30)
+        self.assertEqual(self._calls(), [NOW + timedelta(minutes=1)])
+
+    def test_many_moments_bounded(self):
+        # 100,000 jobs spread over a day (a date-relative rule): a bounded number of
+        # rows, the earliest first; the runs chain to the later ones.
+        moments = [NOW + timedelta(seconds=s) for s in range(1, 86400, 1)]
+        self.Job._wake_dispatcher(moments)
+        calls = self._calls()
+        self.assertEqual(len(calls), wakeup.MAX_TRIGGERS)
+        self.assertEqual(calls[0], NOW + timedelta(seconds=1))
+
+    def test_small_write_running_its_jobs_does_not_wake_the_cron(self):
+        self._rule(self.stage_qualified)
+        leads = self._move(2)
+        self.assertIn(self.tag_hot, leads[0].tag_ids, "run in the write")
+        self.assertEqual(self._calls(), [])
+
+    def test_mass_edit_wakes_the_dispatcher_at_once(self):
+        self._rule(self.stage_qualified)
+        self._move(25)
+        self.assertEqual(self._calls(), [NOW])
+
+    def test_run_chains_to_the_next_job_due_before_the_next_poll(self):
+        self._rule(self.stage_qualified, timing="delay", delay_count=1, delay_unit="minutes")
+        self._move(2)
+        self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]).unlink()
+        with freeze_time(NOW + timedelta(seconds=30)):
+            self.assertFalse(self._dispatch())
+            self.assertEqual(self._calls(), [NOW + timedelta(minutes=1)])
+            # A run that finds it there again does not double the row.
+            self.assertFalse(self._dispatch())
+            self.assertEqual(self._calls(), [NOW + timedelta(minutes=1)])
+
+    def test_run_leaves_later_jobs_to_the_minutely_cron(self):
+        self._rule(self.stage_qualified, timing="delay", delay_count=10, delay_unit="minutes")
+        self._move(2)
+        self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]).unlink()
+        self.assertFalse(self._dispatch())
+        self.assertEqual(self._calls(), [])
+        with freeze_time(NOW + timedelta(minutes=9)):
+            self.assertFalse(self._dispatch())
+            self.assertEqual(self._calls(), [NOW + timedelta(minutes=10)])
+
+
+@tagged("post_install", "-at_install")
+class TestDispatcherAlarm(TransactionCase):
+    """The process-local alarm that wakes Odoo's cron runner at a due moment."""
+
+    def test_alarm_notifies_the_cron_workers(self):
+        """The alarm sends Odoo's cron_trigger notification (what wakes cron threads
+        and workers) when it rings."""
+        dbname = "crm_automation_wakeup_test"
+        with closing(db_connect("postgres").cursor()) as cr:
+            cr._cnx.autocommit = True
+            cr.execute("LISTEN cron_trigger")
+            now = datetime.utcnow()
+            wakeup.arm(dbname, now + timedelta(seconds=5), now=now)
+            # An earlier alarm replaces a later one; a later one is ignored.
+            wakeup.arm(dbname, now, now=now)
+            wakeup.arm(dbname, now + timedelta(seconds=30), now=now)
+            self.assertEqual(wakeup.armed(dbname), now)
+            deadline = time.monotonic() + 10
+            payloads = []
+            while time.monotonic() < deadline and dbname not in payloads:
+                select.select([cr._cnx], [], [], 0.5)
+                cr._cnx.poll()
+                payloads += [n.payload for n in cr._cnx.notifies]
+                cr._cnx.notifies.clear()
+            wakeup.disarm(dbname)
+        self.assertIn(dbname, payloads)
+        self.assertIsNone(wakeup.armed(dbname))
