@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tools"))
 import cpa  # noqa: E402  the project's set-up code: cluster, config, paths
 from bench_engine import PREFIX, cleanup, make_leads, make_pipeline, odoo_env  # noqa: E402
+from bench_engine import prepare_database as bench_prepare_database  # noqa: E402
 
 SUMMARY = PREFIX + "follow up"
 
@@ -40,29 +41,9 @@ def log(msg):
 
 
 def prepare_database():
-    """Start the dev cluster; install the addon and base_automation in the bench
-    database (its own: bench_engine's has no base_automation)."""
-    src, venv = cpa.odoo_src(), cpa.venv_dir()
-    pg = cpa.Postgres(cpa.persistent_cluster_dir("pg-dev"), persistent=True).start()
-    dbname = f"cpa_bench_ba_{cpa.repo_key()}"
-    config = cpa.write_config(cpa.cache_dir() / f"odoo-bench-{cpa.repo_key()}.conf", src, pg, {})
-    installed = pg.database_exists(venv, dbname) and cpa.module_installed(venv, pg, dbname)
-    log(f"{'Updating' if installed else 'Installing'} {cpa.MODULE} in '{dbname}' ...")
-    subprocess.run(
-        cpa.odoo_cmd(
-            venv,
-            src,
-            config,
-            "-d",
-            dbname,
-            "-u" if installed else "-i",
-            f"{cpa.MODULE},base_automation",
-            "--without-demo=all",
-            "--stop-after-init",
-            "--log-level=warn",
-        ),
-        check=True,
-    )
+    """The bench database ``cpa_bench_ba_<checkout>``, with base_automation (bench_engine's
+    has none)."""
+    pg, _src, _venv, config, dbname = bench_prepare_database(("base_automation",), "cpa_bench_ba")
     return pg, config, dbname
 
 

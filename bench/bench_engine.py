@@ -46,11 +46,12 @@ def log(msg):
 # --------------------------------------------------------------------------- database
 
 
-def prepare_database():
-    """Start the dev cluster, install the addon in the bench database if needed."""
+def prepare_database(modules=(), prefix="cpa_bench"):
+    """Start the dev cluster, install the addon (and ``modules``) in the bench database
+    ``<prefix>_<checkout>`` if needed."""
     src, venv = cpa.odoo_src(), cpa.venv_dir()
     pg = cpa.Postgres(cpa.persistent_cluster_dir("pg-dev"), persistent=True).start()
-    dbname = f"cpa_bench_{cpa.repo_key()}"
+    dbname = f"{prefix}_{cpa.repo_key()}"
     config = cpa.write_config(cpa.cache_dir() / f"odoo-bench-{cpa.repo_key()}.conf", src, pg, {})
     installed = pg.database_exists(venv, dbname) and cpa.module_installed(venv, pg, dbname)
     log(f"{'Updating' if installed else 'Installing'} {cpa.MODULE} in '{dbname}' ...")
@@ -62,7 +63,7 @@ def prepare_database():
             "-d",
             dbname,
             "-u" if installed else "-i",
-            cpa.MODULE,
+            ",".join((cpa.MODULE, *modules)),
             "--without-demo=all",
             "--stop-after-init",
             "--log-level=warn",
@@ -251,6 +252,53 @@ def phase_move(env, count, repeat=3):
     return result
 
 
+def move_and_dispatch(env, leads, target, label):
+    """Move ``leads`` into ``target`` (mass edits of 2,000), make the jobs of its delayed
+    rules due and dispatch them in one run, committing per batch; the figures."""
+    for offset in range(0, len(leads), 2000):
+        leads[offset : offset + 2000].write({"stage_id": target.id})
+        env.cr.commit()
+        env.invalidate_all()
+    # Mass edits leave the job rows to the dispatcher (crm.automation.job.plan).
+    env["crm.automation.job.plan"]._expand_waiting(commit=True)
+    env.cr.commit()
+    env.invalidate_all()
+    env.cr.execute(
+        "UPDATE crm_automation_job SET run_at = now() at time zone 'UTC' - interval '1 minute'"
+        " WHERE state = 'pending' AND lead_id = ANY(%s)",
+        [leads.ids],
+    )
+    created = env.cr.rowcount
+    env.cr.commit()
+    env.invalidate_all()
+    log(f"dispatching {created} due {label}jobs ...")
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    done = env["crm.automation.job"]._dispatch_due_jobs(time_budget=10**6)
+    seconds = time.perf_counter() - started
+    env.cr.commit()
+    env.cr.execute(
+        "SELECT state, count(*) FROM crm_automation_job WHERE lead_id = ANY(%s) GROUP BY state",
+        [leads.ids],
+    )
+    states = dict(env.cr.fetchall())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = {
+        "jobs": created,
+        "run": len(done),
+        "states": states,
+        "seconds": round(seconds, 2),
+        "jobs_per_second": round(len(done) / seconds, 1) if seconds else None,
+        "peak_rss_mb": round(peak / 1024, 1),
+        "rss_before_mb": round(rss_before / 1024, 1),
+    }
+    log(
+        f"dispatch {created} {label}jobs: {seconds:.1f} s, {result['jobs_per_second']} jobs/s, "
+        f"RSS {result['rss_before_mb']} -> {result['peak_rss_mb']} MB, states {states}"
+    )
+    return result
+
+
 def phase_dispatch(env, jobs):
     """Dispatch ``jobs`` due jobs (10 delayed rules x jobs/10 leads), committing per batch."""
     team, start, target, rules = make_pipeline(env)
@@ -258,48 +306,7 @@ def phase_dispatch(env, jobs):
     env.cr.commit()
     try:
         leads = make_leads(env, team, start, jobs // 10)
-        for offset in range(0, len(leads), 2000):
-            leads[offset : offset + 2000].write({"stage_id": target.id})
-            env.cr.commit()
-            env.invalidate_all()
-        # Mass edits leave the job rows to the dispatcher (crm.automation.job.plan).
-        env["crm.automation.job.plan"]._expand_waiting(commit=True)
-        env.cr.commit()
-        env.invalidate_all()
-        env.cr.execute(
-            "UPDATE crm_automation_job SET run_at = now() at time zone 'UTC' - interval '1 minute'"
-            " WHERE state = 'pending' AND lead_id = ANY(%s)",
-            [leads.ids],
-        )
-        created = env.cr.rowcount
-        env.cr.commit()
-        env.invalidate_all()
-        log(f"dispatching {created} due jobs ...")
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        done = env["crm.automation.job"]._dispatch_due_jobs(time_budget=10**6)
-        seconds = time.perf_counter() - started
-        env.cr.commit()
-        env.cr.execute(
-            "SELECT state, count(*) FROM crm_automation_job WHERE lead_id = ANY(%s) GROUP BY state",
-            [leads.ids],
-        )
-        states = dict(env.cr.fetchall())
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        result = {
-            "jobs": created,
-            "run": len(done),
-            "states": states,
-            "seconds": round(seconds, 2),
-            "jobs_per_second": round(len(done) / seconds, 1) if seconds else None,
-            "peak_rss_mb": round(peak / 1024, 1),
-            "rss_before_mb": round(rss_before / 1024, 1),
-        }
-        log(
-            f"dispatch {created} jobs: {seconds:.1f} s, {result['jobs_per_second']} jobs/s, "
-            f"peak RSS {result['peak_rss_mb']} MB, states {states}"
-        )
-        return result
+        return move_and_dispatch(env, leads, target, "")
     finally:
         cleanup(env)
 
@@ -357,48 +364,7 @@ def phase_dispatch_action(env, action, jobs):
     env.cr.commit()
     try:
         leads = make_leads(env, team, start, jobs)
-        for offset in range(0, len(leads), 2000):
-            leads[offset : offset + 2000].write({"stage_id": target.id})
-            env.cr.commit()
-            env.invalidate_all()
-        env["crm.automation.job.plan"]._expand_waiting(commit=True)
-        env.cr.commit()
-        env.invalidate_all()
-        env.cr.execute(
-            "UPDATE crm_automation_job SET run_at = now() at time zone 'UTC' - interval '1 minute'"
-            " WHERE state = 'pending' AND lead_id = ANY(%s)",
-            [leads.ids],
-        )
-        created = env.cr.rowcount
-        env.cr.commit()
-        env.invalidate_all()
-        log(f"dispatching {created} due {action} jobs ...")
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        done = env["crm.automation.job"]._dispatch_due_jobs(time_budget=10**6)
-        seconds = time.perf_counter() - started
-        env.cr.commit()
-        env.cr.execute(
-            "SELECT state, count(*) FROM crm_automation_job WHERE lead_id = ANY(%s) GROUP BY state",
-            [leads.ids],
-        )
-        states = dict(env.cr.fetchall())
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        result = {
-            "action": action,
-            "jobs": created,
-            "run": len(done),
-            "states": states,
-            "seconds": round(seconds, 2),
-            "jobs_per_second": round(len(done) / seconds, 1) if seconds else None,
-            "peak_rss_mb": round(peak / 1024, 1),
-            "rss_before_mb": round(rss_before / 1024, 1),
-        }
-        log(
-            f"dispatch {created} {action} jobs: {seconds:.1f} s, {result['jobs_per_second']} "
-            f"jobs/s, RSS {result['rss_before_mb']} -> {result['peak_rss_mb']} MB, {states}"
-        )
-        return result
+        return {"action": action, **move_and_dispatch(env, leads, target, f"{action} ")}
     finally:
         admin.notification_type = notification_type
         cleanup(env)

@@ -483,44 +483,7 @@ def main():
         reliability.disable_network_crons(rpc)
         log_start = server.log_lines()
         # The reliability load part's pipeline, rules and click trigger.
-        team, stages = reliability.make_pipeline(rpc, "Load", ["A", "B", "C"])
-        tag = rpc("crm.tag", "create", [{"name": "touched B"}])[0]
-        activity_type = reliability.todo_type(rpc)
-        rule = {"action_type": "activity", "activity_type_id": activity_type}
-        rpc(
-            "crm.automation.rule",
-            "create",
-            [
-                {
-                    "name": "tag on B",
-                    "stage_id": stages["B"],
-                    "action_type": "tags",
-                    "timing": "immediate",
-                    "tag_add_ids": [(6, 0, [tag])],
-                },
-                dict(
-                    rule,
-                    name="follow up B",
-                    stage_id=stages["B"],
-                    timing="delay",
-                    delay_count=1,
-                    delay_unit="minutes",
-                    activity_summary="LOAD follow up B",
-                ),
-                dict(
-                    rule,
-                    name="enter C",
-                    stage_id=stages["C"],
-                    timing="immediate",
-                    activity_summary="LOAD enter C",
-                ),
-            ],
-        )
-        rpc(
-            "crm.stage.trigger",
-            "create",
-            [{"name": "load click", "stage_id": stages["B"], "event_type": "link_click"}],
-        )
+        team, stages = reliability.make_load_pipeline(rpc, call_trigger=False)
         link_ids = http_parts.setup_public_routes(rpc)
         lead_ids = reliability.make_leads(rpc, team, stages["A"], args.leads, "Load")
         # Latency: leads of their own pipeline, moved by an open or a click only.

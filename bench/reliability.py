@@ -321,10 +321,10 @@ def disable_network_crons(rpc):
         rpc("ir.cron", "write", crons, {"active": False})
 
 
-def part_load(server, duration, nb_leads, clients=2, http_clients=6):
-    rpc = server.rpc()
-    disable_network_crons(rpc)
-    log_start = server.log_lines()
+def make_load_pipeline(rpc, call_trigger=True):
+    """The load part's pipeline A/B/C: an immediate tag rule and a 1-minute delayed
+    activity rule on B, an immediate activity rule on C, "link clicked -> B" and (with
+    ``call_trigger``) "incoming call -> C"; returns (team, {stage name: id})."""
     team, stages = make_pipeline(rpc, "Load", ["A", "B", "C"])
     tag = rpc("crm.tag", "create", [{"name": "touched B"}])[0]
     activity_type = todo_type(rpc)
@@ -360,14 +360,20 @@ def part_load(server, duration, nb_leads, clients=2, http_clients=6):
         ],
     )
     # Engagement moves leads too, concurrently with the XML-RPC moves (forward only).
-    rpc(
-        "crm.stage.trigger",
-        "create",
-        [
-            {"name": "load click", "stage_id": stages["B"], "event_type": "link_click"},
-            {"name": "load call", "stage_id": stages["C"], "event_type": "call_incoming"},
-        ],
-    )
+    triggers = [{"name": "load click", "stage_id": stages["B"], "event_type": "link_click"}]
+    if call_trigger:
+        triggers.append(
+            {"name": "load call", "stage_id": stages["C"], "event_type": "call_incoming"}
+        )
+    rpc("crm.stage.trigger", "create", triggers)
+    return team, stages
+
+
+def part_load(server, duration, nb_leads, clients=2, http_clients=6):
+    rpc = server.rpc()
+    disable_network_crons(rpc)
+    log_start = server.log_lines()
+    team, stages = make_load_pipeline(rpc)
     link_ids = http_parts.setup_public_routes(rpc)
     lead_ids = make_leads(rpc, team, stages["A"], nb_leads, "Load", phone_prefix=0)
     phones = {lead: http_parts.phone(0, i) for i, lead in enumerate(lead_ids)}
