@@ -22,7 +22,6 @@ Printed: seconds, SQL queries per lead and activities created, for both. Figures
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tools"))
 import cpa  # noqa: E402  the project's set-up code: cluster, config, paths
-from bench_engine import PREFIX, cleanup, make_leads, make_pipeline, odoo_env  # noqa: E402
+from bench_engine import (  # noqa: E402
+    PREFIX,
+    cleanup,
+    make_leads,
+    make_pipeline,
+    odoo_env,
+    run_child,
+)
 from bench_engine import prepare_database as bench_prepare_database  # noqa: E402
 
 SUMMARY = PREFIX + "follow up"
@@ -194,28 +200,11 @@ def run_side(args):
 
 
 def child(config, dbname, side, count):
-    venv = cpa.venv_dir()
-    proc = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            __file__,
-            *("--side", side, "--count", str(count), "--config", str(config), "--db", dbname),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    return run_child(
+        __file__,
+        "bench_base_automation",
+        *("--side", side, "--count", count, "--config", config, "--db", dbname),
     )
-    sys.stderr.write(
-        "\n".join(
-            line
-            for line in proc.stderr.splitlines()
-            if "[bench_base_automation]" in line or "Error" in line
-        )[-4000:]
-        + "\n"
-    )
-    if proc.returncode:
-        raise SystemExit(f"side {side} failed with status {proc.returncode}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main():

@@ -388,34 +388,41 @@ def run_phase(args):
 # --------------------------------------------------------------------------- orchestration
 
 
-def child(config, dbname, phase, count):
-    venv = cpa.venv_dir()
+def run_child(script, tag, *args):
+    """Run ``script`` with ``args`` in a fresh Python of the venv (fresh caches); pass on
+    its ``[tag]`` and error lines; return the JSON of its last output line."""
     proc = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            __file__,
-            "--phase",
-            phase,
-            "--count",
-            str(count),
-            "--config",
-            str(config),
-            "--db",
-            dbname,
-        ],
+        [str(cpa.venv_dir() / "bin" / "python"), str(script), *map(str, args)],
         capture_output=True,
         text=True,
         check=False,
     )
     sys.stderr.write(
         "\n".join(
-            line for line in proc.stderr.splitlines() if "[bench_engine]" in line or "Error" in line
+            line for line in proc.stderr.splitlines() if f"[{tag}]" in line or "Error" in line
         )[-4000:]
         + "\n"
     )
     if proc.returncode:
-        raise SystemExit(f"phase {phase} {count} failed with status {proc.returncode}")
+        raise SystemExit(
+            f"{Path(script).name} {' '.join(map(str, args))}: status {proc.returncode}"
+        )
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def child(config, dbname, phase, count):
+    return run_child(
+        __file__,
+        "bench_engine",
+        "--phase",
+        phase,
+        "--count",
+        count,
+        "--config",
+        config,
+        "--db",
+        dbname,
+    )
 
 
 def main():
