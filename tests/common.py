@@ -26,10 +26,13 @@ webhook secret, email body, browser) are here too: test modules never import eac
 """
 
 import hashlib
+import random
 import threading
+import time
 from contextlib import closing
 from datetime import datetime
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import SUPERUSER_ID, Command, api
@@ -426,12 +429,32 @@ class TrackingCase(CrmAutomationCommon):
         return chat
 
 
-def run_on_two_connections(registry, dbname, work):
+def run_on_two_connections(registry, dbname, work, retry=False):
     """Run ``work(env)`` at the same moment in two threads, each on its own database
-    connection, both transactions held open until both are done (as two workers), then
-    committed; return {"one": result or exception, "two": ...}."""
+    connection (as two workers); return {"one": result or exception, "two": ...}.
+
+    Without ``retry`` both transactions are held open until both are done, then
+    committed. With ``retry`` (as two HTTP workers answering requests) both snapshots
+    are taken before either works, and each retries ``work`` on a serialization
+    failure (as Odoo retries a request) and commits on its own.
+    """
     start, barrier = threading.Barrier(2, timeout=60), threading.Barrier(2, timeout=120)
     results = {}
+
+    def attempt(cr, env):
+        if not retry:
+            return work(env)
+        for count in range(1, 6):
+            try:
+                return work(env)
+            except psycopg2.errors.SerializationFailure:
+                if count == 5:
+                    raise
+                # What odoo.service.model.retrying does, but the registry: the test
+                # runner holds its lock.
+                cr.rollback()
+                env.transaction.clear()
+                time.sleep(random.uniform(0, 0.2 * count))
 
     def worker(name):
         threading.current_thread().dbname = dbname
@@ -441,12 +464,16 @@ def run_on_two_connections(registry, dbname, work):
             cr.transaction = api.Transaction(registry)
             env = api.Environment(cr, SUPERUSER_ID, {})
             try:
+                if retry:
+                    cr.execute("SELECT 1")  # the transaction's snapshot (repeatable read)
                 start.wait()
-                results[name] = work(env)
-                barrier.wait()
+                results[name] = attempt(cr, env)
+                if not retry:
+                    barrier.wait()
                 cr.commit()  # pylint: disable=invalid-commit
             except Exception as exc:
                 results[name] = exc
+                start.abort()
                 barrier.abort()
                 cr.rollback()
 

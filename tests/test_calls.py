@@ -1,19 +1,16 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
-import random
 import threading
 import time
 from contextlib import closing
-
-import psycopg2
 
 from odoo import SUPERUSER_ID, api
 from odoo.sql_db import db_connect
 from odoo.tests import HttpCase, TransactionCase, tagged
 from odoo.tools import mute_logger
 
-from .common import TrackingCase, signed_headers
+from .common import TrackingCase, run_on_two_connections, signed_headers
 
 
 @tagged("post_install", "-at_install")
@@ -162,48 +159,6 @@ class TestCalls(TrackingCase, HttpCase):
         self.assertFalse(lead.cpa_event_ids)
 
 
-def _run_as_two_workers(dbname, registry, work):
-    """``work(env)`` at the same moment in two threads, each on its own connection as
-    two HTTP workers do: both snapshots taken before either works, each retried on a
-    serialization failure (as Odoo retries a request) and committed on its own; return
-    {"one": result or exception, "two": ...}."""
-    started = threading.Barrier(2, timeout=60)
-    results = {}
-
-    def worker(name):
-        threading.current_thread().dbname = dbname
-        with closing(db_connect(dbname).cursor()) as cr:
-            cr.transaction = api.Transaction(registry)
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            try:
-                cr.execute("SELECT 1")  # the transaction's snapshot (repeatable read)
-                started.wait()
-                for attempt in range(1, 6):
-                    try:
-                        results[name] = work(env)
-                        cr.commit()  # pylint: disable=invalid-commit
-                        break
-                    except psycopg2.errors.SerializationFailure:
-                        if attempt == 5:
-                            raise
-                        # What odoo.service.model.retrying does, but the registry: the
-                        # test runner holds its lock.
-                        cr.rollback()
-                        env.transaction.clear()
-                        time.sleep(random.uniform(0, 0.2 * attempt))
-            except Exception as exc:
-                results[name] = exc
-                started.abort()
-                cr.rollback()
-
-    threads = [threading.Thread(target=worker, args=(name,)) for name in ("one", "two")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
-
-
 @tagged("post_install", "-at_install")
 class TestConcurrentCallers(TransactionCase):
     """Calls from one unknown number in two workers at once create one lead."""
@@ -243,10 +198,11 @@ class TestConcurrentCallers(TransactionCase):
         self.addCleanup(self._committed, self._cleanup)
         # mute: the serialization failure of the second worker is logged as a bad query
         with mute_logger("odoo.sql_db"):
-            results = _run_as_two_workers(
-                self.env.cr.dbname,
+            results = run_on_two_connections(
                 self.registry,
+                self.env.cr.dbname,
                 lambda env: call(env, f"n-{threading.current_thread().name}"),
+                retry=True,
             )
         self.assertEqual(sorted(map(str, results.values())), ["recorded", "recorded"])
         self.assertEqual(self._committed(count), (1, 2))
