@@ -38,7 +38,6 @@ class CrmLeadEventIngest(models.Model):
     _name = "crm.lead.event.ingest"
     _description = "CRM Tracking Ingest Queue"
     _order = "id desc"
-    _rec_name = "kind"
     # Hot insert of the public routes: no create/write uid (foreign keys to res_users)
     # nor dates; received_at says when.
     _log_access = False
@@ -67,6 +66,13 @@ class CrmLeadEventIngest(models.Model):
     def init(self):
         for index in ingest.INDEXES:
             self.env.cr.execute(index)
+
+    @api.depends("kind", "key")
+    def _compute_display_name(self):
+        """ "Link click · 42": what was received, for which lead or number."""
+        labels = dict(self._fields["kind"]._description_selection(self.env))
+        for row in self:
+            row.display_name = f"{labels.get(row.kind, row.kind)} · {row.key}"
 
     # ------------------------------------------------------------------
     # Routes
