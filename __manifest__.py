@@ -55,6 +55,7 @@
         "data/ir_cron_ingest_data.xml",
         "views/crm_lead_event_ingest_views.xml",
         "data/ir_cron_rotting_data.xml",
+        "data/mail_templates_activity.xml",
     ],
     "demo": [
         "demo/crm_team_demo.xml",

@@ -107,3 +107,19 @@ def count_due(cr, now):
         )
     )
     return cr.fetchone()[0]
+
+
+def last_mail_id(cr):
+    """Id of the newest ``mail.mail`` row (one read of the primary key's index)."""
+    cr.execute("SELECT max(id) FROM mail_mail")
+    return cr.fetchone()[0] or 0
+
+
+def mail_queued_since(cr, last_id):
+    """Whether an outgoing ``mail.mail`` was created after ``last_id`` (by this
+    transaction, or committed since): a range read of the primary key's index."""
+    cr.execute(
+        "SELECT EXISTS(SELECT 1 FROM mail_mail WHERE id > %s AND state = 'outgoing')",
+        [last_id],
+    )
+    return cr.fetchone()[0]

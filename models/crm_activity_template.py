@@ -499,7 +499,7 @@ class CrmActivityTemplate(models.Model):
                 positions.append(len(results))
                 vals_list.append(vals)
             results.append((message, None))
-        activities = self.env["mail.activity"].create(vals_list)
+        activities = self.env["mail.activity"]._cpa_create_notified(vals_list, origin=rule.name)
         for position, activity in zip(positions, activities, strict=False):
             results[position] = (self._activity_planned(activity), activity.id)
         return results

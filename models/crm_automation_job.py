@@ -296,16 +296,32 @@ class CrmAutomationJob(models.Model):
         groups = automation_batch.group_jobs(
             [(job.id, job.lead_id.id, job.rule_id.id) for job in jobs]
         )
+        last_mail = automation_dispatch.last_mail_id(self.env.cr)
         done = []
         for _rule_id, job_ids in groups:
             done += jobs.browse(job_ids)._run_group()
         self._log_done(done)
+        self._wake_mail_queue(last_mail)
+
+    @api.model
+    def _wake_mail_queue(self, last_mail):
+        """The actions queue their emails (``mail_notify_force_send``: see
+        _job_context): wake Odoo's email queue for them (hourly by default), as
+        Odoo's event registrations do."""
+        if automation_dispatch.mail_queued_since(self.env.cr, last_mail):
+            cron = self.env.ref("mail.ir_cron_mail_scheduler_action", False)
+            if cron:
+                cron.sudo()._trigger()
 
     def _job_context(self):
         """Context of the action of the job's rule: its moves are automatic (loop
         guard) and their ledger rows name the rule."""
         rule = self.rule_id
         return {
+            # Emails and notices are queued, not sent within the batch's transaction,
+            # as Odoo's server actions do (ir.actions.server _get_eval_context): a
+            # rollback cannot follow an email out, and the batch does not wait on SMTP.
+            "mail_notify_force_send": False,
             "crm_automation_auto": True,
             "crm_automation_origin": f"{rule._description}: {rule.name}",
             "crm_automation_rule_id": rule.id,

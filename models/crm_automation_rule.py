@@ -624,11 +624,12 @@ class CrmAutomationRule(models.Model):
 
     def _execute_activity_batch(self, leads, jobs):
         """The ``activity`` action on ``leads``: one ``mail.activity`` create for all
-        (Odoo batches the followers; it notifies each assignee of their activity)."""
+        (Odoo batches the followers), one notice per assignee."""
         if self.activity_template_id:
             return self.activity_template_id._execute_for_rule_batch(self, leads, jobs)
-        activities = self.env["mail.activity"].create(
-            [self._prepare_activity_vals(lead, job) for lead, job in zip(leads, jobs, strict=False)]
+        activities = self.env["mail.activity"]._cpa_create_notified(
+            [self._prepare_activity_vals(lead, job) for lead, job in zip(leads, jobs, strict=False)],
+            origin=self.name,
         )
         return [(self._activity_planned(activity), activity.id) for activity in activities]
 

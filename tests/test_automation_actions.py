@@ -180,6 +180,10 @@ class TestAutomationActions(AutomationCase, MockEmail):
         rule = self._rule(self.stage_qualified, "email", mail_template_id=template.id)
         with self.mock_mail_gateway():
             lead, _job = self._enter(rule)
+            # Queued by the rule, as Odoo's server actions do, then sent by Odoo's
+            # email queue (which the dispatcher wakes).
+            self.assertFalse(self._mails)
+            self.env["mail.mail"].process_email_queue()
         message = lead.message_ids.filtered(lambda m: m.subject == "Welcome Laura Chen")
         self.assertTrue(message)
         self.assertIn(self.partner, message.partner_ids)

@@ -173,15 +173,32 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
             row = self._done_row(lead, rule)
             self.assertEqual(row.undo_data["activity_id"], activity.id)
             self.assertTrue(self._note(lead, "planned for Lea Leader"))
-        # the assignee is told once per activity (Odoo's notice)
+        # The assignee is told of each activity: of the one planned alone by Odoo's
+        # own notice on its lead; of the four planned together by one notice listing
+        # them (not four notices).
         notices = self.env["mail.message"].search(
             [
                 ("model", "=", "crm.lead"),
-                ("res_id", "in", leads.ids),
+                ("res_id", "in", (single | leads).ids),
                 ("message_type", "=", "user_notification"),
             ]
         )
-        self.assertEqual(sorted(notices.mapped("res_id")), sorted(leads.ids))
+        self.assertEqual(notices.mapped("res_id"), single.ids)
+        self.assertEqual(notices.partner_ids, self.leader.partner_id)
+        several = self.env["mail.message"].search(
+            [
+                ("model", "=", False),
+                ("message_type", "=", "user_notification"),
+                ("partner_ids", "in", self.leader.partner_id.ids),
+                ("subject", "=", "4 activities assigned to you"),
+            ]
+        )
+        self.assertEqual(len(several), 1)
+        self.assertIn(f'The automation rule "{rule.name}" has just assigned you', several.body)
+        for lead in leads:
+            self.assertIn(f"Call {lead.name}", several.body)
+            self.assertIn(f"/mail/view?model=crm.lead&amp;res_id={lead.id}", several.body)
+        self.assertEqual(several.notification_ids.res_partner_id, self.leader.partner_id)
         self._done_row(leads[0], rule).with_user(self.leader).action_undo()
         self.assertFalse(leads[0].activity_ids)
         self.assertTrue(leads[1].activity_ids)
@@ -279,8 +296,15 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
         notify = self._delayed("notify", notify_target="salesperson", notify_message="See {name}")
         email = self._delayed("email", mail_template_id=template.id, recipient_target="salesperson")
         leads = self._due(2) | self._due(2, user_id=self.salesman2.id)
+        mail_queue = self.env.ref("mail.ir_cron_mail_scheduler_action")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        wakes = Trigger.search_count([("cron_id", "=", mail_queue.id)])
         with self.mock_mail_gateway():
             self._run()
+        # The emails are queued, not sent within the dispatcher's transaction (as
+        # Odoo's server actions do), and Odoo's email queue is woken for them.
+        self.assertFalse(self._mails)
+        self.assertGreater(Trigger.search_count([("cron_id", "=", mail_queue.id)]), wakes)
         for lead in leads:
             self.assertEqual(
                 self._job(lead, notify).state, "done", self._job(lead, notify).last_error
@@ -305,6 +329,17 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
                 ]
             )
             self.assertEqual(mail.recipient_ids, lead.user_id.partner_id)
+            self.assertEqual(mail.state, "outgoing")
+
+    def test_no_email_no_mail_queue_wake(self):
+        rule = self._delayed("tags", score_delta=1)
+        leads = self._due(3)
+        mail_queue = self.env.ref("mail.ir_cron_mail_scheduler_action")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        wakes = Trigger.search_count([("cron_id", "=", mail_queue.id)])
+        self._run()
+        self.assertEqual(self._job(leads[0], rule).state, "done")
+        self.assertEqual(Trigger.search_count([("cron_id", "=", mail_queue.id)]), wakes)
 
     # ------------------------------------------------------------------
     # Failure isolation
