@@ -580,15 +580,21 @@ class MailActivity(models.Model):
         models_description = {
             model: self.env["ir.model"]._get(model).display_name for model in set(self.mapped("res_model"))
         }
-        rows = [
-            {
-                "activity": activity,
-                "url": f"{base_url}/mail/view?model={activity.res_model}&res_id={activity.res_id}",
-                "model_description": models_description[activity.res_model],
-                "deadline": activity._format_deadline(user),
-            }
-            for activity in self
-        ]
+        deadlines = {}  # activities planned together mostly share their deadline
+        rows = []
+        for activity in self:
+            moment = activity.deadline_datetime
+            if moment not in deadlines:
+                deadlines[moment] = activity._format_deadline(user)
+            rows.append(
+                {
+                    "activity": activity,
+                    "url": f"{base_url}/mail/view?model={activity.res_model}"
+                    f"&res_id={activity.res_id}",
+                    "model_description": models_description[activity.res_model],
+                    "deadline": deadlines[moment],
+                }
+            )
         body = self.env["ir.qweb"]._render(
             "crm_pipeline_automation.message_activities_assigned",
             {"user": user, "origin": origin, "rows": rows},
