@@ -41,9 +41,7 @@ def render(text, lead):
             for _literal, field, _spec, _conv in string.Formatter().parse(text)
             if field
         }
-        values = _KeepMissing(
-            {name: _VALUES[name](lead) for name in used if name in _VALUES}
-        )
+        values = _KeepMissing({name: _VALUES[name](lead) for name in used if name in _VALUES})
         return string.Formatter().vformat(text, (), values)
     except (ValueError, IndexError, KeyError):
         return text

@@ -628,7 +628,10 @@ class CrmAutomationRule(models.Model):
         if self.activity_template_id:
             return self.activity_template_id._execute_for_rule_batch(self, leads, jobs)
         activities = self.env["mail.activity"]._cpa_create_notified(
-            [self._prepare_activity_vals(lead, job) for lead, job in zip(leads, jobs, strict=False)],
+            [
+                self._prepare_activity_vals(lead, job)
+                for lead, job in zip(leads, jobs, strict=False)
+            ],
             origin=self.name,
         )
         return [(self._activity_planned(activity), activity.id) for activity in activities]

@@ -578,7 +578,8 @@ class MailActivity(models.Model):
         language), like Odoo's ``mail.message_activity_assigned``."""
         base_url = self[:1].get_base_url()
         models_description = {
-            model: self.env["ir.model"]._get(model).display_name for model in set(self.mapped("res_model"))
+            model: self.env["ir.model"]._get(model).display_name
+            for model in set(self.mapped("res_model"))
         }
         deadlines = {}  # activities planned together mostly share their deadline
         rows = []

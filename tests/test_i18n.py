@@ -255,6 +255,40 @@ class TestI18n(TransactionCase):
             "Move to stage",
         )
 
+    def test_activity_notice_in_the_assignee_language(self):
+        # Several activities planned together: one notice, in the assignee's language.
+        self._load("es_ES")
+        user = self.env["res.users"].create(
+            {
+                "name": "Ana",
+                "login": "ana-i18n",
+                "email": "ana@example.com",
+                "lang": "es_ES",
+                "groups_id": [(6, 0, self.env.ref("sales_team.group_sale_salesman").ids)],
+            }
+        )
+        leads = self.env["crm.lead"].create([{"name": "Uno"}, {"name": "Dos"}])
+        self.env["mail.activity"]._cpa_create_notified(
+            [
+                {
+                    "res_model_id": self.env["ir.model"]._get_id("crm.lead"),
+                    "res_id": lead.id,
+                    "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id,
+                    "summary": f"Llamar {lead.name}",
+                    "user_id": user.id,
+                }
+                for lead in leads
+            ],
+            origin="Seguimiento",
+        )
+        notice = self.env["mail.message"].search(
+            [("model", "=", False), ("partner_ids", "in", user.partner_id.ids)]
+        )
+        self.assertEqual(notice.subject, "2 actividades asignadas a usted")
+        self.assertIn("Estimado/a", notice.body)
+        self.assertIn('La regla de automatización "<span>Seguimiento</span>"', notice.body)
+        self.assertIn("Llamar Uno", notice.body)
+
     def test_spanish_interface(self):
         self._assert_interface(
             "es_ES",

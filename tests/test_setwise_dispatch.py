@@ -194,7 +194,9 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
             ]
         )
         self.assertEqual(len(several), 1)
-        self.assertIn(f'The automation rule "{rule.name}" has just assigned you', several.body)
+        self.assertIn(
+            f'The automation rule "<span>{rule.name}</span>" has just assigned you', several.body
+        )
         for lead in leads:
             self.assertIn(f"Call {lead.name}", several.body)
             self.assertIn(f"/mail/view?model=crm.lead&amp;res_id={lead.id}", several.body)
