@@ -100,6 +100,77 @@ def insert_unless_duplicate(cr, row):
     return found[0] if found else None
 
 
+def insert_many_unless_duplicate(cr, rows):
+    """Insert the crm_lead_event ``rows`` ({column: value}, ``dedup_key`` set and
+    distinct; a column missing from a row is NULL) in one statement, skipping those whose dedup key is already recorded
+    (by an earlier or a concurrent transaction: as :func:`insert_unless_duplicate`, the
+    unique index decides, without an error).
+
+    :return: {dedup key: new id} of the rows inserted
+    """
+    if not rows:
+        return {}
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    cr.execute(
+        SQL(
+            """
+        INSERT INTO crm_lead_event (%s) VALUES %s
+        ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+        RETURNING dedup_key, id
+            """,
+            SQL(", ").join(SQL.identifier(name) for name in columns),
+            SQL(", ").join(
+                SQL(
+                    "(%s)",
+                    SQL(", ").join(
+                        SQL("%s", row.get(name) if row.get(name) is not False else None)
+                        for name in columns
+                    ),
+                )
+                for row in rows
+            ),
+        )
+    )
+    return dict(cr.fetchall())
+
+
+def existing_keys(cr, keys):
+    """The dedup keys of ``keys`` already recorded (one probe of the unique index)."""
+    if not keys:
+        return set()
+    cr.execute(
+        SQL(
+            "SELECT dedup_key FROM crm_lead_event WHERE dedup_key = ANY(%s)",
+            list(keys),
+        )
+    )
+    return {row[0] for row in cr.fetchall()}
+
+
+def recent_clicks(cr, lead_ids, message_refs, since):
+    """The recorded clicks of ``lead_ids`` on the messages ``message_refs`` dated
+    ``since`` or later (burst detection of a batch of clicks; RECENT_INDEX), as dicts of
+    id, lead_id, message_ref, partner_id, link_tracker_id, date, verdict."""
+    if not lead_ids or not message_refs:
+        return []
+    cr.execute(
+        SQL(
+            """
+        SELECT id, lead_id, message_ref, partner_id, link_tracker_id, date, verdict
+          FROM crm_lead_event
+         WHERE lead_id = ANY(%s) AND event_type = 'link_click'
+           AND message_ref = ANY(%s) AND date >= %s
+         ORDER BY id
+            """,
+            list(lead_ids),
+            list(message_refs),
+            since,
+        )
+    )
+    names = ("id", "lead_id", "message_ref", "partner_id", "link_tracker_id", "date", "verdict")
+    return [dict(zip(names, row, strict=True)) for row in cr.fetchall()]
+
+
 def keyword_pattern(keyword):
     """Regex of ``keyword`` as whole words in a text padded with spaces and normalised
     by ``verdict.normalize_text`` (case, accents and spacing do not count)."""

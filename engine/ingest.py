@@ -204,6 +204,51 @@ def click_target(cr, link_id, lead_id):
     return (row[0], bool(row[1])) if row else (None, False)
 
 
+def split_setwise(rows, kinds):
+    """(rows of the keys whose rows are all of ``kinds``, the other rows): claimed rows
+    grouped by key stay so, each key's rows in arrival order on one side."""
+    by_key = {}
+    for row in rows:
+        by_key.setdefault(row[2], []).append(row)
+    setwise, others = [], []
+    for key_rows in by_key.values():
+        if all(row[1] in kinds for row in key_rows):
+            setwise += key_rows
+        else:
+            others += key_rows
+    return setwise, others
+
+
+def tracked_leads(cr, lead_ids):
+    """The ids of ``lead_ids`` that are tracked: the lead exists and is not opted out
+    (crm.lead._cpa_trackable() in SQL, as in :func:`click_target`), in one query for a
+    batch of the processor."""
+    if not lead_ids:
+        return set()
+    cr.execute(
+        SQL(
+            """
+        SELECT l.id FROM crm_lead l
+          LEFT JOIN res_partner p ON p.id = l.partner_id
+         WHERE l.id = ANY(%s)
+           AND NOT EXISTS (
+                SELECT 1 FROM mail_blacklist b
+                 WHERE b.active AND b.email IN (l.email_normalized, p.email_normalized))
+            """,
+            list(lead_ids),
+        )
+    )
+    return {row[0] for row in cr.fetchall()}
+
+
+def link_urls(cr, link_ids):
+    """{link tracker id: stored URL} of the links of ``link_ids`` that exist."""
+    if not link_ids:
+        return {}
+    cr.execute(SQL("SELECT id, url FROM link_tracker WHERE id = ANY(%s)", list(link_ids)))
+    return dict(cr.fetchall())
+
+
 def mark(cr, ids, state, error=None):
     """Set the state of claimed rows (in the transaction of their events)."""
     if not ids:

@@ -10,9 +10,9 @@ import psycopg2
 
 from odoo import _, api, fields, models
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import SQL
+from odoo.tools import SQL, groupby
 
-from ..engine import calls, documents, ingest, params, urls
+from ..engine import calls, documents, ingest, ingest_batch, params, score, urls
 from ..engine import dispatch as automation_dispatch
 from ..engine import events as lead_events
 from ..engine import verdict as verdicts
@@ -193,18 +193,7 @@ class CrmLeadEvent(models.Model):
             if not vals.get("dedup_key"):
                 events |= self.create(vals)
                 continue
-            row = {"state": "new", "date": now, **vals}
-            # Texts come from public requests; PostgreSQL refuses NUL in a string.
-            row = {
-                name: value.replace("\x00", "") if isinstance(value, str) else value
-                for name, value in row.items()
-            }
-            row.update(
-                create_uid=self.env.uid, create_date=now, write_uid=self.env.uid, write_date=now
-            )
-            for name in row:
-                if name not in self._fields or not self._fields[name].store:
-                    raise ValueError(f"crm.lead.event has no stored field {name}")
+            row = self._dedup_row(vals, now)
             event_id = lead_events.insert_unless_duplicate(self.env.cr, row)
             if event_id:
                 # Raw insert: the lead's cached list of events is stale.
@@ -213,6 +202,20 @@ class CrmLeadEvent(models.Model):
                 )
                 events |= self.browse(event_id)
         return events
+
+    def _dedup_row(self, vals, now):
+        """The crm_lead_event row of ``vals`` (an event with a dedup key) for a raw insert."""
+        row = {"state": "new", "date": now, **vals}
+        # Texts come from public requests; PostgreSQL refuses NUL in a string.
+        row = {
+            name: value.replace("\x00", "") if isinstance(value, str) else value
+            for name, value in row.items()
+        }
+        row.update(create_uid=self.env.uid, create_date=now, write_uid=self.env.uid, write_date=now)
+        for name in row:
+            if name not in self._fields or not self._fields[name].store:
+                raise ValueError(f"crm.lead.event has no stored field {name}")
+        return row
 
     def _add_score(self):
         """Engagement score of the leads: points per (non-machine) event type; a
@@ -248,11 +251,110 @@ class CrmLeadEvent(models.Model):
     @api.model
     def _schedule_held_events(self, date=None):
         """Wake the held events cron when the burst window of a new click (received at
-        ``date``, default now) closes."""
+        ``date``, default now; or of each click of a list of dates) closes."""
         cron = self.env.ref("crm_pipeline_automation.ir_cron_crm_lead_event_fire_held", False)
         if cron:
-            window = self._thresholds()["verdict_burst_window_seconds"]
-            cron.sudo()._trigger((date or fields.Datetime.now()) + timedelta(seconds=window + 1))
+            window = timedelta(seconds=self._thresholds()["verdict_burst_window_seconds"] + 1)
+            dates = date if isinstance(date, list) else [date or fields.Datetime.now()]
+            cron.sudo()._trigger(sorted({at + window for at in dates}))
+
+    @api.model
+    def _record_ingested(self, rows):
+        """Record the events of a batch of queued opens, clicks and visits set-wise:
+        what ``_record_email_open``, ``_record_link_click`` and ``_record_url_visited``
+        record for each row one after the other, in a few queries for the batch.
+
+        Lookups once (tracked leads, partners, templates, links, recorded dedup keys,
+        recent clicks), the plan in memory (engine/ingest_batch.py), one insert; then
+        the leads' events are scored and fired in rounds (the first event of each lead,
+        then the second...): one score UPDATE per round, and each lead's events reach
+        its triggers in arrival order, a move by its first event seen by its second.
+
+        :param rows: claimed rows of kinds ingest_batch.SETWISE_KINDS, grouped by key,
+            in arrival order per key
+        :return: crm.lead.event created (held clicks included)
+        :raise ingest_batch.NotSetwise: the batch must be processed row by row
+        """
+        cr = self.env.cr
+        Lead = self.env["crm.lead"]
+        tracked = ingest.tracked_leads(cr, {ingest_batch.lead_of(row) for row in rows})
+        if Lead.browse(tracked)._automation_watched(["engagement_score"]):
+            # A score watched by a "field value changed" trigger fires per event.
+            raise ingest_batch.NotSetwise("engagement score watched")
+        partner_ids, template_ids, link_ids = ingest_batch.token_ids(rows)
+        thresholds = self._thresholds()
+        clicks = [row for row in rows if row[1] == "click"]
+        recent = []
+        if clicks:
+            window = timedelta(seconds=thresholds["verdict_burst_window_seconds"])
+            recent = lead_events.recent_clicks(
+                cr,
+                {row[3]["n"][0] for row in clicks} & tracked,
+                {row[3]["n"][1] for row in clicks},
+                min(ingest_batch.received(row) for row in clicks) - window,
+            )
+        plan = ingest_batch.plan(
+            rows,
+            tracked=tracked,
+            partners=set(self.env["res.partner"].browse(partner_ids).exists().ids),
+            templates=set(self.env["mail.template"].browse(template_ids).exists().ids),
+            links=ingest.link_urls(cr, link_ids),
+            thresholds=thresholds,
+            existing=lead_events.existing_keys(cr, ingest_batch.candidate_keys(rows)),
+            recent=recent,
+        )
+        for reason, event_ids in groupby(plan.remarks, key=plan.remarks.get):
+            self.browse(event_ids).write({"verdict": verdicts.MACHINE, "verdict_reason": reason})
+        if not plan.events:
+            return self.browse()
+        now = fields.Datetime.now()
+        inserted = lead_events.insert_many_unless_duplicate(
+            cr, [self._dedup_row(values, now) for values, _held in plan.events]
+        )
+        # Raw insert: the leads' cached lists of events are stale.
+        Lead.browse({values["lead_id"] for values, _held in plan.events}).invalidate_recordset(
+            ["cpa_event_ids", "cpa_event_count"]
+        )
+        # A key taken by a concurrent transaction since the lookup: its event dropped.
+        planned = [
+            (inserted[values["dedup_key"]], values, held)
+            for values, held in plan.events
+            if values["dedup_key"] in inserted
+        ]
+        events = self.browse([event_id for event_id, _values, _held in planned])
+        held = [values["date"] for _id, values, is_held in planned if is_held]
+        if held:
+            self._schedule_held_events(held)
+        live = [(event_id, values) for event_id, values, is_held in planned if not is_held]
+        machine = [event_id for event_id, values in live if values["verdict"] == verdicts.MACHINE]
+        # Machine events are only kept (_fire): no score, no trigger.
+        self.browse(machine).write({"state": "ignored"})
+        human = [(event_id, values) for event_id, values in live if event_id not in set(machine)]
+        if not human:
+            return events
+        Trigger = self.env["crm.stage.trigger"]
+        Template = self.env["crm.activity.template"]
+        # The candidate triggers of _decide_event read once for the batch (filtered per
+        # event and lead team in memory).
+        candidates = Trigger.search(
+            [
+                ("event_type", "in", list({values["event_type"] for _id, values in human})),
+                ("state", "=", "active"),
+            ]
+        )
+        points = {
+            event_type: params.get_int(self.env, f"score_{event_type}")
+            for event_type in {values["event_type"] for _id, values in human}
+        }
+        for batch_round in ingest_batch.rounds(human, lambda item: item[1]["lead_id"]):
+            score.add_event_points(
+                self.env,
+                {values["lead_id"]: points[values["event_type"]] for _id, values in batch_round},
+            )
+            for event in self.browse([event_id for event_id, _values in batch_round]):
+                Trigger._fire_event(event, candidates=candidates)
+                Template._create_for_event(event.lead_id, event.event_type)
+        return events
 
     @api.model
     def _cron_fire_held_events(self, limit=500):

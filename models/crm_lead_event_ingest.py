@@ -9,7 +9,7 @@ from odoo import api, fields, models
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import groupby
 
-from ..engine import calls, ingest, params
+from ..engine import calls, ingest, ingest_batch, params
 from ..engine import dispatch as automation_dispatch
 
 _logger = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ class CrmLeadEventIngest(models.Model):
         exactly once, in arrival order per key.
 
         Batches of ``ingest_batch_size`` rows claimed with ``FOR UPDATE SKIP LOCKED``
-        (several runs may work at once, on distinct keys); one savepoint per row; the
+        (several runs may work at once, on distinct keys); one savepoint per batch of
+        opens, clicks and visits (per row as its fallback, and for calls); the
         rows are marked ``done`` in the transaction of their events, committed per batch
         outside tests: a run killed mid-batch leaves its rows ``new`` and their events
         unrecorded, for the next run. A row failing ``ingest_max_attempts`` times is
@@ -208,12 +209,43 @@ class CrmLeadEventIngest(models.Model):
     def _process_ingest_rows(self, rows, max_attempts, failing=None):
         """Process claimed rows (grouped by key, each key in arrival order).
 
+        The opens, clicks and visits set-wise, in one savepoint
+        (crm.lead.event._record_ingested), marked ``done`` in it; if that batch raises
+        (a row that cannot be processed, a write conflict, a case the set-wise plan does
+        not reproduce: engine/ingest_batch.py), it is rolled back and its rows are
+        processed one at a time with the others (calls): see
+        ``_process_ingest_rows_one_by_one``.
+
         :param failing: set, receives the keys of rows that failed and may be tried
             again (by the next run)
 
         :return: (rows done or failed for good, whether a write conflict stopped the
             batch)
         """
+        setwise, others = ingest.split_setwise(rows, ingest_batch.SETWISE_KINDS)
+        if not setwise:
+            return self._process_ingest_rows_one_by_one(rows, max_attempts, failing)
+        try:
+            # One savepoint for the batch: its events, scores, moves and its rows marked
+            # done together, or nothing of them.
+            with self.env.cr.savepoint():
+                # sudo: the routes verified each request's signed token: the
+                # authorization of recording these facts.
+                self.env["crm.lead.event"].sudo()._record_ingested(setwise)
+                ingest.mark(self.env.cr, [row[0] for row in setwise], "done")
+        except Exception as error:  # every row is tried again below
+            _logger.info(
+                "Tracking ingest: batch of %s rows processed one row at a time (%r)",
+                len(setwise),
+                error,
+            )
+            return self._process_ingest_rows_one_by_one(rows, max_attempts, failing)
+        processed, conflict = self._process_ingest_rows_one_by_one(others, max_attempts, failing)
+        return len(setwise) + processed, conflict
+
+    def _process_ingest_rows_one_by_one(self, rows, max_attempts, failing=None):
+        """Process claimed rows one at a time, each in its own savepoint (see
+        ``_process_ingest_rows``): a failing row counts an attempt, the others go on."""
         cr = self.env.cr
         done_ids, finished, conflict = [], 0, False
         for key, group in groupby(rows, key=lambda row: row[2]):
