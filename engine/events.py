@@ -102,9 +102,9 @@ def insert_unless_duplicate(cr, row):
 
 def insert_many_unless_duplicate(cr, rows):
     """Insert the crm_lead_event ``rows`` ({column: value}, ``dedup_key`` set and
-    distinct; a column missing from a row is NULL) in one statement, skipping those whose dedup key is already recorded
-    (by an earlier or a concurrent transaction: as :func:`insert_unless_duplicate`, the
-    unique index decides, without an error).
+    distinct; a column missing from a row is NULL) in one statement, skipping those
+    whose dedup key is already recorded (by an earlier or a concurrent transaction: as
+    :func:`insert_unless_duplicate`, the unique index decides, without an error).
 
     :return: {dedup key: new id} of the rows inserted
     """

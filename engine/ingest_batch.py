@@ -100,17 +100,6 @@ def candidate_keys(rows):
     return keys
 
 
-class Plan:
-    """What a batch records: ``events``, [(values, held)] in arrival order per lead
-    (values as crm.lead.event._create_dedup takes them, dedup key included) and
-    ``remarks``, {recorded event id: reason} of the earlier clicks a burst turned
-    machine."""
-
-    def __init__(self):
-        self.events = []
-        self.remarks = {}
-
-
 def plan(rows, *, tracked, partners, templates, links, thresholds, existing, recent):
     """Decide the events of ``rows`` as the row by row processor would.
 
@@ -125,10 +114,13 @@ def plan(rows, *, tracked, partners, templates, links, thresholds, existing, rec
     :param recent: recorded clicks of the rows' leads and messages that may be in a
         burst window: dicts with id, lead_id, message_ref, partner_id, link_tracker_id,
         date, verdict
-    :return: Plan
+    :return: (events, remarks): ``events``, [(values, held)] in arrival order per lead
+        (values as crm.lead.event._create_dedup takes them, dedup key included);
+        ``remarks``, {recorded event id: reason} of the earlier clicks a burst turned
+        machine
     :raise NotSetwise: a burst turns machine a click of the batch already decided
     """
-    result = Plan()
+    events, remarks = [], {}
     seen = set(existing)
     # (lead, message, partner stored) -> clicks, recorded or planned, as dicts with
     # link, date, verdict and for those of this batch their values ("vals").
@@ -167,7 +159,7 @@ def plan(rows, *, tracked, partners, templates, links, thresholds, existing, rec
                 thresholds,
                 clicks,
                 window,
-                result.remarks,
+                remarks,
             )
         else:
             raise ValueError(f"unknown kind {kind}")
@@ -175,13 +167,13 @@ def plan(rows, *, tracked, partners, templates, links, thresholds, existing, rec
             continue  # nothing to record, or the fact is recorded: dropped
         seen.add(values["dedup_key"])
         values["state"] = "held" if hold else "new"
-        result.events.append((values, hold))
+        events.append((values, hold))
         if kind == "click":
             numbers = payload["n"]
             clicks.setdefault((numbers[0], numbers[1], values["partner_id"]), []).append(
                 {"link": numbers[6], "date": date, "verdict": values["verdict"], "vals": values}
             )
-    return result
+    return events, remarks
 
 
 def _visit(payload, date, client, tracked):

@@ -293,7 +293,7 @@ class CrmLeadEvent(models.Model):
                 {row[3]["n"][1] for row in clicks},
                 min(ingest_batch.received(row) for row in clicks) - window,
             )
-        plan = ingest_batch.plan(
+        planned_events, remarks = ingest_batch.plan(
             rows,
             tracked=tracked,
             partners=set(self.env["res.partner"].browse(partner_ids).exists().ids),
@@ -303,22 +303,22 @@ class CrmLeadEvent(models.Model):
             existing=lead_events.existing_keys(cr, ingest_batch.candidate_keys(rows)),
             recent=recent,
         )
-        for reason, event_ids in groupby(plan.remarks, key=plan.remarks.get):
+        for reason, event_ids in groupby(remarks, key=remarks.get):
             self.browse(event_ids).write({"verdict": verdicts.MACHINE, "verdict_reason": reason})
-        if not plan.events:
+        if not planned_events:
             return self.browse()
         now = fields.Datetime.now()
         inserted = lead_events.insert_many_unless_duplicate(
-            cr, [self._dedup_row(values, now) for values, _held in plan.events]
+            cr, [self._dedup_row(values, now) for values, _held in planned_events]
         )
         # Raw insert: the leads' cached lists of events are stale.
-        Lead.browse({values["lead_id"] for values, _held in plan.events}).invalidate_recordset(
+        Lead.browse({values["lead_id"] for values, _held in planned_events}).invalidate_recordset(
             ["cpa_event_ids", "cpa_event_count"]
         )
         # A key taken by a concurrent transaction since the lookup: its event dropped.
         planned = [
             (inserted[values["dedup_key"]], values, held)
-            for values, held in plan.events
+            for values, held in planned_events
             if values["dedup_key"] in inserted
         ]
         events = self.browse([event_id for event_id, _values, _held in planned])
