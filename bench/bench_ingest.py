@@ -89,7 +89,9 @@ def phase(env, kind, nb_rows, nb_leads):
     sent = int(time.time()) - 3600
     for i in range(nb_rows):
         lead_id = lead_ids[i % len(lead_ids)]
-        Ingest._cpa_ingest(kind, ingest.lead_key(lead_id), payload(kind, lead_id, 10**7 + i, link_id, sent))
+        Ingest._cpa_ingest(
+            kind, ingest.lead_key(lead_id), payload(kind, lead_id, 10**7 + i, link_id, sent)
+        )
     env.cr.commit()
     env.invalidate_all()
     env.registry.clear_cache()

@@ -351,7 +351,9 @@ class CrmLeadEvent(models.Model):
                 self.env,
                 {values["lead_id"]: points[values["event_type"]] for _id, values in batch_round},
             )
-            for event in self.browse([event_id for event_id, _values in batch_round]):
+            # Read with the whole batch's events (one read for all the rounds).
+            round_events = self.browse([event_id for event_id, _values in batch_round])
+            for event in round_events.with_prefetch(events._prefetch_ids):
                 Trigger._fire_event(event, candidates=candidates)
                 Template._create_for_event(event.lead_id, event.event_type)
         return events
