@@ -198,3 +198,26 @@ class TestIngestSetwise(TrackingCase, TransactionCase):
         self._queue(mover, "open", 200)
         self.assertEqual(self.process_ingest(), 1)
         self.assertMovedBy(mover, self.stage_qualified, trigger, self.salesman)
+
+    def test_watched_score_fires_per_event(self):
+        """A "field value changed" trigger watching the score sees each event's points
+        (the batch goes row by row): the open that reaches the value moves the lead."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "crm_pipeline_automation.score_email_open", 3
+        )
+        self._trigger(
+            self.stage_proposition,
+            "field_changed",
+            watch_field="engagement_score",
+            watch_change="reached",
+            watch_value="6",
+        )
+        lead = self._lead()
+        for number in (1, 2, 3):
+            self._queue(lead, "open", number)
+        self.assertEqual(self.process_ingest(), 3)
+        self.assertEqual(lead.engagement_score, 9)
+        self.assertEqual(lead.stage_id, self.stage_proposition)
+        changes = lead.cpa_event_ids.filtered(lambda e: e.event_type == "field_changed")
+        self.assertEqual(len(changes), 1, "reached once, by the second open")
+        self.assertEqual((float(changes.old_value), float(changes.new_value)), (3, 6))
