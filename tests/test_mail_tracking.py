@@ -145,6 +145,8 @@ class TestMailTracking(TrackingCase, MockEmail, HttpCase):
         lead = self._lead()
         with self.mock_mail_gateway(mail_unlink_sent=True):
             lead.write({"stage_id": self.stage_qualified.id})
+            # Queued by the rule (as Odoo's server actions do), sent by Odoo's queue.
+            self.env["mail.mail"].process_email_queue()
         sent = [
             mail
             for mail in self._mails
