@@ -600,8 +600,12 @@ class CrmAutomationRule(models.Model):
         """
         if self.activity_template_id:
             return self.activity_template_id._prepare_activity_vals(lead)
-        activity_type = self.activity_type_id or self.env.ref(
-            "mail.mail_activity_data_todo", raise_if_not_found=False
+        # The xmlid lookup is cached by Odoo (env.ref would also query the record's
+        # existence for every lead of a batch); deleting the type removes its xmlid.
+        activity_type = self.activity_type_id or self.env["mail.activity.type"].browse(
+            self.env["ir.model.data"]._xmlid_to_res_id(
+                "mail.mail_activity_data_todo", raise_if_not_found=False
+            )
         )
         user = self._get_activity_user(lead) or self.env.user
         deadline = fields.Date.context_today(

@@ -18,6 +18,8 @@ _logger = logging.getLogger(__name__)
 
 # Activities claimed per batch by the notice cron (one commit per batch outside tests).
 NOTICE_BATCH = 200
+# Activities listed in a notice of several (the others: a link to all of them).
+NOTICE_LIST_LIMIT = 20
 # Context key: _action_done is completing activities; template ones are archived,
 # not deleted (reports need them).
 KEEP_DONE_KEY = "crm_activity_keep_template_done"
@@ -574,8 +576,9 @@ class MailActivity(models.Model):
                 activities._cpa_notify_several(user, origin)
 
     def _cpa_notify_several(self, user, origin):
-        """One notice to ``user`` listing the activities ``self`` (in the user's
-        language), like Odoo's ``mail.message_activity_assigned``."""
+        """One notice to ``user`` of the activities ``self`` (in the user's language),
+        like Odoo's ``mail.message_activity_assigned``: the first NOTICE_LIST_LIMIT
+        listed, then a link to all the user's activities (CRM's "My Activities")."""
         base_url = self[:1].get_base_url()
         models_description = {
             model: self.env["ir.model"]._get(model).display_name
@@ -583,7 +586,7 @@ class MailActivity(models.Model):
         }
         deadlines = {}  # activities planned together mostly share their deadline
         rows = []
-        for activity in self:
+        for activity in self[:NOTICE_LIST_LIMIT]:
             moment = activity.deadline_datetime
             if moment not in deadlines:
                 deadlines[moment] = activity._format_deadline(user)
@@ -598,7 +601,13 @@ class MailActivity(models.Model):
             )
         body = self.env["ir.qweb"]._render(
             "crm_pipeline_automation.message_activities_assigned",
-            {"user": user, "origin": origin, "rows": rows},
+            {
+                "user": user,
+                "origin": origin,
+                "rows": rows,
+                "more": len(self) - len(rows),
+                "all_url": f"{base_url}/odoo/action-crm.crm_lead_action_my_activities",
+            },
             minimal_qcontext=True,
         )
         self.env["mail.thread"].message_notify(

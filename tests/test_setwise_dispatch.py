@@ -205,6 +205,27 @@ class TestSetWiseDispatch(AutomationCase, MockEmail):
         self.assertFalse(leads[0].activity_ids)
         self.assertTrue(leads[1].activity_ids)
 
+    def test_activity_notice_of_many_lists_twenty_and_links_to_all(self):
+        rule = self._delayed(
+            "activity", activity_summary="Call {name}", activity_user_source="team_leader"
+        )
+        leads = self._due(25)
+        self._run()
+        self.assertEqual(len(leads.activity_ids), 25)
+        notice = self.env["mail.message"].search(
+            [
+                ("model", "=", False),
+                ("partner_ids", "in", self.leader.partner_id.ids),
+                ("subject", "=", "25 activities assigned to you"),
+            ]
+        )
+        self.assertEqual(len(notice), 1)
+        self.assertIn(f'"<span>{rule.name}</span>"', notice.body)
+        listed = [lead for lead in leads if f'res_id={lead.id}"' in notice.body]
+        self.assertEqual(listed, list(leads[:20]))
+        self.assertIn("And <span>5</span> more", notice.body)
+        self.assertIn("/odoo/action-crm.crm_lead_action_my_activities", notice.body)
+
     def test_template_activity_deadline_and_reminder_as_one_by_one(self):
         template = self.env["crm.activity.template"].create(
             {
