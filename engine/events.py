@@ -4,7 +4,9 @@
 insert that records one fact once whatever the number of workers receiving it."""
 
 import bisect
+import hashlib
 import re
+from datetime import timezone
 
 from odoo.tools import SQL
 
@@ -73,6 +75,41 @@ RECENT_INDEX = SQL(
     "CREATE INDEX IF NOT EXISTS crm_lead_event_lead_type_date_idx "
     "ON crm_lead_event (lead_id, event_type, date)"
 )
+
+
+def timestamp(date):
+    """Unix time of a naive UTC datetime."""
+    return date.replace(tzinfo=timezone.utc).timestamp()
+
+
+# Dedup keys of the tracking facts, without the lead (crm.lead.event._record appends
+# it: lead_key). One definition for the row by row and the set-wise processor: a fact
+# recorded by either is the same key, so it is recorded once.
+def open_key(message_id, partner_id, verdict_key):
+    return f"open{message_id}.{partner_id}.{verdict_key}"
+
+
+def click_key(message_id, partner_id, link_id, verdict_key):
+    return f"click{message_id}.{partner_id}.{link_id}.{verdict_key}"
+
+
+def visit_key(url, date):
+    """One visit per URL and hour (of ``date``, naive UTC)."""
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return f"visit{digest}.{int(timestamp(date) // 3600)}"
+
+
+def lead_key(key, lead_id):
+    """The stored dedup key of fact ``key`` for one lead."""
+    return f"{key}:{lead_id}"
+
+
+def client_values(user_agent, ip):
+    """Stored client of a request: user agent family and truncated address."""
+    return {
+        "ua_family": verdict.ua_family(user_agent or ""),
+        "ip_network": verdict.truncate_ip(ip or ""),
+    }
 
 
 def insert_unless_duplicate(cr, row):

@@ -15,9 +15,9 @@ What the plan cannot reproduce exactly raises :class:`NotSetwise`: the batch is 
 processed one row at a time (the fallback of a failing batch).
 """
 
-import hashlib
-from datetime import timedelta, timezone
+from datetime import timedelta
 
+from . import events as lead_events
 from . import urls
 from . import verdict as verdicts
 
@@ -27,11 +27,6 @@ SETWISE_KINDS = ("open", "click", "visit")
 
 class NotSetwise(Exception):
     """The batch needs the row by row path to keep its exact semantics."""
-
-
-def timestamp(date):
-    """Unix time of a naive UTC datetime."""
-    return date.replace(tzinfo=timezone.utc).timestamp()
 
 
 def received(row):
@@ -61,24 +56,23 @@ def token_ids(rows):
 
 def client_values(payload):
     """Stored client of a row (crm.lead.event._cpa_client_values)."""
-    user_agent, ip = payload.get("ua") or "", payload.get("ip") or ""
-    return {"ua_family": verdicts.ua_family(user_agent), "ip_network": verdicts.truncate_ip(ip)}
+    return lead_events.client_values(payload.get("ua"), payload.get("ip"))
 
 
 def _open_key(numbers, verdict):
     lead_id, message_id, partner_id = numbers[0], numbers[1], numbers[2]
-    return f"open{message_id}.{partner_id}.{verdict}:{lead_id}"
+    return lead_events.lead_key(lead_events.open_key(message_id, partner_id, verdict), lead_id)
 
 
 def _click_key(numbers, verdict):
     lead_id, message_id, partner_id, link_id = numbers[0], numbers[1], numbers[2], numbers[6]
-    return f"click{message_id}.{partner_id}.{link_id}.{verdict}:{lead_id}"
+    return lead_events.lead_key(
+        lead_events.click_key(message_id, partner_id, link_id, verdict), lead_id
+    )
 
 
 def _visit_key(payload, date):
-    digest = hashlib.sha256(payload["u"].encode()).hexdigest()[:16]
-    hour = int(timestamp(date) // 3600)
-    return f"visit{digest}.{hour}:{int(payload['lead'])}"
+    return lead_events.lead_key(lead_events.visit_key(payload["u"], date), int(payload["lead"]))
 
 
 def candidate_keys(rows):
@@ -201,7 +195,9 @@ def _open(numbers, date, client, tracked, partners, templates, thresholds):
     lead_id, message_id, partner_id, template_id, sent_at = numbers
     if lead_id not in tracked:
         return None
-    verdict, reason = verdicts.open_verdict(*client, timestamp(date) - sent_at, thresholds)
+    verdict, reason = verdicts.open_verdict(
+        *client, lead_events.timestamp(date) - sent_at, thresholds
+    )
     return {
         "lead_id": lead_id,
         "event_type": "email_open",
@@ -242,7 +238,7 @@ def _click(
     ]
     recent_links = len({click["link"] for click in recent if click["link"]} | {link_id})
     verdict, reason = verdicts.click_verdict(
-        *client, timestamp(date) - sent_at, recent_links, link_count, thresholds
+        *client, lead_events.timestamp(date) - sent_at, recent_links, link_count, thresholds
     )
     if verdict == verdicts.MACHINE and reason.startswith("burst"):
         # The earlier clicks of the burst were the same scanner.

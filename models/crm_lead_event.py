@@ -1,10 +1,9 @@
 # Copyright 2026 crm_pipeline_automation authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import hashlib
 import logging
 import time
 from collections import defaultdict
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 import psycopg2
 
@@ -25,11 +24,6 @@ EVENT_TYPES = lead_events.EVENT_TYPES
 # Write conflicts tolerated per run of the held events cron before it leaves the rest
 # to its next run.
 MAX_HELD_CONFLICTS = 5
-
-
-def _timestamp(date):
-    """Unix time of a naive UTC datetime."""
-    return date.replace(tzinfo=timezone.utc).timestamp()
 
 
 class CrmLeadEvent(models.Model):
@@ -171,7 +165,7 @@ class CrmLeadEvent(models.Model):
         for lead in leads:
             vals = dict(values, lead_id=lead.id, event_type=event_type, source=source)
             if dedup_key:
-                vals["dedup_key"] = f"{dedup_key}:{lead.id}"
+                vals["dedup_key"] = lead_events.lead_key(dedup_key, lead.id)
             vals_list.append(vals)
         events = self._create_dedup(vals_list)
         if not events:
@@ -562,10 +556,7 @@ class CrmLeadEvent(models.Model):
 
     @api.model
     def _cpa_client_values(self, user_agent, ip):
-        return {
-            "ua_family": verdicts.ua_family(user_agent),
-            "ip_network": verdicts.truncate_ip(ip),
-        }
+        return lead_events.client_values(user_agent, ip)
 
     @api.model
     def _record_email_open(
@@ -586,13 +577,13 @@ class CrmLeadEvent(models.Model):
             return self.browse()
         received_at = received_at or fields.Datetime.now()
         verdict, reason = verdicts.open_verdict(
-            user_agent, ip, _timestamp(received_at) - sent_at, self._thresholds()
+            user_agent, ip, lead_events.timestamp(received_at) - sent_at, self._thresholds()
         )
         return self._record(
             lead,
             "email_open",
             "email",
-            dedup_key=f"open{message_id}.{partner_id}.{verdict}",
+            dedup_key=lead_events.open_key(message_id, partner_id, verdict),
             date=received_at,
             verdict=verdict,
             verdict_reason=reason,
@@ -641,7 +632,12 @@ class CrmLeadEvent(models.Model):
         )
         recent_links = len(set(recent.link_tracker_id.ids) | {link.id})
         verdict, reason = verdicts.click_verdict(
-            user_agent, ip, _timestamp(received_at) - sent_at, recent_links, link_count, thresholds
+            user_agent,
+            ip,
+            lead_events.timestamp(received_at) - sent_at,
+            recent_links,
+            link_count,
+            thresholds,
         )
         if verdict == verdicts.MACHINE and reason.startswith("burst"):
             # The earlier clicks of the burst were the same scanner (still held: see
@@ -653,7 +649,7 @@ class CrmLeadEvent(models.Model):
             lead,
             "link_click",
             "email",
-            dedup_key=f"click{message_id}.{partner_id}.{link.id}.{verdict}",
+            dedup_key=lead_events.click_key(message_id, partner_id, link.id, verdict),
             # A click that may still turn out to be the first of a burst moves nothing
             # before the burst window has passed.
             hold=verdict != verdicts.MACHINE and verdicts.burst_possible(link_count, thresholds),
@@ -694,14 +690,12 @@ class CrmLeadEvent(models.Model):
             return True
         if verdicts.ua_family(user_agent).startswith("robot"):
             return True
-        digest = hashlib.sha256(url.encode()).hexdigest()[:16]
         received_at = received_at or fields.Datetime.now()
-        hour = int(_timestamp(received_at) // 3600)
         self._record(
             leads,
             "url_visited",
             source,
-            dedup_key=f"visit{digest}.{hour}",
+            dedup_key=lead_events.visit_key(url, received_at),
             date=received_at,
             url=url[:2000],
             **self._cpa_client_values(user_agent, ip),
