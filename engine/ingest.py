@@ -184,24 +184,27 @@ def click_target(cr, link_id, lead_id):
     normalised email nor its customer's is on the (active) mail blacklist, which is
     what mail.thread.blacklist's is_blacklisted computes for both.
     """
+    # Scalar subqueries on primary keys: half the planning time of the same joins.
     cr.execute(
         SQL(
             """
-        SELECT t.url,
-               l.id IS NOT NULL AND NOT EXISTS (
-                   SELECT 1 FROM mail_blacklist b
-                    WHERE b.active AND b.email IN (l.email_normalized, p.email_normalized))
-          FROM link_tracker t
-          LEFT JOIN crm_lead l ON l.id = %s
-          LEFT JOIN res_partner p ON p.id = l.partner_id
-         WHERE t.id = %s
+        SELECT (SELECT url FROM link_tracker WHERE id = %s),
+               EXISTS (
+                   SELECT 1 FROM crm_lead l
+                    WHERE l.id = %s
+                      AND NOT EXISTS (
+                          SELECT 1 FROM mail_blacklist b
+                           WHERE b.active AND b.email IN (
+                               l.email_normalized,
+                               (SELECT p.email_normalized FROM res_partner p
+                                 WHERE p.id = l.partner_id))))
             """,
-            lead_id,
             link_id,
+            lead_id,
         )
     )
-    row = cr.fetchone()
-    return (row[0], bool(row[1])) if row else (None, False)
+    url, tracked = cr.fetchone()
+    return (url, tracked) if url else (None, False)
 
 
 def split_setwise(rows, kinds):
@@ -331,6 +334,45 @@ WAKE_INTERVAL = 1.0
 LINGER_SECONDS = 2.0
 _last_wake = {}
 _wake_lock = threading.Lock()
+
+
+# Bursts: a campaign's pixels fetched on delivery (Apple Mail prefetches every image), a
+# link scanner following every link: thousands of requests within minutes on the HTTP
+# workers that also serve the salespeople. While the routes receive BURST_RATE requests
+# per second or more, the processor leaves the machine to them: it processes only the
+# rows that have waited ``ingest_burst_delay_seconds`` (oldest first), and the rest once
+# the burst is over. A lone request (an open, a click of a person) is processed at once.
+BURST_RATE = 50
+
+
+def burst_wait(cr, delay):
+    """Seconds the processor should wait before it claims rows: 0 unless the routes are
+    in a burst (the BURST_RATE latest requests received within the last second) and the
+    oldest row to process has waited less than ``delay`` seconds (0: never wait).
+
+    Two index probes: the latest rows (primary key, backwards) and the oldest row to
+    process (partial index of the queue).
+    """
+    if delay <= 0:
+        return 0.0
+    cr.execute(
+        SQL(
+            """
+        SELECT (SELECT count(*) FROM (
+                    SELECT received_at FROM crm_lead_event_ingest ORDER BY id DESC LIMIT %s
+                ) latest
+                 WHERE received_at > clock_timestamp() AT TIME ZONE 'UTC' - interval '1 second'),
+               EXTRACT(EPOCH FROM clock_timestamp() AT TIME ZONE 'UTC' - (
+                    SELECT received_at FROM crm_lead_event_ingest
+                     WHERE state = 'new' ORDER BY id LIMIT 1))
+            """,
+            BURST_RATE,
+        )
+    )
+    recent, waited = cr.fetchone()
+    if recent < BURST_RATE or waited is None:
+        return 0.0
+    return max(0.0, delay - float(waited))
 
 
 def should_wake(dbname, now=None):

@@ -57,6 +57,8 @@ INTEGERS = {
     "ingest_batch_size": (500, True),
     "ingest_max_attempts": (5, True),
     "ingest_retention_days": (7, True),
+    # Seconds a queued request may wait while the routes are in a burst (0: never).
+    "ingest_burst_delay_seconds": (10, False),
     # Card badges: "recent" engagement.
     "engagement_recent_days": (30, True),
     # Machine verdicts of opens and clicks (engine/verdict.py).

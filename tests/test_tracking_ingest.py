@@ -233,6 +233,41 @@ class TestTrackingIngest(TrackingCase, HttpCase):
         self.assertGreaterEqual(triggers, 1, "the processor is woken")
         self.assertLessEqual(triggers, 1 + int(elapsed), "at most one trigger per second")
 
+    def test_burst_defers_the_processor_a_bounded_time(self):
+        """While the routes receive BURST_RATE requests a second, the processor waits
+        until the oldest queued row has waited the burst delay; a lone request, or a row
+        that has waited long enough, is processed at once."""
+        cr = self.env.cr
+        lead = self._lead()
+
+        def queue(count):
+            return [
+                ingest.append(cr, "open", str(lead.id), {"n": _open_numbers(lead.id)})
+                for _i in range(count)
+            ]
+
+        queue(1)
+        self.assertEqual(ingest.burst_wait(cr, 10), 0, "a lone request: no wait")
+        queue(ingest.BURST_RATE)
+        wait = ingest.burst_wait(cr, 10)
+        self.assertGreater(wait, 8, "a burst: the rows wait up to the delay")
+        self.assertLessEqual(wait, 10)
+        self.assertEqual(ingest.burst_wait(cr, 0), 0, "delay 0: never deferred")
+        # The oldest row has waited 12 s: processed now, burst or not.
+        cr.execute(
+            "UPDATE crm_lead_event_ingest SET received_at = received_at - interval '12 seconds' "
+            "WHERE id = (SELECT min(id) FROM crm_lead_event_ingest WHERE state = 'new')"
+        )
+        self.assertEqual(ingest.burst_wait(cr, 10), 0)
+        self.assertAlmostEqual(ingest.burst_wait(cr, 15), 3, delta=0.5)
+        # The burst is over (the latest requests are 2 s old): processed at once.
+        cr.execute(
+            "UPDATE crm_lead_event_ingest SET received_at = received_at - interval '2 seconds'"
+        )
+        self.assertEqual(ingest.burst_wait(cr, 30), 0)
+        # Tests (no commit per batch) never defer: what is queued is processed.
+        self.assertEqual(self.process_ingest(), ingest.BURST_RATE + 1)
+
     def test_gc_and_access(self):
         lead = self._lead()
         cr = self.env.cr
