@@ -4,7 +4,7 @@
     "name": "CRM Pipeline Automation",
     "summary": "Triggers move leads when customers engage; stage rules act now or "
     "later; activity templates with real deadlines; a ledger explains every move",
-    "version": "18.0.1.4.0",
+    "version": "18.0.1.5.0",
     "category": "Sales/CRM",
     "website": "https://github.com/crm-pipeline-automation/crm_pipeline_automation",
     "author": "crm_pipeline_automation authors",

@@ -54,7 +54,7 @@ class TestInstall(TransactionCase):
     def test_module_installed_with_version(self):
         module = self.env["ir.module.module"].search([("name", "=", MODULE)])
         self.assertEqual(module.state, "installed")
-        self.assertEqual(module.latest_version, "18.0.1.4.0")
+        self.assertEqual(module.latest_version, "18.0.1.5.0")
         self.assertEqual(module.license, "LGPL-3")
 
     def test_dependencies_installed(self):
