@@ -342,19 +342,23 @@ _wake_lock = threading.Lock()
 # per second or more, the processor leaves the machine to them: it processes only the
 # rows that have waited ``ingest_burst_delay_seconds`` (oldest first), and the rest once
 # the burst is over. A lone request (an open, a click of a person) is processed at once.
+# During a burst the processor's batches hold at most BURST_RATE keys: a batch keeps its
+# leads' rows locked until its commit, and the salespeople write the same leads.
 BURST_RATE = 50
 
 
-def burst_wait(cr, delay):
-    """Seconds the processor should wait before it claims rows: 0 unless the routes are
-    in a burst (the BURST_RATE latest requests received within the last second) and the
-    oldest row to process has waited less than ``delay`` seconds (0: never wait).
+def burst_state(cr, delay):
+    """(in a burst, seconds the processor should wait before it claims rows).
+
+    In a burst: the BURST_RATE latest requests were received within the last second.
+    The processor waits while the oldest row to process has waited less than ``delay``
+    seconds; never outside a burst, nor with ``delay`` 0 (then nothing is read).
 
     Two index probes: the latest rows (primary key, backwards) and the oldest row to
     process (partial index of the queue).
     """
     if delay <= 0:
-        return 0.0
+        return False, 0.0
     cr.execute(
         SQL(
             """
@@ -371,8 +375,8 @@ def burst_wait(cr, delay):
     )
     recent, waited = cr.fetchone()
     if recent < BURST_RATE or waited is None:
-        return 0.0
-    return max(0.0, delay - float(waited))
+        return False, 0.0
+    return True, max(0.0, delay - float(waited))
 
 
 def should_wake(dbname, now=None):

@@ -160,7 +160,8 @@ class CrmLeadEventIngest(models.Model):
         Once the queue is empty the run keeps polling it for a moment (see
         engine/ingest.py, WAKE_INTERVAL): requests that did not create a trigger of
         their own are processed by it. While the routes are in a burst, the rows wait
-        up to ``ingest_burst_delay_seconds`` (engine/ingest.py, burst_wait).
+        up to ``ingest_burst_delay_seconds``, in batches of at most BURST_RATE keys
+        (engine/ingest.py, burst_state).
 
         :return: number of rows processed
         """
@@ -175,7 +176,7 @@ class CrmLeadEventIngest(models.Model):
         done, conflicts, failing = 0, 0, set()
         while conflicts <= MAX_CONFLICTS and time.monotonic() - started < budget:
             self.env.flush_all()
-            wait = ingest.burst_wait(cr, burst_delay)
+            in_burst, wait = ingest.burst_state(cr, burst_delay)
             if wait:
                 # The routes are in a burst: the rows wait (up to burst_delay), the
                 # HTTP workers get the machine. Nothing written: end the transaction
@@ -186,7 +187,9 @@ class CrmLeadEventIngest(models.Model):
                 continue
             try:
                 with cr.savepoint(flush=False):
-                    rows = ingest.claim(cr, limit, failing)
+                    rows = ingest.claim(
+                        cr, min(limit, ingest.BURST_RATE) if in_burst else limit, failing
+                    )
             except psycopg2.errors.SerializationFailure:
                 # A row was processed by another run after our snapshot: start again
                 # with a fresh snapshot.

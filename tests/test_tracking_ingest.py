@@ -247,24 +247,25 @@ class TestTrackingIngest(TrackingCase, HttpCase):
             ]
 
         queue(1)
-        self.assertEqual(ingest.burst_wait(cr, 10), 0, "a lone request: no wait")
+        self.assertEqual(ingest.burst_state(cr, 10), (False, 0), "a lone request: no wait")
         queue(ingest.BURST_RATE)
-        wait = ingest.burst_wait(cr, 10)
+        in_burst, wait = ingest.burst_state(cr, 10)
+        self.assertTrue(in_burst)
         self.assertGreater(wait, 8, "a burst: the rows wait up to the delay")
         self.assertLessEqual(wait, 10)
-        self.assertEqual(ingest.burst_wait(cr, 0), 0, "delay 0: never deferred")
+        self.assertEqual(ingest.burst_state(cr, 0), (False, 0), "delay 0: never deferred")
         # The oldest row has waited 12 s: processed now, burst or not.
         cr.execute(
             "UPDATE crm_lead_event_ingest SET received_at = received_at - interval '12 seconds' "
             "WHERE id = (SELECT min(id) FROM crm_lead_event_ingest WHERE state = 'new')"
         )
-        self.assertEqual(ingest.burst_wait(cr, 10), 0)
-        self.assertAlmostEqual(ingest.burst_wait(cr, 15), 3, delta=0.5)
+        self.assertEqual(ingest.burst_state(cr, 10), (True, 0), "processed in the burst")
+        self.assertAlmostEqual(ingest.burst_state(cr, 15)[1], 3, delta=0.5)
         # The burst is over (the latest requests are 2 s old): processed at once.
         cr.execute(
             "UPDATE crm_lead_event_ingest SET received_at = received_at - interval '2 seconds'"
         )
-        self.assertEqual(ingest.burst_wait(cr, 30), 0)
+        self.assertEqual(ingest.burst_state(cr, 30), (False, 0))
         # Tests (no commit per batch) never defer: what is queued is processed.
         self.assertEqual(self.process_ingest(), ingest.BURST_RATE + 1)
 
