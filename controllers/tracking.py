@@ -99,15 +99,15 @@ class CrmPipelineTracking(http.Controller):
         numbers, refusal = _verified("click", token, 7, issued_at=4)
         if refusal:
             return refusal
-        # sudo: the signed token authorizes recording this click; the redirect target
-        # is the stored link.tracker URL, never a URL from the request (reads only).
+        # sudo: the signed token authorizes queueing this click; the redirect target
+        # is the stored link.tracker URL, never a URL from the request.
         url, lead_token = (
-            request.env["crm.lead.event.ingest"].sudo()._cpa_click_target(numbers[0], numbers[6])
+            request.env["crm.lead.event.ingest"]
+            .sudo()
+            ._cpa_ingest_click(numbers[0], numbers[6], {"n": list(numbers), **_client_payload()})
         )
         if not url:
             return _status(404)
-        if lead_token:
-            _ingest("click", numbers[0], {"n": list(numbers)})
         if lead_token and Event.sudo()._cpa_origin_allowed(url):
             # A site of ours with the snippet: it keeps the identity in its own
             # first-party cookie (read from this parameter by cpa_track.js).

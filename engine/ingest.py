@@ -76,23 +76,28 @@ def append(cr, kind, key, payload, external_ref=None):
     ``received_at`` is the clock at the insert (not the transaction's start: a request
     retried after a serialization failure, a test transaction).
     """
-    cr.execute(
-        SQL(
-            """
-        INSERT INTO crm_lead_event_ingest
-               (kind, key, payload, external_ref, state, attempts, received_at)
-        VALUES (%s, %s, %s, %s, 'new', 0, clock_timestamp() AT TIME ZONE 'UTC')
-        ON CONFLICT (external_ref) WHERE external_ref IS NOT NULL DO NOTHING
-        RETURNING id
-            """,
-            kind,
-            key,
-            SQL("%s::jsonb", _json(payload)),
-            external_ref,
-        )
-    )
+    cr.execute(_insert(kind, key, payload, external_ref))
     row = cr.fetchone()
     return row[0] if row else None
+
+
+def _insert(kind, key, payload, external_ref=None, condition=SQL("TRUE")):
+    """The INSERT of one queue row when ``condition`` (SQL) holds, returning its id."""
+    return SQL(
+        """
+        INSERT INTO crm_lead_event_ingest
+               (kind, key, payload, external_ref, state, attempts, received_at)
+        SELECT %s, %s, %s, %s, 'new', 0, clock_timestamp() AT TIME ZONE 'UTC'
+         WHERE %s
+        ON CONFLICT (external_ref) WHERE external_ref IS NOT NULL DO NOTHING
+        RETURNING id
+        """,
+        kind,
+        key,
+        SQL("%s::jsonb", _json(payload)),
+        external_ref,
+        condition,
+    )
 
 
 def _json(payload):
@@ -175,10 +180,12 @@ def claim(cr, limit, skip_keys=()):
     return kept
 
 
-def click_target(cr, link_id, lead_id):
-    """(stored URL of the link, whether the lead is tracked) of a click, in one query
-    (the click route redirects at once: reads only, no lock); (None, False) when the
-    link does not exist.
+def click(cr, link_id, lead_id, payload):
+    """Look a click up and queue it, in one statement (the click route redirects at
+    once: reads and one INSERT, no lock): (stored URL of the link, whether the lead is
+    tracked); (None, False) when the link does not exist. The click is queued (kind
+    ``click``, the lead's key, ``payload``) only when the link exists and the lead is
+    tracked.
 
     "Tracked" is crm.lead._cpa_trackable() in SQL: the lead exists and neither its
     normalised email nor its customer's is on the (active) mail blacklist, which is
@@ -188,22 +195,31 @@ def click_target(cr, link_id, lead_id):
     cr.execute(
         SQL(
             """
-        SELECT (SELECT url FROM link_tracker WHERE id = %s),
-               EXISTS (
-                   SELECT 1 FROM crm_lead l
-                    WHERE l.id = %s
-                      AND NOT EXISTS (
-                          SELECT 1 FROM mail_blacklist b
-                           WHERE b.active AND b.email IN (
-                               l.email_normalized,
-                               (SELECT p.email_normalized FROM res_partner p
-                                 WHERE p.id = l.partner_id))))
+        WITH target AS (
+            SELECT (SELECT url FROM link_tracker WHERE id = %s) AS url,
+                   EXISTS (
+                       SELECT 1 FROM crm_lead l
+                        WHERE l.id = %s
+                          AND NOT EXISTS (
+                              SELECT 1 FROM mail_blacklist b
+                               WHERE b.active AND b.email IN (
+                                   l.email_normalized,
+                                   (SELECT p.email_normalized FROM res_partner p
+                                     WHERE p.id = l.partner_id)))) AS tracked
+        ), queued AS (%s)
+        SELECT url, tracked, (SELECT id FROM queued) FROM target
             """,
             link_id,
             lead_id,
+            _insert(
+                "click",
+                lead_key(lead_id),
+                payload,
+                condition=SQL("(SELECT url IS NOT NULL AND tracked FROM target)"),
+            ),
         )
     )
-    url, tracked = cr.fetchone()
+    url, tracked, _row_id = cr.fetchone()
     return (url, tracked) if url else (None, False)
 
 
@@ -224,7 +240,7 @@ def split_setwise(rows, kinds):
 
 def tracked_leads(cr, lead_ids):
     """The ids of ``lead_ids`` that are tracked: the lead exists and is not opted out
-    (crm.lead._cpa_trackable() in SQL, as in :func:`click_target`), in one query for a
+    (crm.lead._cpa_trackable() in SQL, as in :func:`click`), in one query for a
     batch of the processor."""
     if not lead_ids:
         return set()

@@ -91,13 +91,17 @@ class CrmLeadEventIngest(models.Model):
         return row_id
 
     @api.model
-    def _cpa_click_target(self, lead_id, link_id):
-        """(stored URL of the link or None, lead token for the tracking cookie or None
-        when the lead is not tracked): one read, the click route answers at once."""
+    def _cpa_ingest_click(self, lead_id, link_id, payload):
+        """Queue a click of a verified token and return where it goes: (stored URL of
+        the link or None, lead token for the tracking cookie or None when the lead is
+        not tracked). One statement (engine/ingest.py, click): the link's URL, whether
+        the lead is tracked and the queue row (only for a tracked lead and an existing
+        link); the click route answers at once."""
         self.env.flush_all()  # nothing pending in a request: no query
-        url, tracked = ingest.click_target(self.env.cr, link_id, lead_id)
+        url, tracked = ingest.click(self.env.cr, link_id, lead_id, payload)
         if not url or not tracked:
             return url, None
+        self._cpa_wake_processor()
         return url, self.env["crm.lead"].browse(lead_id)._cpa_lead_token()
 
     @api.model

@@ -23,8 +23,9 @@ ODOO_QUERIES = 1
 # + the ingest row, and at most one ir.cron trigger waking the processor (once a second
 # per worker: engine/ingest.py should_wake).
 PIXEL_QUERIES = ODOO_QUERIES + 2
-# + the link's stored URL and whether the lead is tracked, in one query.
-CLICK_QUERIES = PIXEL_QUERIES + 1
+# The same: the link's stored URL, whether the lead is tracked and the ingest row are
+# one statement (engine/ingest.py click).
+CLICK_QUERIES = PIXEL_QUERIES
 
 
 @tagged("post_install", "-at_install")
