@@ -81,8 +81,9 @@ def append(cr, kind, key, payload, external_ref=None):
     return row[0] if row else None
 
 
-def _insert(kind, key, payload, external_ref=None, condition=SQL("TRUE")):
-    """The INSERT of one queue row when ``condition`` (SQL) holds, returning its id."""
+def _insert(kind, key, payload, external_ref=None, condition=None):
+    """The INSERT of one queue row when ``condition`` (SQL, default none) holds,
+    returning its id."""
     return SQL(
         """
         INSERT INTO crm_lead_event_ingest
@@ -96,7 +97,7 @@ def _insert(kind, key, payload, external_ref=None, condition=SQL("TRUE")):
         key,
         SQL("%s::jsonb", _json(payload)),
         external_ref,
-        condition,
+        condition or SQL("TRUE"),
     )
 
 
