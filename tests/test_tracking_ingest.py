@@ -135,6 +135,21 @@ class TestTrackingIngest(TrackingCase, HttpCase):
             self.assertNotIn("cpa_t=", response.headers.get("Set-Cookie", ""))
             self.assertFalse(self.Ingest.search([("key", "=", str(lead_id))]))
 
+    def test_click_of_a_deleted_link_is_404_and_not_queued(self):
+        """A token naming a link that no longer exists: 404, no redirect, no cookie,
+        nothing queued (the lookup and the queue row are one statement)."""
+        lead = self._lead()
+        link = self.env["link.tracker"].create({"url": "https://example.com/gone", "title": "g"})
+        token = tracking_token.sign(self.env, "click", _click_numbers(lead.id, link.id))
+        link.unlink()
+        response = self.url_open(
+            f"/cpa/c/{token}", headers={"User-Agent": BROWSER}, allow_redirects=False
+        )
+        self.assertEqual(response.status_code, 404)
+        self.assertNotIn("Location", response.headers)
+        self.assertNotIn("cpa_t=", response.headers.get("Set-Cookie", ""))
+        self.assertFalse(self._rows(lead))
+
     def test_order_per_lead_and_failed_rows(self):
         """A lead's rows are processed in arrival order; a row that keeps failing is
         "failed" after ingest_max_attempts and the lead's later rows go on."""
