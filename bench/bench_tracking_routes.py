@@ -1,10 +1,12 @@
 """Tracking routes alone, under the reliability load, and against /web/health.
 
 Run: `python3 tools/cpa.py script bench/bench_tracking_routes.py [--clients 8]
-[--duration 20] [--leads 1000] [--rpc-clients 2] [--samples 30] [--rounds 2]` (takes the
+[--duration 20] [--leads 1000] [--rpc-clients 2] [--samples 30] [--rounds 2]
+[--workers 2]` (takes the
 test lock).
 It builds a throwaway cluster and database with bench/reliability.py's Server (module
-installed, no demo data, `odoo-bin --workers=2 --max-cron-threads=2`) and, in one run,
+installed, no demo data, `odoo-bin --workers=2 --max-cron-threads=2`; ``--workers``
+changes the number of HTTP workers, the targets stay measured with 2) and, in one run,
 on that one server:
 
 (a) alone: ``--clients`` concurrent clients hit `/web/health` (bare Odoo route, no
@@ -464,11 +466,17 @@ def main():
     parser.add_argument(
         "--rounds", type=int, default=2, help="slices per route, routes alternating"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="HTTP workers of the server (the targets are defined with 2)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cpa-bench-routes-"))
     os.chmod(workdir, 0o755)
-    server = reliability.Server(workdir)
+    server = reliability.Server(workdir, workers=args.workers)
     server.dbname = "cpa_bench_routes"
     verdicts = []
 
@@ -512,7 +520,7 @@ def main():
 
         log(
             f"(a) alone: {args.clients} clients, {args.duration:.0f} s per route, "
-            "odoo-bin --workers=2 --max-cron-threads=2"
+            f"odoo-bin --workers={args.workers} --max-cron-threads=2"
         )
         alone = measure_routes(
             server,

@@ -70,8 +70,9 @@ def log(msg):
 class Server:
     """A throwaway cluster + database + multi-worker Odoo."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, workers=2):
         self.workdir = workdir
+        self.workers = workers
         self.src = cpa.odoo_src()
         self.venv = cpa.venv_dir()
         self.pg = cpa.Postgres(workdir / "pg" / "data", persistent=False)
@@ -91,7 +92,7 @@ class Server:
                 "http_port": self.port,
                 "db_name": self.dbname,
                 "dbfilter": f"^{self.dbname}$",
-                "workers": 2,
+                "workers": self.workers,
                 "max_cron_threads": 2,
                 "limit_time_real": 300,
                 "limit_time_cpu": 240,
