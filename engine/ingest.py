@@ -212,7 +212,7 @@ def click(cr, link_id, lead_id, payload):
             SELECT (SELECT url FROM link_tracker WHERE id = %s) AS url,
                    EXISTS (SELECT 1 FROM crm_lead l WHERE l.id = %s AND %s) AS tracked
         ), queued AS (%s)
-        SELECT url, tracked, (SELECT id FROM queued) FROM target
+        SELECT url, tracked FROM target
             """,
             link_id,
             lead_id,
@@ -225,7 +225,8 @@ def click(cr, link_id, lead_id, payload):
             ),
         )
     )
-    url, tracked, _row_id = cr.fetchone()
+    # PostgreSQL runs a data-modifying WITH (queued) whether or not the query reads it.
+    url, tracked = cr.fetchone()
     return (url, tracked) if url else (None, False)
 
 
