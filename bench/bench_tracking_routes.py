@@ -2,8 +2,7 @@
 
 Run: `python3 tools/cpa.py script bench/bench_tracking_routes.py [--clients 8]
 [--duration 20] [--leads 1000] [--rpc-clients 2] [--samples 30] [--rounds 2]
-[--workers 2]` (takes the
-test lock).
+[--workers 2]` (takes the test lock).
 It builds a throwaway cluster and database with bench/reliability.py's Server (module
 installed, no demo data, `odoo-bin --workers=2 --max-cron-threads=2`; ``--workers``
 changes the number of HTTP workers, the targets stay measured with 2) and, in one run,
